@@ -1,0 +1,29 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+const exitCodesHelp = `odin exits with one of these codes, whatever the command:
+
+  0  succeeded: the deploy succeeded, or the command did what was asked
+  1  failed: the deploy failed, or an unexpected error (network, permissions)
+  2  bad usage: an unknown flag, a bad argument, or an invalid release file
+  3  timed out: the execution hit its timeout
+  4  aborted or halted: the execution was stopped or halted and rolled back
+  5  still running: odin stopped waiting (--detach, --timeout, ctrl-c) before the end
+`
+
+func newExitCodesCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "Explain odin's exit codes",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprint(f.IO.Out, exitCodesHelp)
+			return err
+		},
+	}
+}

@@ -1,0 +1,124 @@
+// Package cmd holds odin's cobra commands: each parses flags into an Options
+// value and hands it to a run function; Execute decides the exit code.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+)
+
+// Build information, stamped by the linker (see .goreleaser.yml).
+var (
+	version = "dev"
+	commit  = "none"
+	date    = "unknown"
+)
+
+// Factory holds what commands share for one invocation. Fields are filled in
+// by the root command before any sub-command runs.
+type Factory struct {
+	IO  *iostreams.IOStreams
+	Env config.Env
+	Now func() time.Time
+
+	// Settings is resolved in the root's PersistentPreRunE: flags, ODIN_* env,
+	// config file, defaults.
+	Settings *config.Settings
+}
+
+// Execute runs odin with the process's arguments and returns the exit code.
+func Execute() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now}
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run runs odin with args against f and returns the exit code; tests call it.
+func Run(ctx context.Context, f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		var ee *exitcode.Error
+		if msg := err.Error(); msg != "" && !(errors.As(err, &ee) && ee.Err == nil) {
+			fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+		}
+	}
+	return exitcode.Of(err)
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "odin",
+		Short: "Validate, release and watch deploys run by AWS Step Functions",
+		Long: `odin validates a release file, uploads it to S3 with its SHA-256, starts the
+deployer state machine and shows every step live, with the error where it happened.
+
+With no AWS account, odin runs deploys on an embedded local backend that speaks the
+S3 and Step Functions APIs on loopback (the default backend). --backend aws talks to AWS.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := config.Load(cmd.Root().PersistentFlags(), f.Env)
+			if err != nil {
+				return exitcode.UsageError(err)
+			}
+			f.Settings = s
+			if s.NoColor {
+				f.IO.SetColorEnabled(false)
+			}
+			return nil
+		},
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetIn(f.IO.In)
+	config.RegisterFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.UsageError(err) })
+	root.SetVersionTemplate(versionLine() + "\n")
+
+	root.AddGroup(
+		&cobra.Group{ID: "deploy", Title: "Deploys:"},
+		&cobra.Group{ID: "release", Title: "Release files:"},
+		&cobra.Group{ID: "backend", Title: "Backends and the deployer:"},
+	)
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("deploy", newDeployCmd(f), newStatusCmd(f), newFailCmd(f), newHaltCmd(f), newUnlockCmd(f), newHistoryCmd(f))
+	add("release", newValidateCmd(f), newSchemaCmd(f))
+	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
+	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f))
+	return root
+}
+
+func versionLine() string {
+	return fmt.Sprintf("odin %s (commit %s, built %s)", version, commit, date)
+}
+
+// usageArgs wraps a cobra argument check so that its failure exits 2.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return exitcode.UsageError(err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,289 @@
+// Package config resolves odin's settings: flags, then ODIN_* environment
+// variables, then the config file, then defaults, with one viper per run.
+package config
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Keys of every setting. A key is also the name of its global flag, and its
+// environment variable is ODIN_ followed by the key upper-cased with '-' as '_'.
+const (
+	KeyBackend      = "backend"
+	KeyRegion       = "region"
+	KeyProfile      = "profile"
+	KeyEndpoint     = "endpoint"
+	KeyOutput       = "output"
+	KeyNoColor      = "no-color"
+	KeyVerbose      = "verbose"
+	KeyQuiet        = "quiet"
+	KeyBucket       = "bucket"
+	KeyStateMachine = "state-machine"
+	KeyDataDir      = "data-dir"
+	KeyAssumeRole   = "assume-role"
+)
+
+// Backends and output modes odin understands.
+var (
+	Backends    = []string{"local", "aws"}
+	OutputModes = []string{"auto", "tty", "plain", "json"}
+)
+
+// Source says where a setting's value came from.
+type Source string
+
+const (
+	SourceFlag    Source = "flag"
+	SourceEnv     Source = "env"
+	SourceFile    Source = "file"
+	SourceDefault Source = "default"
+)
+
+// Setting is one resolved value with its origin, as `odin config` shows it.
+type Setting struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source Source `json:"source"`
+	// Origin names the flag, variable or file the value came from.
+	Origin string `json:"origin,omitempty"`
+	Help   string `json:"help"`
+}
+
+// Settings are the resolved values for one invocation.
+type Settings struct {
+	Backend      string
+	Region       string
+	Profile      string
+	Endpoint     string
+	Output       string
+	NoColor      bool
+	Verbose      bool
+	Quiet        bool
+	Bucket       string
+	StateMachine string
+	DataDir      string
+	AssumeRole   string
+
+	// ConfigFile is the file that was read, empty when none exists.
+	ConfigFile string
+	all        []Setting
+}
+
+// All returns every setting with its source, sorted by key.
+func (s *Settings) All() []Setting { return append([]Setting(nil), s.all...) }
+
+type spec struct {
+	key, def, help string
+	boolean        bool
+}
+
+var specs = []spec{
+	{key: KeyBackend, def: "local", help: "where deploys run: local (embedded backend on loopback) or aws"},
+	{key: KeyRegion, def: "", help: "AWS region (aws: the SDK's default chain; local: us-east-1)"},
+	{key: KeyProfile, def: "", help: "AWS shared-config profile (aws backend)"},
+	{key: KeyEndpoint, def: "", help: "override the endpoint of every AWS API (an S3/SFN-compatible server)"},
+	{key: KeyOutput, def: "auto", help: "output mode: auto, tty, plain or json"},
+	{key: KeyNoColor, def: "false", help: "never print colour (NO_COLOR is honoured too)", boolean: true},
+	{key: KeyVerbose, def: "false", help: "print debug detail on stderr", boolean: true},
+	{key: KeyQuiet, def: "false", help: "print only errors and the final verdict", boolean: true},
+	{key: KeyBucket, def: "", help: "S3 bucket for releases (local: odin-releases; aws: odin-<account>-<region>)"},
+	{key: KeyStateMachine, def: "odin-deployer", help: "deployer state machine: a name or an ARN"},
+	{key: KeyDataDir, def: "", help: "data directory of the local backend (default $XDG_STATE_HOME/odin)"},
+	{key: KeyAssumeRole, def: "", help: "IAM role ARN to assume for every AWS call (aws backend)"},
+}
+
+// RegisterFlags adds the global flags to fs. Values are read back through Load.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/odin/config.yaml)")
+	for _, s := range specs {
+		if s.boolean {
+			fs.Bool(s.key, false, s.help)
+			continue
+		}
+		fs.String(s.key, s.def, s.help)
+	}
+}
+
+// Env looks up an environment variable; os.LookupEnv in production.
+type Env func(string) (string, bool)
+
+// EnvName is the environment variable of a key.
+func EnvName(key string) string {
+	return "ODIN_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// Load resolves the settings from fs (the parsed global flags), env and the
+// config file. A missing default config file is fine; a missing explicit one
+// (--config or ODIN_CONFIG) is an error.
+func Load(fs *pflag.FlagSet, env Env) (*Settings, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+
+	path, explicit := configPath(fs, env)
+	s := &Settings{}
+	if path != "" {
+		switch err := readConfig(v, path); {
+		case err == nil:
+			s.ConfigFile = path
+		case errors.Is(err, iofs.ErrNotExist) && !explicit:
+		default:
+			return nil, err
+		}
+	}
+
+	for _, sp := range specs {
+		st := Setting{Key: sp.key, Help: sp.help, Source: SourceDefault, Value: sp.def}
+		if f := fs.Lookup(sp.key); f != nil && f.Changed {
+			st.Value, st.Source, st.Origin = f.Value.String(), SourceFlag, "--"+sp.key
+		} else if val, ok := env(EnvName(sp.key)); ok {
+			st.Value, st.Source, st.Origin = val, SourceEnv, EnvName(sp.key)
+		} else if v.IsSet(sp.key) {
+			st.Value, st.Source, st.Origin = v.GetString(sp.key), SourceFile, s.ConfigFile
+		}
+		s.all = append(s.all, st)
+	}
+	sort.Slice(s.all, func(i, j int) bool { return s.all[i].Key < s.all[j].Key })
+	if err := s.assign(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func configPath(fs *pflag.FlagSet, env Env) (path string, explicit bool) {
+	if f := fs.Lookup("config"); f != nil && f.Changed {
+		return f.Value.String(), true
+	}
+	if p, ok := env("ODIN_CONFIG"); ok && p != "" {
+		return p, true
+	}
+	dir, ok := env("XDG_CONFIG_HOME")
+	if !ok || dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "odin", "config.yaml"), false
+}
+
+func readConfig(v *viper.Viper, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	if err := v.ReadConfig(f); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, sp := range specs {
+		known[sp.key] = true
+	}
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("config file %s: unknown setting %s (known: %s)", path, strings.Join(unknown, ", "), strings.Join(keys(), ", "))
+	}
+	return nil
+}
+
+func keys() []string {
+	var out []string
+	for _, sp := range specs {
+		out = append(out, sp.key)
+	}
+	return out
+}
+
+func (s *Settings) get(key string) Setting {
+	for _, st := range s.all {
+		if st.Key == key {
+			return st
+		}
+	}
+	return Setting{}
+}
+
+func (s *Settings) assign() error {
+	var err error
+	str := func(key string, dst *string, allowed []string) {
+		st := s.get(key)
+		*dst = st.Value
+		if allowed != nil && err == nil && !contains(allowed, st.Value) {
+			err = fmt.Errorf("%s: invalid %s %q (want one of: %s)", describe(st), key, st.Value, strings.Join(allowed, ", "))
+		}
+	}
+	boolean := func(key string, dst *bool) {
+		st := s.get(key)
+		switch strings.ToLower(st.Value) {
+		case "true", "1", "yes", "on":
+			*dst = true
+		case "false", "0", "no", "off", "":
+			*dst = false
+		default:
+			if err == nil {
+				err = fmt.Errorf("%s: invalid %s %q (want true or false)", describe(st), key, st.Value)
+			}
+		}
+	}
+	str(KeyBackend, &s.Backend, Backends)
+	str(KeyRegion, &s.Region, nil)
+	str(KeyProfile, &s.Profile, nil)
+	str(KeyEndpoint, &s.Endpoint, nil)
+	str(KeyOutput, &s.Output, OutputModes)
+	boolean(KeyNoColor, &s.NoColor)
+	boolean(KeyVerbose, &s.Verbose)
+	boolean(KeyQuiet, &s.Quiet)
+	str(KeyBucket, &s.Bucket, nil)
+	str(KeyStateMachine, &s.StateMachine, nil)
+	str(KeyDataDir, &s.DataDir, nil)
+	str(KeyAssumeRole, &s.AssumeRole, nil)
+	if err == nil && s.Quiet && s.Verbose {
+		err = errors.New("--quiet and --verbose cannot be used together")
+	}
+	return err
+}
+
+func describe(st Setting) string {
+	if st.Origin != "" {
+		return st.Origin
+	}
+	return string(st.Source)
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultDataDir is where the local backend keeps its data when --data-dir is
+// not set: $XDG_STATE_HOME/odin, else ~/.local/state/odin.
+func DefaultDataDir(env Env) string {
+	if d, ok := env("XDG_STATE_HOME"); ok && d != "" {
+		return filepath.Join(d, "odin")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "odin")
+	}
+	return filepath.Join(home, ".local", "state", "odin")
+}

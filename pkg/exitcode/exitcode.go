@@ -1,0 +1,57 @@
+// Package exitcode maps errors to odin's documented process exit codes.
+package exitcode
+
+import (
+	"context"
+	"errors"
+)
+
+// The documented exit codes. They are part of odin's interface: scripts and CI
+// branch on them, so a value never changes meaning.
+const (
+	OK       = 0 // the deploy succeeded, or the command did what was asked
+	Failed   = 1 // the deploy failed, or an unexpected error
+	Usage    = 2 // bad usage, bad flag, or an invalid release file
+	TimedOut = 3 // the execution timed out
+	Aborted  = 4 // the execution was aborted or halted
+	Running  = 5 // still running when odin stopped waiting (--detach, --timeout, ctrl-c)
+)
+
+// Error carries an exit code with the error that caused it.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return ""
+	}
+	return e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New wraps err so that the process exits with code. A nil err gives a silent
+// exit with that code (the command already printed what the user needs).
+func New(code int, err error) error { return &Error{Code: code, Err: err} }
+
+// Of returns the exit code err asks for: the code of the outermost *Error in its
+// chain, Running for a cancelled
+// context, and Failed otherwise.
+func Of(err error) int {
+	if err == nil {
+		return OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return Running
+	}
+	return Failed
+}
+
+// UsageError marks err as bad usage (exit 2).
+func UsageError(err error) error { return New(Usage, err) }
