@@ -19,7 +19,6 @@ import (
 	_ "github.com/charmbracelet/lipgloss"
 	_ "github.com/charmbracelet/x/exp/teatest"
 	_ "github.com/goccy/go-yaml"
-	_ "github.com/johannesboyne/gofakes3"
 	_ "github.com/johannesboyne/gofakes3/backend/s3bolt"
 	_ "github.com/muesli/termenv"
 	_ "github.com/santhosh-tekuri/jsonschema/v6"
