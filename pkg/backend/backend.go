@@ -1,0 +1,229 @@
+// Package backend builds the AWS SDK clients odin talks to, for the embedded
+// local backend or for AWS: endpoint, credentials, region, account, bucket and
+// the deployer state machine, so the rest of odin has one code path.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/odin-deploy/odin/pkg/config"
+)
+
+// Kinds of backend.
+const (
+	Local = "local"
+	AWS   = "aws"
+)
+
+// LocalBucket and DeployerName are the local backend's defaults, created by
+// the local server on its first start.
+const (
+	LocalBucket  = "odin-releases"
+	DeployerName = "odin-deployer"
+)
+
+// LocalEndpoint is where a running local backend listens and how to sign for it.
+type LocalEndpoint struct {
+	URL             string
+	AccessKeyID     string
+	SecretAccessKey string
+	Region          string
+	Account         string
+}
+
+// Options says how to reach the backend.
+type Options struct {
+	Settings *config.Settings
+	// StartLocal returns the endpoint of the local backend, starting it if it
+	// is not running. Required when the backend is local.
+	StartLocal func(ctx context.Context) (LocalEndpoint, error)
+	// HTTPClient, when set, carries every SDK call (tests count calls with it).
+	HTTPClient aws.HTTPClient
+	// Identity resolves the caller; when false the caller is not looked up
+	// (commands that only read do not need it).
+	Identity bool
+}
+
+// Backend is a resolved backend with its clients.
+type Backend struct {
+	Kind            string
+	Region          string
+	Account         string
+	Endpoint        string // empty when the SDK's default endpoints are used
+	Bucket          string
+	StateMachineArn string
+	// CallerArn is who is calling (STS GetCallerIdentity), for the audit trail.
+	CallerArn string
+
+	S3  *s3.Client
+	SFN *sfn.Client
+	STS *sts.Client
+}
+
+// Describe is the one line odin prints first, so nobody deploys to the wrong place.
+func (b *Backend) Describe() string {
+	where := b.Kind
+	if b.Endpoint != "" {
+		where += " " + b.Endpoint
+	}
+	return fmt.Sprintf("backend %s · account %s · region %s · state machine %s", where, b.Account, b.Region, StateMachineName(b.StateMachineArn))
+}
+
+// Open resolves the backend and builds its clients.
+func Open(ctx context.Context, opts Options) (*Backend, error) {
+	s := opts.Settings
+	if s == nil {
+		return nil, errors.New("backend: no settings")
+	}
+	var (
+		cfg aws.Config
+		b   = &Backend{Kind: s.Backend}
+		err error
+	)
+	switch s.Backend {
+	case Local:
+		if opts.StartLocal == nil {
+			return nil, errors.New("backend: the local backend cannot be started from here")
+		}
+		ep, err := opts.StartLocal(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start the local backend: %w", err)
+		}
+		b.Endpoint, b.Region, b.Account = ep.URL, ep.Region, ep.Account
+		if s.Region != "" {
+			b.Region = s.Region
+		}
+		cfg = aws.Config{
+			Region:      b.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, ""),
+		}
+		cfg.RetryMaxAttempts = 3
+	case AWS:
+		var lo []func(*awsconfig.LoadOptions) error
+		if s.Region != "" {
+			lo = append(lo, awsconfig.WithRegion(s.Region))
+		}
+		if s.Profile != "" {
+			lo = append(lo, awsconfig.WithSharedConfigProfile(s.Profile))
+		}
+		cfg, err = awsconfig.LoadDefaultConfig(ctx, lo...)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		if cfg.Region == "" {
+			return nil, errors.New("no AWS region: set --region, ODIN_REGION, AWS_REGION or a profile's region")
+		}
+		b.Region = cfg.Region
+		b.Endpoint = s.Endpoint
+	default:
+		return nil, fmt.Errorf("unknown backend %q", s.Backend)
+	}
+	if opts.HTTPClient != nil {
+		cfg.HTTPClient = opts.HTTPClient
+	}
+	// Transient errors and throttling are retried with the SDK's jittered
+	// backoff; five attempts ride out a short burst of throttling.
+	cfg.RetryMaxAttempts = 5
+
+	stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
+	if s.Backend == AWS && s.AssumeRole != "" {
+		provider := stscreds.NewAssumeRoleProvider(stsClient, s.AssumeRole, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "odin"
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+		stsClient = sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
+	}
+	b.STS = stsClient
+	b.S3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
+		setEndpoint(&o.BaseEndpoint, b.Endpoint)
+		// Loopback servers have no virtual-host DNS.
+		o.UsePathStyle = b.Endpoint != ""
+	})
+	b.SFN = sfn.NewFromConfig(cfg, func(o *sfn.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
+
+	if s.Backend == AWS && (opts.Identity || b.Account == "") {
+		id, err := b.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("resolve the AWS caller (sts get-caller-identity): %w", err)
+		}
+		b.Account, b.CallerArn = aws.ToString(id.Account), aws.ToString(id.Arn)
+	}
+	if s.Backend == Local {
+		b.CallerArn = localCaller(b.Account)
+	}
+
+	b.Bucket = s.Bucket
+	if b.Bucket == "" {
+		b.Bucket = defaultBucket(b)
+	}
+	b.StateMachineArn = StateMachineArn(s.StateMachine, b.Region, b.Account)
+	return b, nil
+}
+
+func setEndpoint(dst **string, endpoint string) {
+	if endpoint != "" {
+		*dst = aws.String(endpoint)
+	}
+}
+
+func defaultBucket(b *Backend) string {
+	if b.Kind == Local {
+		return LocalBucket
+	}
+	return fmt.Sprintf("odin-%s-%s", b.Account, b.Region)
+}
+
+// StateMachineArn expands a state machine name to an ARN; an ARN is kept.
+func StateMachineArn(nameOrArn, region, account string) string {
+	if strings.HasPrefix(nameOrArn, "arn:") {
+		return nameOrArn
+	}
+	if nameOrArn == "" {
+		nameOrArn = DeployerName
+	}
+	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", partition(region), region, account, nameOrArn)
+}
+
+// StateMachineName is the last part of a state machine ARN.
+func StateMachineName(arn string) string {
+	if i := strings.LastIndex(arn, ":"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// ExecutionArn is the ARN of the execution called name of the state machine.
+func ExecutionArn(stateMachineArn, name string) string {
+	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// localCaller names the person at the keyboard for the local audit trail.
+func localCaller(account string) string {
+	return fmt.Sprintf("arn:aws:iam::%s:user/%s", account, localUser())
+}
+
+// Timeout bounds a read-only call made while a shell waits (completion).
+const Timeout = 2 * time.Second
+

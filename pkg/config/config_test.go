@@ -1,0 +1,127 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func envOf(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func flags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("odin", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeConfig(t, "backend: aws\nregion: eu-west-1\nbucket: from-file\nstate-machine: sm-file\n")
+	env := envOf(map[string]string{"ODIN_CONFIG": file, "ODIN_REGION": "us-west-2", "ODIN_BUCKET": "from-env"})
+	s, err := Load(flags(t, "--bucket", "from-flag"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		key, value string
+		source     Source
+	}{
+		{KeyBucket, "from-flag", SourceFlag},
+		{KeyRegion, "us-west-2", SourceEnv},
+		{KeyBackend, "aws", SourceFile},
+		{KeyStateMachine, "sm-file", SourceFile},
+		{KeyOutput, "auto", SourceDefault},
+	}
+	for _, c := range cases {
+		got := s.get(c.key)
+		if got.Value != c.value || got.Source != c.source {
+			t.Errorf("%s = %q from %s, want %q from %s", c.key, got.Value, got.Source, c.value, c.source)
+		}
+	}
+	if s.Backend != "aws" || s.Bucket != "from-flag" || s.Region != "us-west-2" || s.ConfigFile != file {
+		t.Errorf("settings not assigned: %+v", s)
+	}
+}
+
+func TestDefaultConfigFileIsOptional(t *testing.T) {
+	s, err := Load(flags(t), envOf(map[string]string{"XDG_CONFIG_HOME": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Backend != "local" || s.ConfigFile != "" || s.StateMachine != "odin-deployer" {
+		t.Errorf("defaults: %+v", s)
+	}
+}
+
+func TestXDGConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "odin"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "odin", "config.yaml"), []byte("output: plain\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(flags(t), envOf(map[string]string{"XDG_CONFIG_HOME": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Output != "plain" || s.get(KeyOutput).Source != SourceFile {
+		t.Errorf("output %q from %s", s.Output, s.get(KeyOutput).Source)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{"bad backend flag", []string{"--backend", "gcp"}, nil, "", `--backend: invalid backend "gcp" (want one of: local, aws)`},
+		{"bad output env", nil, map[string]string{"ODIN_OUTPUT": "xml"}, "", `ODIN_OUTPUT: invalid output "xml"`},
+		{"bad bool env", nil, map[string]string{"ODIN_QUIET": "maybe"}, "", `ODIN_QUIET: invalid quiet "maybe" (want true or false)`},
+		{"quiet and verbose", []string{"--quiet", "--verbose"}, nil, "", "--quiet and --verbose cannot be used together"},
+		{"unknown key in file", nil, nil, "backend: aws\nbukcet: x\n", "unknown setting bukcet"},
+		{"broken yaml", nil, nil, "backend: [aws\n", "config file"},
+		{"missing explicit file", []string{"--config", "/nonexistent/odin.yaml"}, nil, "", "/nonexistent/odin.yaml"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"XDG_CONFIG_HOME": t.TempDir()}
+			for k, v := range c.env {
+				env[k] = v
+			}
+			if c.file != "" {
+				env["ODIN_CONFIG"] = writeConfig(t, c.file)
+			}
+			_, err := Load(flags(t, c.args...), envOf(env))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	if got := EnvName(KeyStateMachine); got != "ODIN_STATE_MACHINE" {
+		t.Fatal(got)
+	}
+}
