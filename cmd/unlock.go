@@ -1,17 +1,94 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/deploy"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Placeholder until the unlock command lands; it refuses to run.
+// UnlockOptions are the inputs of `odin unlock`.
+type UnlockOptions struct {
+	IO     *iostreams.IOStreams
+	Now    func() time.Time
+	Target targetFlags
+	Arg    string
+	Yes    bool
+	Force  bool
+}
+
 func newUnlockCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "unlock",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("unlock: not built yet") },
+	opts := &UnlockOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "unlock [FILE]",
+		Short: "Clear a stale deploy lock",
+		Long: `Show who holds the deploy lock of a project and config, and delete it after you
+confirm. The delete is conditional: if another deploy takes the lock meanwhile, nothing
+is removed. A lock held by a deploy that is still running is refused unless --force.`,
+		Example: "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --config-name development --yes",
+		Args:    usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Arg = args[0]
+			}
+			opts.Now = f.Now
+			return unlockRun(cmd.Context(), f, opts)
+		},
 	}
+	opts.Target.register(cmd)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "clear the lock even if its deploy is still running")
+	return cmd
+}
+
+func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
+	b, err := f.Backend(ctx, false)
+	if err != nil {
+		return err
+	}
+	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	if err != nil {
+		return err
+	}
+	if t.Project == "" {
+		return exitcode.UsageError(errors.New("unlock needs a release file or --project/--config-name, not an execution"))
+	}
+	c := deployClient(f, b)
+	lock, err := c.ReadLock(ctx, t.Account, t.Project, t.Config)
+	if errors.Is(err, deploy.ErrNoLock) {
+		fmt.Fprintf(opts.IO.Out, "no lock is held for %s/%s\n", t.Project, t.Config)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	age := "unknown age"
+	if at, err := time.Parse(time.RFC3339, lock.AcquiredAt); err == nil {
+		age = opts.Now().Sub(at).Round(time.Second).String() + " old"
+	}
+	fmt.Fprintf(opts.IO.Out, "lock s3://%s/%s\n  release   %s\n  held by   %s\n  execution %s\n  acquired  %s (%s)\n",
+		b.Bucket, lock.Key, lock.ReleaseID, lock.Owner, lock.Execution, lock.AcquiredAt, age)
+
+	if lock.Execution != "" {
+		d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(lock.Execution)})
+		if err == nil && d.Status == "RUNNING" && !opts.Force {
+			return exitcode.New(exitcode.Failed, fmt.Errorf("the lock belongs to a deploy that is still running (%s); halt it with `odin halt %s`, or pass --force", aws.ToString(d.Name), aws.ToString(d.Name)))
+		}
+	}
+	if err := confirm(opts.IO, opts.Yes, "Delete this lock?"); err != nil {
+		return err
+	}
+	if err := c.Unlock(ctx, lock); err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.IO.Out, "lock deleted")
+	return nil
 }

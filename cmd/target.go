@@ -1,0 +1,141 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/deploy"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/release"
+)
+
+// targetFlags name a project and config without a release file.
+type targetFlags struct {
+	Project string
+	Config  string
+}
+
+func (t *targetFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.Project, "project", "", "project name (instead of a release file)")
+	cmd.Flags().StringVar(&t.Config, "config-name", "", "config name (with --project)")
+	_ = cmd.RegisterFlagCompletionFunc("project", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("config-name", cobra.NoFileCompletions)
+}
+
+// target is what a command's argument resolved to.
+type target struct {
+	Project, Config, Account string
+	// ExecutionArn is set when the argument named an execution.
+	ExecutionArn string
+	// File is set when the argument (or the current directory) gave a release file.
+	File *release.File
+}
+
+// defaultReleaseFiles are looked for in the current directory when a command
+// is given neither an argument nor --project.
+var defaultReleaseFiles = []string{"release.yml", "release.yaml"}
+
+// resolveTarget reads what the user pointed at: an execution ARN or name, a
+// release file, --project/--config-name, or a release file in the current
+// directory.
+func resolveTarget(arg string, flags targetFlags, b *backend.Backend) (*target, error) {
+	switch {
+	case arg != "" && (flags.Project != "" || flags.Config != ""):
+		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--config-name, not both"))
+	case strings.HasPrefix(arg, "arn:"):
+		if !strings.Contains(arg, ":execution:") {
+			return nil, exitcode.UsageError(fmt.Errorf("%s is not an execution ARN", arg))
+		}
+		return &target{ExecutionArn: arg}, nil
+	case arg != "" && isReleaseFile(arg):
+		return targetFromFile(arg, b)
+	case arg != "":
+		return &target{ExecutionArn: backend.ExecutionArn(b.StateMachineArn, arg)}, nil
+	case flags.Project != "":
+		if flags.Config == "" {
+			return nil, exitcode.UsageError(errors.New("--project needs --config-name"))
+		}
+		return &target{Project: flags.Project, Config: flags.Config, Account: b.Account}, nil
+	case flags.Config != "":
+		return nil, exitcode.UsageError(errors.New("--config-name needs --project"))
+	}
+	for _, name := range defaultReleaseFiles {
+		if _, err := os.Stat(name); err == nil {
+			return targetFromFile(name, b)
+		}
+	}
+	return nil, exitcode.UsageError(errors.New("no release file here: give an execution, a release file, or --project and --config-name"))
+}
+
+func isReleaseFile(arg string) bool {
+	ext := strings.ToLower(filepath.Ext(arg))
+	if ext == ".yml" || ext == ".yaml" {
+		return true
+	}
+	st, err := os.Stat(arg)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func targetFromFile(path string, b *backend.Backend) (*target, error) {
+	f, err := release.Load(path)
+	if err != nil {
+		return nil, releaseError(err)
+	}
+	account := f.Release.AWSAccountID
+	if account == "" {
+		account = b.Account
+	}
+	return &target{Project: f.Release.ProjectName, Config: f.Release.ConfigName, Account: account, File: f}, nil
+}
+
+// releaseError gives an invalid release exit code 2 and prints every problem.
+func releaseError(err error) error {
+	var problems release.Problems
+	if errors.As(err, &problems) {
+		return exitcode.New(exitcode.Usage, fmt.Errorf("invalid release:\n%s", problems.Error()))
+	}
+	return exitcode.New(exitcode.Usage, err)
+}
+
+// execution finds the execution a target means: the one it names, else the
+// running (or latest) one of its project and config.
+func (t *target) execution(ctx context.Context, c *deploy.Client, failedOnly bool) (string, error) {
+	if t.ExecutionArn != "" {
+		return t.ExecutionArn, nil
+	}
+	find := c.Current
+	what := "no deploy"
+	if failedOnly {
+		find = c.LatestFailed
+		what = "no failed deploy"
+	}
+	item, ok, err := find(ctx, t.Project, t.Config)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", exitcode.New(exitcode.Failed, fmt.Errorf("%s found for project %s, config %s", what, t.Project, t.Config))
+	}
+	return aws.ToString(item.ExecutionArn), nil
+}
+
+// deployClient is the deploy client for a backend.
+func deployClient(f *Factory, b *backend.Backend) *deploy.Client {
+	return &deploy.Client{
+		Storage:         b.S3,
+		Executions:      b.SFN,
+		Bucket:          b.Bucket,
+		StateMachineArn: b.StateMachineArn,
+		Account:         b.Account,
+		Region:          b.Region,
+		Now:             f.Now,
+	}
+}
