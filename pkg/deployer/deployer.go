@@ -1,0 +1,182 @@
+// Package deployer is odin's reference deployer: the state machine that deploys
+// a release and the one task handler behind every one of its Task states.
+package deployer
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"time"
+)
+
+// FunctionName is the Lambda function (and local backend function) that runs
+// every task of the deployer state machine.
+const FunctionName = "odin-deployer"
+
+// StateMachineName is the deployer state machine's name.
+const StateMachineName = "odin-deployer"
+
+//go:embed deployer.asl.json
+var template []byte
+
+// Template is the deployer's States Language definition with ${FunctionArn}
+// where the task handler's Lambda ARN goes.
+func Template() []byte { return bytes.Clone(template) }
+
+// Definition is the deployer state machine for the task handler at
+// functionArn (see FunctionArn).
+func Definition(functionArn string) []byte {
+	return bytes.ReplaceAll(template, []byte("${FunctionArn}"), []byte(functionArn))
+}
+
+// FunctionArn is the Lambda ARN of the task handler in a region and account.
+func FunctionArn(region, account string) string {
+	return "arn:aws:lambda:" + region + ":" + account + ":function:" + FunctionName
+}
+
+// Input is the execution input `odin deploy` builds.
+type Input struct {
+	ReleaseID     string `json:"release_id"`
+	ProjectName   string `json:"project_name"`
+	ConfigName    string `json:"config_name"`
+	Target        string `json:"target"`
+	AWSAccountID  string `json:"aws_account_id"`
+	AWSRegion     string `json:"aws_region"`
+	Bucket        string `json:"bucket"`
+	ReleaseKey    string `json:"release_key"`
+	ReleaseSHA256 string `json:"release_sha256"`
+	DeployedBy    string `json:"deployed_by"`
+	CreatedAt     string `json:"created_at"`
+	// ReleaseDir is where a local release's relative working_dir resolves.
+	ReleaseDir string `json:"release_dir,omitempty"`
+}
+
+// State is what flows from task to task: the input plus what the deployer
+// learns on the way. Every task returns it whole.
+type State struct {
+	Input
+
+	// Set by Validate.
+	StartedAt      string `json:"started_at,omitempty"`
+	Deadline       string `json:"deadline,omitempty"`
+	Timeout        int    `json:"timeout,omitempty"`
+	WaitForDeploy  int    `json:"wait_for_deploy,omitempty"`
+	WaitForHealthy int    `json:"wait_for_healthy,omitempty"`
+
+	// Set by Lock; ReleaseLock* deletes the lock only if its ETag still matches.
+	LockETag string `json:"lock_etag,omitempty"`
+
+	// Set by Deploy and CheckHealthy. Healthy drives the Healthy? choice.
+	Healthy *bool   `json:"healthy,omitempty"`
+	Health  *Health `json:"health,omitempty"`
+
+	// Written by the state machine's catchers.
+	Error        *CaughtError `json:"error,omitempty"`
+	CleanupError *CaughtError `json:"cleanup_error,omitempty"`
+	LockError    *CaughtError `json:"lock_error,omitempty"`
+}
+
+// CaughtError is what a Catch writes: the error name and its cause.
+type CaughtError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Health is a release's health as the live view shows it.
+type Health struct {
+	Healthy  bool                      `json:"healthy"`
+	Services map[string]*ServiceHealth `json:"services"`
+}
+
+// ServiceHealth counts one service's instances by state.
+type ServiceHealth struct {
+	Desired     int        `json:"desired"`
+	Healthy     int        `json:"healthy"`
+	Launching   int        `json:"launching"`
+	Unhealthy   int        `json:"unhealthy"`
+	Terminating int        `json:"terminating"`
+	Instances   []Instance `json:"instances"`
+}
+
+// Instance states.
+const (
+	InstanceLaunching   = "launching"
+	InstanceHealthy     = "healthy"
+	InstanceUnhealthy   = "unhealthy"
+	InstanceExited      = "exited"
+	InstanceTerminating = "terminating"
+	InstanceStopped     = "stopped"
+)
+
+// Instance is one running (or failed) copy of a service.
+type Instance struct {
+	ID        string `json:"id"`
+	ReleaseID string `json:"release_id"`
+	State     string `json:"state"`
+	PID       int    `json:"pid,omitempty"`
+	Port      int    `json:"port,omitempty"`
+	// Reason says why the instance is not healthy: its exit status, the
+	// failing check.
+	Reason  string   `json:"reason,omitempty"`
+	LogTail []string `json:"log_tail,omitempty"`
+}
+
+// Deployment is what a provider needs to act on one release.
+type Deployment struct {
+	ReleaseID  string
+	Project    string
+	Config     string
+	Account    string
+	Region     string
+	// Services are the release's services, defaults applied and working
+	// directories made absolute.
+	Services map[string]Service
+	// Started is when the execution started; Deadline when the release must
+	// be healthy.
+	Started  time.Time
+	Deadline time.Time
+}
+
+// Service is how to run and health-check one service of a release.
+type Service struct {
+	Command    []string
+	WorkingDir string
+	Env        map[string]string
+	Instances  int
+	// Listen is the stable port of the service's load balancer.
+	Listen      int
+	HealthCheck HealthCheck
+}
+
+// HealthCheck says how to tell an instance is healthy.
+type HealthCheck struct {
+	Type               string // "http" or "tcp"
+	Path               string
+	ExpectedStatus     int
+	Interval           time.Duration
+	Timeout            time.Duration
+	HealthyThreshold   int
+	UnhealthyThreshold int
+	// GracePeriod is how long after start failed checks mean "launching",
+	// not "unhealthy".
+	GracePeriod time.Duration
+}
+
+// Provider runs releases on a target (processes on this machine, Auto
+// Scaling groups on AWS). Its methods are called from separate task
+// invocations, so it keeps what it started itself, keyed by release id.
+type Provider interface {
+	// Validate checks that what the release needs exists and is free
+	// (ResourceError otherwise).
+	Validate(ctx context.Context, d *Deployment) error
+	// Deploy starts the release's instances beside those serving now.
+	Deploy(ctx context.Context, d *Deployment) error
+	// Health reports the release's instances. An instance that cannot
+	// recover (it exited) is a *DeployError.
+	Health(ctx context.Context, d *Deployment) (*Health, error)
+	// CleanUpSuccess sends traffic to the release, then stops the previous one.
+	CleanUpSuccess(ctx context.Context, d *Deployment) error
+	// CleanUpFailure stops the release's instances; the previous release keeps
+	// serving. Nothing to stop is not an error.
+	CleanUpFailure(ctx context.Context, d *Deployment) error
+}

@@ -1,0 +1,439 @@
+// Package localprovider runs a release's services as processes on this
+// machine, health-checks them and switches a per-service load balancer from
+// the previous release to the new one (blue/green).
+package localprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
+)
+
+// Provider runs releases as child processes. It lives as long as the local
+// server: the deployer's tasks are separate invocations, and the processes,
+// their health and the load balancers are kept here between them.
+type Provider struct {
+	dataDir   string
+	stopGrace time.Duration
+	logger    *slog.Logger
+
+	mu        sync.Mutex
+	releases  map[string]*running     // by release id
+	active    map[string]string       // project/config -> release id serving traffic
+	balancers map[int]*balancer       // by listen port
+	owners    map[int]string          // listen port -> project/config
+	closed    bool
+}
+
+// Options configure a Provider.
+type Options struct {
+	// DataDir holds the instances' logs under logs/<project>/<config>/<release>/.
+	DataDir string
+	// StopGrace is how long a stopped instance has between SIGTERM and
+	// SIGKILL (default 10s).
+	StopGrace time.Duration
+	Logger    *slog.Logger
+}
+
+// New returns a Provider with nothing running.
+func New(opts Options) *Provider {
+	p := &Provider{
+		dataDir:   opts.DataDir,
+		stopGrace: opts.StopGrace,
+		logger:    opts.Logger,
+		releases:  map[string]*running{},
+		active:    map[string]string{},
+		balancers: map[int]*balancer{},
+		owners:    map[int]string{},
+	}
+	if p.stopGrace <= 0 {
+		p.stopGrace = 10 * time.Second
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	return p
+}
+
+var _ deployer.Provider = (*Provider)(nil)
+
+// running is one release's instances.
+type running struct {
+	d         deployer.Deployment
+	instances []*instance
+}
+
+func scope(d *deployer.Deployment) string { return d.Project + "/" + d.Config }
+
+func serviceNames(d *deployer.Deployment) []string {
+	names := make([]string, 0, len(d.Services))
+	for n := range d.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Validate checks commands, working directories and listen ports.
+func (p *Provider) Validate(_ context.Context, d *deployer.Deployment) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var problems []error
+	for _, name := range serviceNames(d) {
+		s := d.Services[name]
+		if fi, err := os.Stat(s.WorkingDir); err != nil || !fi.IsDir() {
+			problems = append(problems, fmt.Errorf("services.%s.working_dir %s is not a directory", name, s.WorkingDir))
+			continue
+		}
+		if len(s.Command) == 0 {
+			problems = append(problems, fmt.Errorf("services.%s has no command", name))
+		} else if err := findCommand(s.Command[0], s.WorkingDir); err != nil {
+			problems = append(problems, fmt.Errorf("services.%s.command: %w", name, err))
+		}
+		if s.Listen > 0 {
+			if owner, ok := p.owners[s.Listen]; ok {
+				if owner != scope(d) {
+					problems = append(problems, fmt.Errorf("services.%s.listen: port %d is the load balancer of %s", name, s.Listen, owner))
+				}
+				continue
+			}
+			l, err := net.Listen("tcp", loopback(s.Listen))
+			if err != nil {
+				problems = append(problems, fmt.Errorf("services.%s.listen: port %d is not free: %v", name, s.Listen, err))
+				continue
+			}
+			l.Close()
+		}
+	}
+	if len(problems) > 0 {
+		return &deployer.ResourceError{Msg: errors.Join(problems...).Error()}
+	}
+	return nil
+}
+
+func findCommand(name, dir string) error {
+	if filepath.IsAbs(name) || filepath.Base(name) != name {
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("%s not found", path)
+		}
+		if fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return fmt.Errorf("%s is not executable", path)
+		}
+		return nil
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		return fmt.Errorf("%s is not on PATH", name)
+	}
+	return nil
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// Deploy starts every instance of the release and a load balancer for each
+// service that listens; traffic stays with the previous release.
+func (p *Provider) Deploy(_ context.Context, d *deployer.Deployment) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("the local provider is shut down")
+	}
+	if _, ok := p.releases[d.ReleaseID]; ok {
+		return nil // a retried Deploy: already started
+	}
+	r := &running{d: *d}
+	p.releases[d.ReleaseID] = r
+	for _, name := range serviceNames(d) {
+		s := d.Services[name]
+		if s.Listen > 0 {
+			if err := p.ensureBalancer(d, s.Listen); err != nil {
+				return &deployer.DeployError{Msg: fmt.Sprintf("services.%s: %v", name, err)}
+			}
+		}
+		for i := 1; i <= s.Instances; i++ {
+			in, err := p.start(d, name, i, s)
+			if err != nil {
+				return &deployer.DeployError{Msg: fmt.Sprintf("start %s-%d of release %s: %v", name, i, d.ReleaseID, err)}
+			}
+			r.instances = append(r.instances, in)
+		}
+	}
+	return nil
+}
+
+func (p *Provider) ensureBalancer(d *deployer.Deployment, port int) error {
+	if owner, ok := p.owners[port]; ok {
+		if owner != scope(d) {
+			return fmt.Errorf("port %d is the load balancer of %s", port, owner)
+		}
+		return nil
+	}
+	b, err := newBalancer(loopback(port), scope(d))
+	if err != nil {
+		return err
+	}
+	p.balancers[port] = b
+	p.owners[port] = scope(d)
+	return nil
+}
+
+func (p *Provider) start(d *deployer.Deployment, service string, n int, s deployer.Service) (*instance, error) {
+	id := service + "-" + strconv.Itoa(n)
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(p.dataDir, "logs", d.Project, d.Config, d.ReleaseID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, id+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// The instance outlives the task invocation that starts it, so it is not
+	// bound to that invocation's context.
+	cmd := exec.Command(s.Command[0], s.Command[1:]...)
+	cmd.Dir = s.WorkingDir
+	cmd.Env = append(os.Environ(),
+		"PORT="+strconv.Itoa(port),
+		"ODIN_RELEASE_ID="+d.ReleaseID,
+		"ODIN_SERVICE="+service,
+		"ODIN_PROJECT="+d.Project,
+		"ODIN_CONFIG="+d.Config,
+		"ODIN_INSTANCE="+id,
+	)
+	for _, k := range sortedKeys(s.Env) {
+		cmd.Env = append(cmd.Env, k+"="+s.Env[k])
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group, so stopping it also stops what it started
+	// (`go run` starts the program as a child).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	in := newInstance(id, service, d.ReleaseID, port, logPath, s.HealthCheck, cmd)
+	go func() {
+		err := cmd.Wait()
+		logFile.Close()
+		in.exitedWith(err)
+	}()
+	go in.watch()
+	p.logger.Info("instance started", "release", d.ReleaseID, "instance", id, "pid", cmd.Process.Pid, "port", port)
+	return in, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Health reports the release's instances. An instance that exited is a
+// DeployError: a process that crashed at start will not become healthy.
+func (p *Provider) Health(_ context.Context, d *deployer.Deployment) (*deployer.Health, error) {
+	p.mu.Lock()
+	r := p.releases[d.ReleaseID]
+	p.mu.Unlock()
+	if r == nil {
+		return nil, &deployer.DeployError{Msg: fmt.Sprintf("release %s is not running on this local backend (was the server restarted?)", d.ReleaseID)}
+	}
+	hl := &deployer.Health{Healthy: true, Services: map[string]*deployer.ServiceHealth{}}
+	for _, name := range serviceNames(d) {
+		hl.Services[name] = &deployer.ServiceHealth{Desired: d.Services[name].Instances, Instances: []deployer.Instance{}}
+	}
+	var crashed []string
+	for _, in := range r.instances {
+		snap := in.snapshot()
+		sh := hl.Services[in.service]
+		if sh == nil {
+			continue
+		}
+		sh.Instances = append(sh.Instances, snap)
+		switch snap.State {
+		case deployer.InstanceHealthy:
+			sh.Healthy++
+		case deployer.InstanceLaunching:
+			sh.Launching++
+		case deployer.InstanceTerminating:
+			sh.Terminating++
+		case deployer.InstanceExited:
+			sh.Unhealthy++
+			if !in.stopRequested() {
+				crashed = append(crashed, fmt.Sprintf("instance %s (pid %d) exited: %s; last log lines: %s", snap.ID, snap.PID, snap.Reason, joinTail(snap.LogTail)))
+			}
+		default:
+			sh.Unhealthy++
+		}
+	}
+	for _, sh := range hl.Services {
+		if sh.Healthy < sh.Desired {
+			hl.Healthy = false
+		}
+	}
+	if len(crashed) > 0 {
+		hl.Healthy = false
+		return hl, &deployer.DeployError{Msg: fmt.Sprintf("release %s: %s", d.ReleaseID, joinSemi(crashed))}
+	}
+	return hl, nil
+}
+
+// CleanUpSuccess sends each service's traffic to the release, then stops
+// every other release of the project and config.
+func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) error {
+	p.mu.Lock()
+	r := p.releases[d.ReleaseID]
+	if r == nil {
+		p.mu.Unlock()
+		return &deployer.CleanUpError{Msg: fmt.Sprintf("release %s is not running on this local backend", d.ReleaseID)}
+	}
+	for _, in := range r.instances {
+		if s := in.snapshot(); s.State != deployer.InstanceHealthy {
+			p.mu.Unlock()
+			return &deployer.CleanUpError{Msg: fmt.Sprintf("not switching to release %s: instance %s is %s", d.ReleaseID, s.ID, s.State)}
+		}
+	}
+	for _, name := range serviceNames(d) {
+		s := d.Services[name]
+		if s.Listen == 0 {
+			continue
+		}
+		var ports []int
+		for _, in := range r.instances {
+			if in.service == name {
+				ports = append(ports, in.port)
+			}
+		}
+		p.balancers[s.Listen].route(d.ReleaseID, ports)
+	}
+	p.active[scope(d)] = d.ReleaseID
+	var old []*running
+	for id, o := range p.releases {
+		if id != d.ReleaseID && scope(&o.d) == scope(d) {
+			old = append(old, o)
+			delete(p.releases, id)
+		}
+	}
+	p.mu.Unlock()
+	for _, o := range old {
+		p.logger.Info("stopping previous release", "release", o.d.ReleaseID)
+		if err := p.stopAll(o.instances); err != nil {
+			return &deployer.CleanUpError{Msg: fmt.Sprintf("switched to release %s, but stopping release %s: %v", d.ReleaseID, o.d.ReleaseID, err)}
+		}
+	}
+	return nil
+}
+
+// CleanUpFailure stops the release's instances; the serving release is
+// untouched.
+func (p *Provider) CleanUpFailure(_ context.Context, d *deployer.Deployment) error {
+	p.mu.Lock()
+	r := p.releases[d.ReleaseID]
+	if r != nil && p.active[scope(d)] == d.ReleaseID {
+		p.mu.Unlock()
+		return &deployer.CleanUpError{Msg: fmt.Sprintf("release %s is serving traffic; not stopping it", d.ReleaseID)}
+	}
+	p.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	if err := p.stopAll(r.instances); err != nil {
+		return &deployer.CleanUpError{Msg: fmt.Sprintf("stop release %s: %v", d.ReleaseID, err)}
+	}
+	p.mu.Lock()
+	delete(p.releases, d.ReleaseID)
+	p.mu.Unlock()
+	return nil
+}
+
+// stopAll stops instances at once: SIGTERM to each process group, SIGKILL
+// to those still running after the grace period.
+func (p *Provider) stopAll(ins []*instance) error {
+	errs := make(chan error, len(ins))
+	for _, in := range ins {
+		go func() { errs <- in.stop(p.stopGrace) }()
+	}
+	var all []error
+	for range ins {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+// Close stops every instance and load balancer: the local server is going
+// away, and with it whatever would supervise them.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	var ins []*instance
+	for _, r := range p.releases {
+		ins = append(ins, r.instances...)
+	}
+	p.releases = map[string]*running{}
+	bs := p.balancers
+	p.balancers = map[int]*balancer{}
+	p.owners = map[int]string{}
+	p.mu.Unlock()
+	err := p.stopAll(ins)
+	for _, b := range bs {
+		b.close()
+	}
+	return err
+}
+
+// Serving returns the release id serving a project and config, if any.
+func (p *Provider) Serving(project, config string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.active[project+"/"+config]
+}
+
+// PIDs returns the process ids of a release's instances still running.
+func (p *Provider) PIDs(releaseID string) []int {
+	p.mu.Lock()
+	r := p.releases[releaseID]
+	p.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	var pids []int
+	for _, in := range r.instances {
+		if s := in.snapshot(); s.State != deployer.InstanceExited && s.State != deployer.InstanceStopped {
+			pids = append(pids, s.PID)
+		}
+	}
+	return pids
+}

@@ -1,0 +1,386 @@
+package deployer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// validate checks the execution input and the release it points at, and
+// decides the waits and the deadline of the health loop.
+func (h *Handler) validate(ctx context.Context, st *State, ex execution) error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"release_id", st.ReleaseID}, {"project_name", st.ProjectName}, {"config_name", st.ConfigName},
+		{"target", st.Target}, {"aws_account_id", st.AWSAccountID}, {"aws_region", st.AWSRegion},
+		{"bucket", st.Bucket}, {"release_key", st.ReleaseKey}, {"release_sha256", st.ReleaseSHA256},
+		{"deployed_by", st.DeployedBy}, {"created_at", st.CreatedAt},
+	} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return &BadReleaseError{Msg: "execution input lacks " + strings.Join(missing, ", ")}
+	}
+	// The server decides these; a client must not.
+	if st.StartedAt != "" || st.Deadline != "" || st.LockETag != "" || st.Healthy != nil || st.Health != nil ||
+		st.Timeout != 0 || st.WaitForDeploy != 0 || st.WaitForHealthy != 0 || st.Error != nil {
+		return &BadReleaseError{Msg: "execution input sets fields the deployer owns (started_at, deadline, timeout, waits, lock, health, error)"}
+	}
+	if want := st.root() + "/" + st.ReleaseID + "/release"; st.ReleaseKey != want {
+		return &BadReleaseError{Msg: fmt.Sprintf("release_key %q is not where release %s belongs (%q)", st.ReleaseKey, st.ReleaseID, want)}
+	}
+	created, err := time.Parse(time.RFC3339Nano, st.CreatedAt)
+	if err != nil {
+		return &BadReleaseError{Msg: fmt.Sprintf("created_at %q is not an RFC 3339 time", st.CreatedAt)}
+	}
+	now := h.now()
+	if created.Before(now.Add(-maxReleaseAge)) || created.After(now.Add(maxReleaseFuture)) {
+		return &BadReleaseError{Msg: fmt.Sprintf("created_at %s is stale or in the future (now %s): deploy the release again", st.CreatedAt, now.UTC().Format(time.RFC3339))}
+	}
+	if st.Target == "local" && (st.AWSAccountID != h.Account || st.AWSRegion != h.Region) {
+		return &BadReleaseError{Msg: fmt.Sprintf("release is for account %s region %s, but this deployer runs in account %s region %s", st.AWSAccountID, st.AWSRegion, h.Account, h.Region)}
+	}
+	if _, err := h.provider(st); err != nil {
+		return err
+	}
+	data, err := h.readRelease(ctx, st)
+	if err != nil {
+		return err
+	}
+	r, err := checkRelease(st, data)
+	if err != nil {
+		return err
+	}
+
+	st.Timeout = r.timeout
+	if st.Timeout <= 0 {
+		st.Timeout = defaultTimeout
+	}
+	st.WaitForDeploy, st.WaitForHealthy = waits(st.Target, st.Timeout, r.minInterval)
+	started := ex.Started
+	if started.IsZero() {
+		started = now
+	}
+	st.StartedAt = started.UTC().Format(time.RFC3339Nano)
+	st.Deadline = now.Add(time.Duration(st.Timeout) * time.Second).UTC().Format(time.RFC3339Nano)
+	return nil
+}
+
+// waits decides the seconds before the first health check and between
+// checks: short for local processes, Coinbase's schedule on AWS, and never so
+// short that the loop would exhaust the execution's history.
+func waits(target string, timeout int, minInterval time.Duration) (deploy, healthy int) {
+	if target == "local" {
+		deploy, healthy = 1, max(1, int(minInterval/time.Second))
+	} else {
+		deploy = 30
+		switch {
+		case timeout < 1800:
+			healthy = 15
+		case timeout < 7200:
+			healthy = 60
+		default:
+			healthy = 120
+		}
+	}
+	for timeout/healthy*eventsPerLoop > historyBudget {
+		healthy *= 2
+	}
+	return deploy, healthy
+}
+
+// lockRecord is the lock object's body (pkg/deploy reads it for `odin unlock`).
+type lockRecord struct {
+	ReleaseID  string `json:"release_id"`
+	Owner      string `json:"owner"`
+	Execution  string `json:"execution"`
+	AcquiredAt string `json:"acquired_at"`
+	ExpiresAt  string `json:"expires_at"`
+}
+
+func (h *Handler) lockKey(st *State) string { return st.root() + "/lock" }
+
+// lock takes the project and config's deploy lock with a write that only
+// succeeds if no lock exists, so two deploys can never both hold it.
+func (h *Handler) lock(ctx context.Context, st *State, ex execution) error {
+	now := h.now()
+	rec := lockRecord{
+		ReleaseID:  st.ReleaseID,
+		Owner:      st.DeployedBy,
+		Execution:  ex.Arn,
+		AcquiredAt: now.UTC().Format(time.RFC3339),
+		ExpiresAt:  now.Add(time.Duration(st.Timeout)*time.Second + lockSlack).UTC().Format(time.RFC3339),
+	}
+	body, _ := json.Marshal(rec)
+	key := h.lockKey(st)
+	for attempt := 0; ; attempt++ {
+		out, err := h.Storage.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:      aws.String(st.Bucket),
+			Key:         aws.String(key),
+			Body:        bytes.NewReader(body),
+			ContentType: aws.String("application/json"),
+			IfNoneMatch: aws.String("*"),
+		})
+		if err == nil {
+			st.LockETag = aws.ToString(out.ETag)
+			return nil
+		}
+		if !isCode(err, "PreconditionFailed", "ConditionalRequestConflict") {
+			return &StorageError{Msg: fmt.Sprintf("take lock s3://%s/%s: %v", st.Bucket, key, err)}
+		}
+		held, etag, err := h.readLock(ctx, st)
+		if err != nil {
+			return err
+		}
+		if held == nil && attempt == 0 {
+			continue // released between our write and our read
+		}
+		if held != nil && held.ReleaseID == st.ReleaseID && held.Execution == ex.Arn {
+			// Our own lock: an earlier attempt of this task wrote it and
+			// its answer was lost.
+			st.LockETag = etag
+			return nil
+		}
+		if held != nil && attempt == 0 {
+			if exp, err := time.Parse(time.RFC3339, held.ExpiresAt); err == nil && now.After(exp) {
+				// Expired: its execution is long over. Delete exactly that
+				// lock and try once more.
+				if _, err := h.Storage.DeleteObject(ctx, &s3.DeleteObjectInput{
+					Bucket: aws.String(st.Bucket), Key: aws.String(key), IfMatch: aws.String(etag),
+				}); err == nil {
+					h.logger().Warn("took over an expired deploy lock", "holder", held.ReleaseID, "expired", held.ExpiresAt)
+					continue
+				}
+			}
+		}
+		return &LockExistsError{Msg: lockHeldMessage(st, held, now)}
+	}
+}
+
+func lockHeldMessage(st *State, held *lockRecord, now time.Time) string {
+	clear := fmt.Sprintf("if no deploy of it is running, clear the lock with `odin unlock --project %s --config-name %s` (or `odin unlock <release file>`)", st.ProjectName, st.ConfigName)
+	if held == nil {
+		return fmt.Sprintf("deploys of %s/%s are locked by another deploy that changed while being read; %s", st.ProjectName, st.ConfigName, clear)
+	}
+	age := "for an unknown time"
+	if t, err := time.Parse(time.RFC3339, held.AcquiredAt); err == nil {
+		age = "for " + now.Sub(t).Truncate(time.Second).String()
+	}
+	return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s, until %s; %s",
+		st.ProjectName, st.ConfigName, held.ReleaseID, held.Owner, held.Execution, age, held.ExpiresAt, clear)
+}
+
+// readLock returns the lock and its ETag, or nil when there is none.
+func (h *Handler) readLock(ctx context.Context, st *State) (*lockRecord, string, error) {
+	key := h.lockKey(st)
+	out, err := h.Storage.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if isCode(err, "NoSuchKey", "NotFound") {
+			return nil, "", nil
+		}
+		return nil, "", &StorageError{Msg: fmt.Sprintf("read lock s3://%s/%s: %v", st.Bucket, key, err)}
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, 64<<10))
+	if err != nil {
+		return nil, "", &StorageError{Msg: fmt.Sprintf("read lock s3://%s/%s: %v", st.Bucket, key, err)}
+	}
+	rec := &lockRecord{}
+	if err := json.Unmarshal(data, rec); err != nil {
+		rec = &lockRecord{ReleaseID: "(not an odin lock: " + err.Error() + ")"}
+	}
+	return rec, aws.ToString(out.ETag), nil
+}
+
+// releaseLock deletes the lock only if it is the one this execution wrote:
+// the delete is conditional on its ETag, so another release's lock is never
+// removed. No lock, or another's, is not an error.
+func (h *Handler) releaseLock(ctx context.Context, st *State, _ execution) error {
+	if st.LockETag == "" {
+		return nil
+	}
+	key := h.lockKey(st)
+	_, err := h.Storage.DeleteObject(ctx, &s3.DeleteObjectInput{
+		Bucket:  aws.String(st.Bucket),
+		Key:     aws.String(key),
+		IfMatch: aws.String(st.LockETag),
+	})
+	switch {
+	case err == nil, isCode(err, "NoSuchKey", "NotFound"):
+		st.LockETag = ""
+		return nil
+	case isCode(err, "PreconditionFailed"):
+		h.logger().Warn("the deploy lock is no longer this execution's; left it", "key", key)
+		st.LockETag = ""
+		return nil
+	}
+	return &CleanUpError{Msg: fmt.Sprintf("release lock s3://%s/%s: %v", st.Bucket, key, err)}
+}
+
+// checkHalt fails with HaltError when a halt object was written after the
+// execution started (an older one is from an earlier deploy).
+func (h *Handler) checkHalt(ctx context.Context, st *State) error {
+	key := st.root() + "/halt"
+	out, err := h.Storage.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if isCode(err, "NoSuchKey", "NotFound") {
+			return nil
+		}
+		return &StorageError{Msg: fmt.Sprintf("check halt s3://%s/%s: %v", st.Bucket, key, err)}
+	}
+	written := aws.ToTime(out.LastModified)
+	// LastModified has whole seconds.
+	if written.Before(st.started().Truncate(time.Second)) {
+		return nil
+	}
+	return &HaltError{Msg: fmt.Sprintf("deploy halted: s3://%s/%s was written at %s; rolling back", st.Bucket, key, written.UTC().Format(time.RFC3339))}
+}
+
+func (h *Handler) validateResources(ctx context.Context, st *State, ex execution) error {
+	p, err := h.provider(st)
+	if err != nil {
+		return err
+	}
+	d, err := h.deployment(ctx, st, ex)
+	if err != nil {
+		return err
+	}
+	if err := p.Validate(ctx, d); err != nil {
+		return asType(err, func(m string) error { return &ResourceError{Msg: m} })
+	}
+	return nil
+}
+
+func (h *Handler) deploy(ctx context.Context, st *State, ex execution) error {
+	if err := h.checkHalt(ctx, st); err != nil {
+		return err
+	}
+	p, err := h.provider(st)
+	if err != nil {
+		return err
+	}
+	d, err := h.deployment(ctx, st, ex)
+	if err != nil {
+		return err
+	}
+	if err := p.Deploy(ctx, d); err != nil {
+		return asType(err, func(m string) error { return &DeployError{Msg: m} })
+	}
+	healthy := false
+	st.Healthy = &healthy
+	if hl, err := p.Health(ctx, d); err == nil {
+		st.Health = hl
+	}
+	return nil
+}
+
+func (h *Handler) checkHealthy(ctx context.Context, st *State, ex execution) error {
+	if err := h.checkHalt(ctx, st); err != nil {
+		return err
+	}
+	p, err := h.provider(st)
+	if err != nil {
+		return err
+	}
+	d, err := h.deployment(ctx, st, ex)
+	if err != nil {
+		return err
+	}
+	hl, err := p.Health(ctx, d)
+	if err != nil {
+		return asType(err, func(m string) error { return &HealthError{Msg: m} })
+	}
+	st.Health = hl
+	st.Healthy = &hl.Healthy
+	if !hl.Healthy && !h.now().Before(d.Deadline) {
+		return &TimeoutError{Msg: fmt.Sprintf("release %s is not healthy after its timeout of %ds: %s",
+			st.ReleaseID, st.Timeout, hl.Summary())}
+	}
+	return nil
+}
+
+func (h *Handler) cleanUpSuccess(ctx context.Context, st *State, ex execution) error {
+	p, err := h.provider(st)
+	if err != nil {
+		return err
+	}
+	d, err := h.deployment(ctx, st, ex)
+	if err != nil {
+		return err
+	}
+	if err := p.CleanUpSuccess(ctx, d); err != nil {
+		return asType(err, func(m string) error { return &CleanUpError{Msg: m} })
+	}
+	if hl, err := p.Health(ctx, d); err == nil {
+		st.Health = hl
+	}
+	return nil
+}
+
+func (h *Handler) cleanUpFailure(ctx context.Context, st *State, ex execution) error {
+	p, err := h.provider(st)
+	if err != nil {
+		return err
+	}
+	d, err := h.deployment(ctx, st, ex)
+	if err != nil {
+		return &CleanUpError{Msg: "cannot clean up: " + err.Error()}
+	}
+	if err := p.CleanUpFailure(ctx, d); err != nil {
+		return asType(err, func(m string) error { return &CleanUpError{Msg: m} })
+	}
+	if hl, err := p.Health(ctx, d); err == nil {
+		st.Health = hl
+	}
+	return nil
+}
+
+// asType keeps a provider's typed error (a DeployError from Health, say) and
+// gives any other error the task's type.
+func asType(err error, wrap func(string) error) error {
+	if _, ok := err.(interface{ ErrorType() string }); ok {
+		return err
+	}
+	return wrap(err.Error())
+}
+
+// Summary says in one line which instances are not healthy and why.
+func (hl *Health) Summary() string {
+	if hl == nil {
+		return "no health report"
+	}
+	var parts []string
+	names := make([]string, 0, len(hl.Services))
+	for n := range hl.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := hl.Services[n]
+		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", n, s.Healthy, s.Desired))
+		for _, in := range s.Instances {
+			if in.State == InstanceHealthy {
+				continue
+			}
+			line := fmt.Sprintf("%s %s", in.ID, in.State)
+			if in.Reason != "" {
+				line += ": " + in.Reason
+			}
+			if len(in.LogTail) > 0 {
+				line += " (last log lines: " + strings.Join(in.LogTail, " | ") + ")"
+			}
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
