@@ -1,0 +1,248 @@
+package sigv4
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+const (
+	testKey    = "LKIAEXAMPLEEXAMPLE01"
+	testSecret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNl"
+)
+
+var signTime = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+
+func hashHex(b string) string { s := sha256.Sum256([]byte(b)); return hex.EncodeToString(s[:]) }
+
+// signed builds a request the way the server sees it and signs it with the
+// AWS SDK's own signer, an implementation we did not write.
+func signed(t *testing.T, method, target, body, service, secret string, at time.Time, header http.Header, sendContentSHA bool) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r.Host = "127.0.0.1:4599"
+	for k, vs := range header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	ph := hashHex(body)
+	if v := r.Header.Get("X-Amz-Content-Sha256"); v != "" {
+		ph = v
+	} else if sendContentSHA {
+		r.Header.Set("X-Amz-Content-Sha256", ph)
+	}
+	s := v4.NewSigner(func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = service == "s3"
+	})
+	err := s.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKey, SecretAccessKey: secret}, r, ph, service, "us-east-1", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func verifier() *Verifier {
+	return &Verifier{AccessKeyID: testKey, SecretAccessKey: testSecret, Now: func() time.Time { return signTime.Add(time.Minute) }}
+}
+
+func TestVerify(t *testing.T) {
+	type tc struct {
+		name    string
+		req     func(t *testing.T) *http.Request
+		code    string // "" when the request must pass
+		service string
+	}
+	cases := []tc{
+		{name: "s3 get with query", service: "s3", req: func(t *testing.T) *http.Request {
+			return signed(t, "GET", "/odin-releases?list-type=2&prefix=a%2Fb&max-keys=10", "", "s3", testSecret, signTime, nil, true)
+		}},
+		{name: "s3 put of an odd key", service: "s3", req: func(t *testing.T) *http.Request {
+			return signed(t, "PUT", "/bkt/dir/a%20b%2Bc%3D~.txt", "hello", "s3", testSecret, signTime, http.Header{"Content-Type": {"text/plain"}}, true)
+		}},
+		{name: "s3 unsigned payload", service: "s3", req: func(t *testing.T) *http.Request {
+			return signed(t, "PUT", "/bkt/k", "body", "s3", testSecret, signTime, http.Header{"X-Amz-Content-Sha256": {UnsignedPayload}}, false)
+		}},
+		{name: "states without content sha header", service: "states", req: func(t *testing.T) *http.Request {
+			return signed(t, "POST", "/", `{"maxResults":10}`, "states", testSecret, signTime,
+				http.Header{"X-Amz-Target": {"AWSStepFunctions.ListStateMachines"}, "Content-Type": {"application/x-amz-json-1.0"}}, false)
+		}},
+		{name: "unsigned", code: CodeMissingAuth, req: func(t *testing.T) *http.Request {
+			return httptest.NewRequest("GET", "/", nil)
+		}},
+		{name: "wrong secret", code: CodeSignatureDoesNotMatch, req: func(t *testing.T) *http.Request {
+			return signed(t, "GET", "/", "", "s3", "not-the-secret", signTime, nil, true)
+		}},
+		{name: "unknown access key", code: CodeInvalidAccessKeyID, req: func(t *testing.T) *http.Request {
+			r := signed(t, "GET", "/", "", "s3", testSecret, signTime, nil, true)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), testKey, "AKIAOTHERKEY00000000", 1))
+			return r
+		}},
+		{name: "expired date", code: CodeRequestTimeTooSkewed, req: func(t *testing.T) *http.Request {
+			return signed(t, "GET", "/", "", "s3", testSecret, signTime.Add(-20*time.Minute), nil, true)
+		}},
+		{name: "date in the future", code: CodeRequestTimeTooSkewed, req: func(t *testing.T) *http.Request {
+			return signed(t, "GET", "/", "", "s3", testSecret, signTime.Add(20*time.Minute), nil, true)
+		}},
+		{name: "header changed after signing", code: CodeSignatureDoesNotMatch, req: func(t *testing.T) *http.Request {
+			r := signed(t, "POST", "/", `{}`, "states", testSecret, signTime, http.Header{"X-Amz-Target": {"AWSStepFunctions.ListStateMachines"}}, false)
+			r.Header.Set("X-Amz-Target", "AWSStepFunctions.DeleteStateMachine")
+			return r
+		}},
+		{name: "body changed after signing (states)", code: CodeSignatureDoesNotMatch, req: func(t *testing.T) *http.Request {
+			r := signed(t, "POST", "/", `{"a":1}`, "states", testSecret, signTime, nil, false)
+			r.Body = io.NopCloser(strings.NewReader(`{"a":2}`))
+			return r
+		}},
+		{name: "query changed after signing", code: CodeSignatureDoesNotMatch, req: func(t *testing.T) *http.Request {
+			r := signed(t, "GET", "/b?prefix=a", "", "s3", testSecret, signTime, nil, true)
+			r.URL.RawQuery = "prefix=b"
+			return r
+		}},
+		{name: "other service", code: CodeSignatureDoesNotMatch, req: func(t *testing.T) *http.Request {
+			return signed(t, "GET", "/", "", "sqs", testSecret, signTime, nil, true)
+		}},
+		{name: "s3 without content sha", code: CodeMissingContentSHA256, req: func(t *testing.T) *http.Request {
+			return signed(t, "GET", "/", "", "s3", testSecret, signTime, nil, false)
+		}},
+		{name: "malformed header", code: CodeMalformed, req: func(t *testing.T) *http.Request {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x")
+			return r
+		}},
+		{name: "sigv2", code: CodeMalformed, req: func(t *testing.T) *http.Request {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", "AWS "+testKey+":c2ln")
+			return r
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.req(t)
+			got, err := verifier().Verify(r)
+			if c.code == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if got.Service != c.service || got.Region != "us-east-1" {
+					t.Errorf("scope = %s/%s, want %s/us-east-1", got.Service, got.Region, c.service)
+				}
+				if _, err := io.ReadAll(r.Body); err != nil {
+					t.Errorf("reading the verified body: %v", err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Code != c.code {
+				t.Fatalf("Verify error = %v, want code %s", err, c.code)
+			}
+			if e.Status != http.StatusForbidden && e.Status != http.StatusBadRequest {
+				t.Errorf("status %d", e.Status)
+			}
+			if strings.Contains(e.Message, testSecret) {
+				t.Errorf("message leaks the secret: %s", e.Message)
+			}
+		})
+	}
+}
+
+func TestVerifyBodyMismatchFailsOnRead(t *testing.T) {
+	r := signed(t, "PUT", "/bkt/k", "signed body", "s3", testSecret, signTime, nil, true)
+	r.Body = io.NopCloser(strings.NewReader("tampered body"))
+	if _, err := verifier().Verify(r); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	_, err := io.ReadAll(r.Body)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeContentSHA256Mismatch {
+		t.Fatalf("read error = %v, want %s", err, CodeContentSHA256Mismatch)
+	}
+}
+
+// TestStreamingExample checks the chunked upload against the worked example in
+// AWS's S3 API reference ("Signature Calculations for the Authorization
+// Header: Transferring Payload in Multiple Chunks"): 66560 bytes of 'a' in a
+// 65536-byte chunk, a 1024-byte chunk and the empty final chunk.
+func TestStreamingExample(t *testing.T) {
+	const (
+		secret  = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+		seed    = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+		sig1    = "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+		sig2    = "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
+		sigLast = "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"
+	)
+	build := func(lastSig string) *http.Request {
+		var body strings.Builder
+		body.WriteString("10000;chunk-signature=" + sig1 + "\r\n" + strings.Repeat("a", 65536) + "\r\n")
+		body.WriteString("400;chunk-signature=" + sig2 + "\r\n" + strings.Repeat("a", 1024) + "\r\n")
+		body.WriteString("0;chunk-signature=" + lastSig + "\r\n\r\n")
+		r := httptest.NewRequest("PUT", "/examplebucket/chunkObject.txt", strings.NewReader(body.String()))
+		r.Host = "s3.amazonaws.com"
+		r.Header.Set("X-Amz-Date", "20130524T000000Z")
+		r.Header.Set("X-Amz-Storage-Class", "REDUCED_REDUNDANCY")
+		r.Header.Set("X-Amz-Content-Sha256", StreamingPayload)
+		r.Header.Set("Content-Encoding", "aws-chunked")
+		r.Header.Set("X-Amz-Decoded-Content-Length", "66560")
+		r.Header.Set("Content-Length", "66824")
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"+
+			"SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class,"+
+			"Signature="+seed)
+		return r
+	}
+	v := &Verifier{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: secret,
+		Now: func() time.Time { return time.Date(2013, 5, 24, 0, 1, 0, 0, time.UTC) }}
+
+	r := build(sigLast)
+	if _, err := v.Verify(r); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	got, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if string(got) != strings.Repeat("a", 66560) {
+		t.Fatalf("decoded %d bytes, want 66560 'a's", len(got))
+	}
+	if r.Header.Get("Content-Encoding") != "" || r.ContentLength != 66560 {
+		t.Errorf("after decoding: Content-Encoding %q, ContentLength %d", r.Header.Get("Content-Encoding"), r.ContentLength)
+	}
+
+	r = build(strings.Repeat("0", 64))
+	if _, err := v.Verify(r); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	_, err = io.ReadAll(r.Body)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeSignatureDoesNotMatch {
+		t.Fatalf("a wrong final chunk signature: read error = %v, want %s", err, CodeSignatureDoesNotMatch)
+	}
+}
+
+// FuzzVerify: no input panics the verifier or the chunk decoder.
+func FuzzVerify(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential="+testKey+"/20261125/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", "20261125T200000Z", StreamingPayload, "5;chunk-signature=00\r\nhello\r\n")
+	f.Add("", "", "", "")
+	f.Fuzz(func(t *testing.T, auth, date, payload, body string) {
+		r := httptest.NewRequest("PUT", "/b/k?x=%zz&y", strings.NewReader(body))
+		r.Header.Set("Authorization", auth)
+		r.Header.Set("X-Amz-Date", date)
+		r.Header.Set("X-Amz-Content-Sha256", payload)
+		r.Header.Set("X-Amz-Decoded-Content-Length", "5")
+		v := verifier()
+		if _, err := v.Verify(r); err == nil {
+			_, _ = io.ReadAll(r.Body)
+		}
+		v.decodeStreaming(r, []byte("k"), date, "s", "p")
+		_, _ = io.ReadAll(r.Body)
+	})
+}
