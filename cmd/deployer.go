@@ -1,17 +1,119 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Placeholder until the deployer command lands; it refuses to run.
 func newDeployerCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "deployer",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("deployer: not built yet") },
+	cmd := &cobra.Command{
+		Use:   "deployer",
+		Short: "The reference deployer: print its state machine, or run its task handler as a Lambda",
+		Long: `The reference deployer is a Step Functions state machine and one task handler behind
+all of its Task states. The local backend runs both itself; on AWS, create the state
+machine from 'odin deployer definition' and a Lambda function running 'odin deployer lambda'.`,
 	}
+	cmd.AddCommand(newDeployerDefinitionCmd(f), newDeployerLambdaCmd(f))
+	return cmd
+}
+
+// DeployerDefinitionOptions are the inputs of `odin deployer definition`.
+type DeployerDefinitionOptions struct {
+	IO          *iostreams.IOStreams
+	FunctionArn string
+	Region      string
+	Account     string
+}
+
+func newDeployerDefinitionCmd(f *Factory) *cobra.Command {
+	opts := &DeployerDefinitionOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "definition",
+		Short: "Print the deployer's state machine (Amazon States Language)",
+		Long: `Print the deployer's state machine. Every Task state runs the one Lambda function
+odin-deployer. Without --account or --function-arn, the definition has ${FunctionArn}
+where that function's ARN goes.`,
+		Example: "  odin deployer definition --account 123456789012 --region eu-west-1 > deployer.asl.json",
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Region == "" && f.Settings != nil {
+				opts.Region = f.Settings.Region
+			}
+			return deployerDefinitionRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.FunctionArn, "function-arn", "", "ARN of the task handler's Lambda function")
+	cmd.Flags().StringVar(&opts.Account, "account", "", "AWS account of the odin-deployer function (with --region)")
+	return cmd
+}
+
+func deployerDefinitionRun(opts *DeployerDefinitionOptions) error {
+	arn := opts.FunctionArn
+	if arn == "" && opts.Account != "" {
+		if opts.Region == "" {
+			return exitcode.UsageError(errors.New("--account needs a region: set --region, ODIN_REGION or the config file's region"))
+		}
+		arn = deployer.FunctionArn(opts.Region, opts.Account)
+	}
+	def := deployer.Template()
+	if arn != "" {
+		def = deployer.Definition(arn)
+	}
+	_, err := opts.IO.Out.Write(def)
+	return err
+}
+
+func newDeployerLambdaCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lambda",
+		Short: "Run the deployer's task handler as an AWS Lambda function",
+		Long: `Serve the deployer's tasks through the AWS Lambda runtime API. This is the entry
+point of the odin-deployer Lambda function (a custom runtime whose bootstrap runs
+'odin deployer lambda'); it refuses to run outside Lambda.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return deployerLambdaRun(cmd.Context(), f)
+		},
+	}
+}
+
+func deployerLambdaRun(ctx context.Context, f *Factory) error {
+	if _, ok := f.Env("AWS_LAMBDA_RUNTIME_API"); !ok {
+		return exitcode.UsageError(errors.New("deployer lambda runs inside AWS Lambda only (AWS_LAMBDA_RUNTIME_API is not set)"))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return fmt.Errorf("find this function's account: %w", err)
+	}
+	h := &deployer.Handler{
+		Storage: s3.NewFromConfig(cfg),
+		// The AWS provider comes with its own issue; until then an aws
+		// release fails Validate with a BadReleaseError naming the target.
+		Providers: map[string]deployer.Provider{},
+		Account:   aws.ToString(id.Account),
+		Region:    cfg.Region,
+		Now:       time.Now,
+		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+	}
+	lambda.StartWithOptions(h.Invoke, lambda.WithContext(ctx))
+	return nil
 }

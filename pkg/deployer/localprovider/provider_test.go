@@ -1,0 +1,337 @@
+package localprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
+)
+
+// The test binary doubles as the instances' program: TestMain runs as a
+// service when ODIN_TEST_SERVICE says how to behave.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("ODIN_TEST_SERVICE"); mode != "" {
+		os.Exit(serve(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func serve(mode string) int {
+	fmt.Println("starting", os.Getenv("ODIN_INSTANCE"), "mode", mode)
+	switch mode {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "fatal: cannot open config.toml")
+		return 3
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+	}
+	status := http.StatusOK
+	if mode == "unhealthy" {
+		status = http.StatusInternalServerError
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "%s %s %s", os.Getenv("ODIN_RELEASE_ID"), os.Getenv("ODIN_INSTANCE"), os.Getenv("VERSION"))
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &http.Server{Handler: mux}
+	go func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		<-c
+		srv.Close()
+	}()
+	srv.Serve(l)
+	return 0
+}
+
+func deployment(t *testing.T, id, mode string, instances, listen int) *deployer.Deployment {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &deployer.Deployment{
+		ReleaseID: id, Project: "hello", Config: "test",
+		Services: map[string]deployer.Service{"web": {
+			Command:    []string{exe},
+			WorkingDir: t.TempDir(),
+			Env:        map[string]string{"ODIN_TEST_SERVICE": mode, "VERSION": id},
+			Instances:  instances,
+			Listen:     listen,
+			HealthCheck: deployer.HealthCheck{
+				Type: "http", Path: "/healthz", ExpectedStatus: 200,
+				Interval: 50 * time.Millisecond, Timeout: time.Second,
+				HealthyThreshold: 2, UnhealthyThreshold: 2, GracePeriod: 200 * time.Millisecond,
+			},
+		}},
+	}
+}
+
+func newProvider(t *testing.T) *Provider {
+	t.Helper()
+	p := New(Options{DataDir: t.TempDir(), StopGrace: 2 * time.Second})
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func freeListenPort(t *testing.T) int {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// waitFor polls the provider's report until cond holds. It bounds the wait
+// so a broken provider fails the test instead of hanging it; it does not
+// assert how long anything took.
+func waitFor(t *testing.T, p *Provider, d *deployer.Deployment, cond func(*deployer.Health, error) bool) (*deployer.Health, error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := p.Health(context.Background(), d)
+		if cond(h, err) {
+			return h, err
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached; last report %+v, error %v", h, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func get(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strconv.Itoa(resp.StatusCode) + " " + string(b)
+}
+
+func TestBlueGreen(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	listen := freeListenPort(t)
+
+	v1 := deployment(t, "r-v1", "ok", 2, listen)
+	if err := p.Validate(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Deploy(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, listen); !strings.HasPrefix(got, "503 ") {
+		t.Fatalf("before promotion the balancer answered %q, want 503", got)
+	}
+	h, _ := waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if s := h.Services["web"]; s.Desired != 2 || s.Healthy != 2 || len(s.Instances) != 2 {
+		t.Fatalf("web health = %+v", s)
+	}
+	if err := p.CleanUpSuccess(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, listen); !strings.HasPrefix(got, "200 r-v1 web-") {
+		t.Fatalf("v1 answered %q", got)
+	}
+	v1PIDs := p.PIDs("r-v1")
+	if len(v1PIDs) != 2 {
+		t.Fatalf("v1 pids = %v", v1PIDs)
+	}
+
+	v2 := deployment(t, "r-v2", "ok", 2, listen)
+	if err := p.Validate(ctx, v2); err != nil {
+		t.Fatalf("the balancer's own port must validate for the same project: %v", err)
+	}
+	if err := p.Deploy(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, v2, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if got := get(t, listen); !strings.HasPrefix(got, "200 r-v1 ") {
+		t.Fatalf("before v2 is promoted, v1 must serve; got %q", got)
+	}
+	if err := p.CleanUpSuccess(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if got := get(t, listen); !strings.HasPrefix(got, "200 r-v2 web-") {
+			t.Fatalf("after promotion got %q", got)
+		}
+	}
+	for _, pid := range v1PIDs {
+		if alive(pid) {
+			t.Errorf("v1 pid %d still running", pid)
+		}
+	}
+	if got := p.Serving("hello", "test"); got != "r-v2" {
+		t.Errorf("serving %q", got)
+	}
+}
+
+func TestFailedReleaseLeavesPreviousServing(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	listen := freeListenPort(t)
+	v1 := deployment(t, "r-good", "ok", 1, listen)
+	if err := p.Deploy(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if err := p.CleanUpSuccess(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := deployment(t, "r-bad", "unhealthy", 2, listen)
+	if err := p.Deploy(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := waitFor(t, p, bad, func(h *deployer.Health, err error) bool {
+		return err == nil && h.Services["web"].Unhealthy == 2
+	})
+	in := h.Services["web"].Instances[0]
+	if !strings.Contains(in.Reason, "status 500, expected 200") {
+		t.Errorf("reason %q does not say the check failed", in.Reason)
+	}
+	if len(in.LogTail) == 0 || !strings.Contains(in.LogTail[0], "starting web-") {
+		t.Errorf("log tail %q", in.LogTail)
+	}
+	pids := p.PIDs("r-bad")
+	if err := p.CleanUpFailure(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("failed release's pid %d still running", pid)
+		}
+	}
+	if got := get(t, listen); !strings.HasPrefix(got, "200 r-good ") {
+		t.Fatalf("previous release must keep serving; got %q", got)
+	}
+	if err := p.CleanUpFailure(ctx, bad); err != nil {
+		t.Errorf("cleaning up twice: %v", err)
+	}
+}
+
+func TestCrashedInstanceIsDeployError(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	d := deployment(t, "r-crash", "crash", 1, 0)
+	if err := p.Deploy(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	h, err := waitFor(t, p, d, func(_ *deployer.Health, err error) bool { return err != nil })
+	var de *deployer.DeployError
+	if !errors.As(err, &de) {
+		t.Fatalf("error %T %v, want DeployError", err, err)
+	}
+	for _, want := range []string{"web-1", "exited: exit status 3", "fatal: cannot open config.toml"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if in := h.Services["web"].Instances[0]; in.State != deployer.InstanceExited || in.Reason != "exit status 3" {
+		t.Errorf("instance %+v", in)
+	}
+	if h.Healthy {
+		t.Error("a crashed release reported healthy")
+	}
+}
+
+func TestStopEscalatesToSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	p := New(Options{DataDir: t.TempDir(), StopGrace: 100 * time.Millisecond})
+	t.Cleanup(func() { p.Close() })
+	d := deployment(t, "r-stubborn", "ignore-term", 1, 0)
+	if err := p.Deploy(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	pids := p.PIDs("r-stubborn")
+	if err := p.CleanUpFailure(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pids[0]) {
+		t.Errorf("pid %d survived SIGKILL", pids[0])
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+
+	tests := []struct {
+		name string
+		edit func(*deployer.Service)
+		want string
+	}{
+		{"ok", func(*deployer.Service) {}, ""},
+		{"missing command", func(s *deployer.Service) { s.Command = []string{"odin-no-such-command"} }, "services.web.command: odin-no-such-command is not on PATH"},
+		{"relative command", func(s *deployer.Service) { s.Command = []string{"./bin/server"} }, "bin/server not found"},
+		{"missing dir", func(s *deployer.Service) { s.WorkingDir = "/nonexistent/odin" }, "services.web.working_dir /nonexistent/odin is not a directory"},
+		{"port taken", func(s *deployer.Service) { s.Listen = takenPort }, fmt.Sprintf("services.web.listen: port %d is not free", takenPort)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := deployment(t, "r-x", "ok", 1, 0)
+			s := d.Services["web"]
+			tt.edit(&s)
+			d.Services["web"] = s
+			err := p.Validate(ctx, d)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var re *deployer.ResourceError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ResourceError containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLogTail(t *testing.T) {
+	path := t.TempDir() + "/x.log"
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	b.WriteString(strings.Repeat("x", 500) + "\n")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	got := logTail(path)
+	if len(got) != tailLines || got[0] != "line 2996" || len(got[4]) > tailLineBytes+len("…") {
+		t.Fatalf("tail = %q", got)
+	}
+	if logTail(t.TempDir()+"/none") != nil {
+		t.Error("missing file gave lines")
+	}
+}
