@@ -61,6 +61,9 @@ func argError(n int, want string, got any) error {
 
 // describe shows a value in an error: its type and a bounded rendering.
 func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
 	s := compactString(v)
 	if len(s) > 100 {
 		s = s[:100] + "..."
@@ -131,7 +134,7 @@ func evalFormat(in *Intrinsic, args []any) (any, error) {
 		parts = strings.Split(s, "{}")
 	}
 	if len(parts)-1 != len(args)-1 {
-		return nil, fmt.Errorf("the format string has %d placeholders but %d values were given", len(parts)-1, len(args)-1)
+		return nil, fmt.Errorf("the format string has %d placeholder(s) but %d value(s) follow it", len(parts)-1, len(args)-1)
 	}
 	var b strings.Builder
 	b.WriteString(parts[0])
@@ -205,7 +208,13 @@ func formatNumber(v any) string {
 	if !strings.Contains(mant, ".") {
 		mant += ".0"
 	}
-	return mant + "E" + strings.TrimPrefix(exp, "+")
+	exp = strings.TrimPrefix(exp, "+")
+	neg := strings.HasPrefix(exp, "-")
+	exp = strings.TrimLeft(strings.TrimPrefix(exp, "-"), "0")
+	if neg {
+		exp = "-" + exp
+	}
+	return mant + "E" + exp
 }
 
 func evalStringToJSON(_ *Intrinsic, args []any) (any, error) {
