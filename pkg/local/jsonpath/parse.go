@@ -158,6 +158,9 @@ func (p *parser) bracket() (segment, error) {
 	case c == '\'' || c == '"':
 		s.kind = segName
 		for {
+			if q := p.peek(); q != '\'' && q != '"' {
+				return s, p.errorf("expected a quoted name after ','")
+			}
 			name, err := p.quoted()
 			if err != nil {
 				return s, err

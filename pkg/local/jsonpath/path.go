@@ -51,6 +51,10 @@ func Compile(expr string) (*Path, error) {
 		return nil, err
 	}
 	if p.pos != len(expr) {
+		if p.pos == 1 && isNameByte(expr[1]) {
+			// "$name" reads a workflow variable (Assign, Nov 2024).
+			return nil, p.errorf("workflow variables ($name) are not supported; a path continues with '.' or '['")
+		}
 		return nil, p.errorf("unexpected %q", expr[p.pos:])
 	}
 	return path, nil

@@ -171,6 +171,7 @@ func TestCompileErrors(t *testing.T) {
 		{"$[", "unexpected end of expression in brackets"},
 		{"$['a'", "expected ']'"},
 		{"$['a", "unterminated quoted name"},
+		{"$['a',", "expected a quoted name after ','"},
 		{"$[1", "expected ']'"},
 		{"$[::0]", "slice step must not be 0"},
 		{"$[?(@.a ==)]", "unexpected ')' in filter"},
@@ -179,6 +180,7 @@ func TestCompileErrors(t *testing.T) {
 		{"$[?($$.a)]", "cannot read the context object"},
 		{"$[99999999999999999999]", "invalid index"},
 		{"$ .a", "unexpected \" .a\""},
+		{"$myVar", "workflow variables ($name) are not supported"},
 		{"$.a b", "unexpected \" b\""},
 		{"$[?(" + strings.Repeat("(", 40) + "@.a" + strings.Repeat(")", 40) + ")]", "nested more than"},
 	}

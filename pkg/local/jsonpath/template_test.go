@@ -143,3 +143,30 @@ func TestCompileTemplateErrors(t *testing.T) {
 		t.Error("ValidatePath disagrees with Compile")
 	}
 }
+
+// TestTemplateConcurrent evaluates one compiled template from many
+// goroutines, as the engine does for parallel branches; run with -race.
+func TestTemplateConcurrent(t *testing.T) {
+	tpl, err := CompileTemplate(mustDecode(t, `{"id.$":"States.UUID()","n.$":"States.MathRandom(1, 9)","v.$":"$.v","o":{"k.$":"$$.k"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, ctx := mustDecode(t, `{"v":[1,2]}`), mustDecode(t, `{"k":"c"}`)
+	done := make(chan error)
+	for range 8 {
+		go func() {
+			var err error
+			for range 100 {
+				if _, err = tpl.Eval(input, ctx); err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
