@@ -17,16 +17,16 @@ const FunctionName = "odin-deployer"
 const StateMachineName = "odin-deployer"
 
 //go:embed deployer.asl.json
-var template []byte
+var definitionTemplate []byte
 
 // Template is the deployer's States Language definition with ${FunctionArn}
 // where the task handler's Lambda ARN goes.
-func Template() []byte { return bytes.Clone(template) }
+func Template() []byte { return bytes.Clone(definitionTemplate) }
 
 // Definition is the deployer state machine for the task handler at
 // functionArn (see FunctionArn).
 func Definition(functionArn string) []byte {
-	return bytes.ReplaceAll(template, []byte("${FunctionArn}"), []byte(functionArn))
+	return bytes.ReplaceAll(definitionTemplate, []byte("${FunctionArn}"), []byte(functionArn))
 }
 
 // FunctionArn is the Lambda ARN of the task handler in a region and account.
