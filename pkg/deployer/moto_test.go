@@ -1,0 +1,162 @@
+package deployer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// The definition also runs on moto, a Step Functions implementation we did
+// not write. moto's stand-in Lambda answers each task with the next queued
+// result, so this checks the machine's wiring (waits, the health loop, the
+// choice, the Fail states' ErrorPath/CausePath), not the handler.
+func TestDefinitionOnMoto(t *testing.T) {
+	url := motoURL(t)
+	post(t, url+"/moto-api/config", `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`)
+	ep := Endpoint{URL: url, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}
+	c := ep.SFNClient()
+
+	healthy, unhealthy := true, false
+	base := State{Input: Input{ReleaseID: "r-1", ProjectName: "hello", ConfigName: "test", Target: "local"},
+		WaitForDeploy: 1, WaitForHealthy: 1, Timeout: 60}
+	with := func(edit func(*State)) string {
+		s := base
+		edit(&s)
+		b, _ := json.Marshal(s)
+		return string(b)
+	}
+	plain := with(func(*State) {})
+	notYet := with(func(s *State) { s.Healthy = &unhealthy })
+	ok := with(func(s *State) { s.Healthy = &healthy })
+	// The handler returns the state it was given, with what the catcher
+	// wrote; so does the stand-in.
+	caught := with(func(s *State) {
+		s.Healthy = &unhealthy
+		s.Error = &CaughtError{Error: "HealthError", Cause: "CheckHealthy returned no healthy field"}
+	})
+
+	tests := []struct {
+		name      string
+		results   []string
+		wantPath  []string
+		wantError string
+		wantCause string
+	}{
+		{
+			name:    "success after one unhealthy check",
+			results: []string{plain, plain, plain, notYet, notYet, ok, ok, plain},
+			wantPath: []string{"Validate", "Lock", "ValidateResources", "Deploy", "WaitForDeploy", "WaitForHealthy",
+				"CheckHealthy", "Healthy?", "WaitForHealthy", "CheckHealthy", "Healthy?", "CleanUpSuccess", "ReleaseLock", "Success"},
+		},
+		{
+			name:    "health unknown rolls back",
+			results: []string{plain, plain, plain, notYet, plain, caught, caught},
+			wantPath: []string{"Validate", "Lock", "ValidateResources", "Deploy", "WaitForDeploy", "WaitForHealthy",
+				"CheckHealthy", "Healthy?", "HealthUnknown", "CleanUpFailure", "ReleaseLockFailure", "FailureClean"},
+			wantError: "HealthError",
+			wantCause: "CheckHealthy returned no healthy field",
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			// A fresh moto per execution: 5.2.1 fails a StartExecution
+			// once any execution has run (getmoto/moto#10077). Reset keeps
+			// the config.
+			post(t, url+"/moto-api/reset", "")
+			sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+				Name:       aws.String(fmt.Sprintf("odin-deployer-%d-%d", i, time.Now().UnixNano())),
+				Definition: aws.String(string(Definition(FunctionArn(ep.Region, ep.Account)))),
+				RoleArn:    aws.String("arn:aws:iam::123456789012:role/odin-deployer"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			results, _ := json.Marshal(map[string]any{"results": tt.results})
+			post(t, url+"/moto-api/static/lambda-simple/response", string(results))
+			x, err := c.StartExecution(ctx, &sfn.StartExecutionInput{
+				StateMachineArn: sm.StateMachineArn, Name: aws.String("deploy"), Input: aws.String(plain),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := waitExecution(t, c, aws.ToString(x.ExecutionArn))
+			path := statePath(t, c, aws.ToString(x.ExecutionArn))
+			if !slices.Equal(path, tt.wantPath) {
+				t.Errorf("path\n got %v\nwant %v", path, tt.wantPath)
+			}
+			if tt.wantError == "" {
+				if d.Status != sfntypes.ExecutionStatusSucceeded {
+					t.Errorf("status %s error %s cause %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+				}
+				return
+			}
+			if d.Status != sfntypes.ExecutionStatusFailed || aws.ToString(d.Error) != tt.wantError || aws.ToString(d.Cause) != tt.wantCause {
+				t.Errorf("status %s error %q cause %q; want FAILED %q %q", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), tt.wantError, tt.wantCause)
+			}
+		})
+	}
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
+}
+
+// waitExecution polls until the execution ends; the bound only turns a hang
+// into a failure.
+func waitExecution(t *testing.T, c *sfn.Client, arn string) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		d, err := c.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != sfntypes.ExecutionStatusRunning {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s still running", arn)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// statePath lists the states the execution entered, in order.
+func statePath(t *testing.T, c *sfn.Client, arn string) []string {
+	t.Helper()
+	var path []string
+	in := &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000}
+	for {
+		out, err := c.GetExecutionHistory(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range out.Events {
+			if ev.StateEnteredEventDetails != nil {
+				path = append(path, aws.ToString(ev.StateEnteredEventDetails.Name))
+			}
+		}
+		if out.NextToken == nil {
+			return path
+		}
+		in.NextToken = out.NextToken
+	}
+}
