@@ -131,7 +131,7 @@ func shape(evs []Event) string {
 	var b strings.Builder
 	for _, ev := range evs {
 		fmt.Fprintf(&b, "%d<%d %s", ev.ID, ev.PreviousEventID, ev.Type)
-		if ev.Details != nil && ev.Details.Name != "" && strings.Contains(ev.Type, "State") {
+		if ev.Details != nil && ev.Details.Name != "" && (strings.Contains(ev.Type, "State") || strings.HasPrefix(ev.Type, "MapIteration")) {
 			fmt.Fprintf(&b, " %s", ev.Details.Name)
 		}
 		if ev.Details != nil && ev.Details.Index != nil {
