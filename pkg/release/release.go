@@ -1,0 +1,276 @@
+// Package release loads, validates and identifies release files: the YAML that
+// says what odin deploys, where, and how it knows the result is healthy.
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"strings"
+)
+
+// Targets a release can name.
+const (
+	TargetLocal = "local"
+	TargetAWS   = "aws"
+)
+
+// Defaults applied to fields a release file leaves out. They match the
+// "default" annotations of schema/release.schema.json (a test checks).
+const (
+	DefaultTimeout             = 600
+	DefaultInstances           = 1
+	DefaultWorkingDir          = "."
+	DefaultHealthType          = "http"
+	DefaultHealthPath          = "/healthz"
+	DefaultExpectedStatus      = 200
+	DefaultHealthInterval      = 1
+	DefaultHealthTimeout       = 2
+	DefaultHealthyThreshold    = 2
+	DefaultUnhealthyThreshold  = 3
+	DefaultLocalGracePeriod    = 30
+	DefaultAWSGracePeriod      = 300
+	DefaultStrategy            = "AllAtOnce"
+	DefaultEBSVolumeType       = "gp3"
+	DefaultEBSDeviceName       = "/dev/xvda"
+	DefaultTenancy             = "default"
+	DefaultHookHeartbeatTimout = 300
+)
+
+// File is a validated release file: its exact bytes (what deploy uploads) and
+// their digest, which the deployer checks again before it acts.
+type File struct {
+	Release *Release
+	Bytes   []byte
+	// SHA256 is the lower-case hex SHA-256 of Bytes.
+	SHA256 string
+	// Path is the name the file was loaded or parsed under.
+	Path string
+}
+
+// Dir is the directory relative working_dir values resolve against.
+func (f *File) Dir() string { return filepath.Dir(f.Path) }
+
+// Release is the model of a release file, with defaults applied.
+type Release struct {
+	ProjectName  string                    `json:"project_name"`
+	ConfigName   string                    `json:"config_name"`
+	Target       string                    `json:"target"`
+	AWSAccountID string                    `json:"aws_account_id,omitempty"`
+	AWSRegion    string                    `json:"aws_region,omitempty"`
+	Timeout      int                       `json:"timeout"`
+	Metadata     map[string]string         `json:"metadata,omitempty"`
+	Image        string                    `json:"image,omitempty"`
+	Subnets      []string                  `json:"subnets,omitempty"`
+	UserData     string                    `json:"user_data,omitempty"`
+	Lifecycle    map[string]*LifecycleHook `json:"lifecycle,omitempty"`
+	Services     map[string]*Service       `json:"services"`
+}
+
+// Service is one service of a release. Command through Listen apply to target
+// local; InstanceType through AssociatePublicIPAddress to target aws.
+type Service struct {
+	// Name is the service's key in the release file.
+	Name string `json:"-"`
+
+	Command    []string          `json:"command,omitempty"`
+	WorkingDir string            `json:"working_dir,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	Instances  int               `json:"instances,omitempty"`
+	Listen     int               `json:"listen,omitempty"`
+
+	HealthCheck *HealthCheck `json:"health_check"`
+
+	InstanceType             string            `json:"instance_type,omitempty"`
+	SecurityGroups           []string          `json:"security_groups,omitempty"`
+	TargetGroups             []string          `json:"target_groups,omitempty"`
+	ELBs                     []string          `json:"elbs,omitempty"`
+	Profile                  string            `json:"profile,omitempty"`
+	Tags                     map[string]string `json:"tags,omitempty"`
+	Autoscaling              *Autoscaling      `json:"autoscaling,omitempty"`
+	EBS                      *EBS              `json:"ebs,omitempty"`
+	Placement                *Placement        `json:"placement,omitempty"`
+	AssociatePublicIPAddress bool              `json:"associate_public_ip_address,omitempty"`
+}
+
+// WorkingDir resolves the service's working directory against releaseDir,
+// the directory of the release file.
+func (s *Service) Dir(releaseDir string) string {
+	if filepath.IsAbs(s.WorkingDir) {
+		return filepath.Clean(s.WorkingDir)
+	}
+	return filepath.Join(releaseDir, s.WorkingDir)
+}
+
+// HealthCheck says how an instance is judged healthy. Durations are seconds.
+type HealthCheck struct {
+	Type               string `json:"type,omitempty"`
+	Path               string `json:"path,omitempty"`
+	ExpectedStatus     int    `json:"expected_status,omitempty"`
+	Interval           int    `json:"interval,omitempty"`
+	Timeout            int    `json:"timeout,omitempty"`
+	HealthyThreshold   int    `json:"healthy_threshold,omitempty"`
+	UnhealthyThreshold int    `json:"unhealthy_threshold,omitempty"`
+	GracePeriod        *int   `json:"grace_period,omitempty"`
+}
+
+// Grace is the grace period in seconds (defaults applied, never nil after Parse).
+func (h *HealthCheck) Grace() int {
+	if h == nil || h.GracePeriod == nil {
+		return 0
+	}
+	return *h.GracePeriod
+}
+
+// Autoscaling sizes a service's Auto Scaling group (target aws).
+type Autoscaling struct {
+	MinSize  int     `json:"min_size,omitempty"`
+	MaxSize  int     `json:"max_size,omitempty"`
+	Spread   float64 `json:"spread,omitempty"`
+	MaxTerms int     `json:"max_terms,omitempty"`
+	Strategy string  `json:"strategy,omitempty"`
+}
+
+// EBS is the root volume of a service's instances (target aws).
+type EBS struct {
+	VolumeSize int    `json:"volume_size"`
+	VolumeType string `json:"volume_type,omitempty"`
+	DeviceName string `json:"device_name,omitempty"`
+}
+
+// Placement places a service's instances (target aws).
+type Placement struct {
+	GroupName      string `json:"group_name,omitempty"`
+	Strategy       string `json:"strategy,omitempty"`
+	PartitionCount int    `json:"partition_count,omitempty"`
+	Tenancy        string `json:"tenancy,omitempty"`
+}
+
+// LifecycleHook is an Auto Scaling lifecycle hook (target aws).
+type LifecycleHook struct {
+	Transition       string `json:"transition"`
+	Role             string `json:"role"`
+	SNS              string `json:"sns"`
+	HeartbeatTimeout int    `json:"heartbeat_timeout,omitempty"`
+}
+
+func (r *Release) applyDefaults() {
+	if r.Timeout == 0 {
+		r.Timeout = DefaultTimeout
+	}
+	for name, s := range r.Services {
+		s.Name = name
+		if s.HealthCheck == nil {
+			s.HealthCheck = &HealthCheck{}
+		}
+		h := s.HealthCheck
+		if h.GracePeriod == nil {
+			g := DefaultLocalGracePeriod
+			if r.Target == TargetAWS {
+				g = DefaultAWSGracePeriod
+			}
+			// The grace period never outlasts the deploy (Coinbase's clamp).
+			g = min(g, r.Timeout)
+			h.GracePeriod = &g
+		}
+		if r.Target == TargetAWS {
+			s.defaultsAWS()
+			continue
+		}
+		if s.WorkingDir == "" {
+			s.WorkingDir = DefaultWorkingDir
+		}
+		if s.Instances == 0 {
+			s.Instances = DefaultInstances
+		}
+		h.Type = cmpOr(h.Type, DefaultHealthType)
+		if h.Type == "http" {
+			h.Path = cmpOr(h.Path, DefaultHealthPath)
+			h.ExpectedStatus = cmpOr(h.ExpectedStatus, DefaultExpectedStatus)
+		}
+		h.Interval = cmpOr(h.Interval, DefaultHealthInterval)
+		h.Timeout = cmpOr(h.Timeout, DefaultHealthTimeout)
+		h.HealthyThreshold = cmpOr(h.HealthyThreshold, DefaultHealthyThreshold)
+		h.UnhealthyThreshold = cmpOr(h.UnhealthyThreshold, DefaultUnhealthyThreshold)
+	}
+	for _, hook := range r.Lifecycle {
+		hook.HeartbeatTimeout = cmpOr(hook.HeartbeatTimeout, DefaultHookHeartbeatTimout)
+	}
+}
+
+func (s *Service) defaultsAWS() {
+	if s.Autoscaling == nil {
+		s.Autoscaling = &Autoscaling{}
+	}
+	a := s.Autoscaling
+	a.MinSize = cmpOr(a.MinSize, 1)
+	a.MaxSize = cmpOr(a.MaxSize, a.MinSize)
+	a.Strategy = cmpOr(a.Strategy, DefaultStrategy)
+	if s.EBS != nil {
+		s.EBS.VolumeType = cmpOr(s.EBS.VolumeType, DefaultEBSVolumeType)
+		s.EBS.DeviceName = cmpOr(s.EBS.DeviceName, DefaultEBSDeviceName)
+	}
+	if s.Placement != nil {
+		s.Placement.Tenancy = cmpOr(s.Placement.Tenancy, DefaultTenancy)
+	}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Step Functions execution names are at most 80 characters.
+const maxExecutionName = 80
+
+// ReleaseID is the id of the release whose file has the digest sha256hex:
+// "r-" and the digest's first 16 hex digits. The same bytes always give the
+// same id, hence the same execution name, so deploying a file twice attaches
+// to the first deploy instead of starting a second.
+func ReleaseID(sha256hex string) string {
+	if len(sha256hex) > 16 {
+		sha256hex = sha256hex[:16]
+	}
+	return "r-" + strings.ToLower(sha256hex)
+}
+
+// ExecutionPrefix is how the execution names of every release of project and
+// configName begin; with configName empty, of every config of project.
+// Project and config are joined by '_', which names cannot contain, so
+// project "a-b" config "c" never matches project "a" config "b-c".
+// Pairs too long to leave room for a release id are cut and made unique by a
+// hash of the whole pair.
+func ExecutionPrefix(project, configName string) string {
+	if configName == "" {
+		return "deploy-" + project + "_"
+	}
+	p := "deploy-" + project + "_" + configName + "_"
+	if len(p) <= maxPrefix {
+		return p
+	}
+	sum := sha256.Sum256([]byte(project + "/" + configName))
+	h := hex.EncodeToString(sum[:4])
+	// "deploy-" + cut + "-" + 8 hex + "_" fills maxPrefix exactly.
+	cut := (project + "_" + configName)[:maxPrefix-len("deploy-")-len(h)-2]
+	return "deploy-" + cut + "-" + h + "_"
+}
+
+// maxPrefix leaves room for a release id ("r-" + 16 hex) in 80 characters.
+const maxPrefix = maxExecutionName - len("r-") - 16
+
+// ExecutionName is the Step Functions execution name of the deploy of
+// releaseID: ExecutionPrefix(project, config) + releaseID, at most 80
+// characters, letters, digits, '-' and '_' only.
+func (r *Release) ExecutionName(releaseID string) string {
+	return ExecutionPrefix(r.ProjectName, r.ConfigName) + releaseID
+}
+
+// Root is the S3 prefix of the project and config's objects in account:
+// "<account>/<project>/<config>". Releases, the lock and the halt flag live
+// under it.
+func (r *Release) Root(account string) string {
+	return account + "/" + r.ProjectName + "/" + r.ConfigName
+}
