@@ -213,7 +213,7 @@ func (c *Client) upload(ctx context.Context, p *Plan) error {
 // Running lists the running executions of a project and config, across every
 // page (Coinbase's client looked at the first 100 only).
 func (c *Client) Running(ctx context.Context, project, configName string) ([]sfntypes.ExecutionListItem, error) {
-	prefix := executionPrefix(project, configName)
+	prefix := release.ExecutionPrefix(project, configName)
 	var out []sfntypes.ExecutionListItem
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 1000}
 	for {
@@ -245,11 +245,6 @@ func (c *Client) Running(ctx context.Context, project, configName string) ([]sfn
 func isCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
-}
-
-// executionPrefix starts the name of every execution of a project and config.
-func executionPrefix(project, configName string) string {
-	return "deploy-" + project + "-" + configName + "-"
 }
 
 func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, project, configName string) (bool, error) {

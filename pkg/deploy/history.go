@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/release"
 )
 
 // Record is one deploy in the audit trail.
@@ -45,10 +47,7 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]Record, error) 
 	}
 	prefix := "deploy-"
 	if q.Project != "" {
-		prefix += q.Project + "-"
-		if q.Config != "" {
-			prefix += q.Config + "-"
-		}
+		prefix = release.ExecutionPrefix(q.Project, q.Config)
 	}
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), MaxResults: 100}
 	if q.Status != "" {
@@ -147,7 +146,7 @@ func (c *Client) LatestFailed(ctx context.Context, project, configName string) (
 func (c *Client) latest(ctx context.Context, project, configName, filter string) ([]sfntypes.ExecutionListItem, error) {
 	prefix := "deploy-"
 	if project != "" {
-		prefix = executionPrefix(project, configName)
+		prefix = release.ExecutionPrefix(project, configName)
 	}
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), MaxResults: 100}
 	for {
