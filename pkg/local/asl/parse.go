@@ -72,10 +72,12 @@ type parser struct {
 }
 
 func (p *parser) errorf(code, loc, format string, args ...any) {
+	loc = locOrRoot(loc)
 	p.diags = append(p.diags, Diagnostic{Severity: SeverityError, Code: code, Message: fmt.Sprintf(format, args...), Location: loc})
 }
 
 func (p *parser) warnf(code, loc, format string, args ...any) {
+	loc = locOrRoot(loc)
 	p.diags = append(p.diags, Diagnostic{Severity: SeverityWarning, Code: code, Message: fmt.Sprintf(format, args...), Location: loc})
 }
 
@@ -290,6 +292,7 @@ func (p *parser) intField(obj map[string]any, loc, key, pathKey string, lo, hi i
 	var f IntField
 	v, lit := obj[key]
 	_, byPath := obj[pathKey]
+	byPath = byPath && pathKey != ""
 	if lit && byPath {
 		p.errorf(CodeSchema, loc, "The fields '%s' and '%s' cannot both be given", key, pathKey)
 		return f
@@ -297,7 +300,7 @@ func (p *parser) intField(obj map[string]any, loc, key, pathKey string, lo, hi i
 	if lit {
 		f.Value, f.Set = p.integer(v, loc+"/"+key, key, lo, hi)
 	}
-	if byPath && pathKey != "" {
+	if byPath {
 		f.Path = p.path(obj, loc, pathKey, pathPlain)
 		f.Set = f.Path != nil
 	}
