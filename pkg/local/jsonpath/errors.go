@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// Error names of the States Language that this package raises.
+// Error names of the States Language: the first two are raised here (as
+// *Error); the engine raises the others for this package's other errors.
 const (
 	ErrParameterPathFailure   = "States.ParameterPathFailure"
 	ErrIntrinsicFailure       = "States.IntrinsicFailure"
