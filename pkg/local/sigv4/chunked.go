@@ -135,4 +135,6 @@ func truncate(s string) string {
 }
 
 // String keeps a verifier's secret out of logs and %v.
-func (v *Verifier) String() string { return fmt.Sprintf("sigv4.Verifier{AccessKeyID: %s}", v.AccessKeyID) }
+func (v *Verifier) String() string {
+	return fmt.Sprintf("sigv4.Verifier{AccessKeyID: %s}", v.AccessKeyID)
+}

@@ -397,8 +397,11 @@ func signingKey(secret, date, region, service string) []byte {
 // checkedBody fails the read that reaches EOF when the body's SHA-256 is not
 // the one the client signed, so a handler never commits a tampered body.
 type checkedBody struct {
-	r    io.ReadCloser
-	h    interface{ Write([]byte) (int, error); Sum([]byte) []byte }
+	r io.ReadCloser
+	h interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
 	want string
 	done bool
 }

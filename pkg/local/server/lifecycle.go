@@ -1,0 +1,278 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Status is what `odin local status` reports.
+type Status struct {
+	Running   bool
+	Pid       int
+	Endpoint  Endpoint
+	DataDir   string
+	StartedAt time.Time
+}
+
+// ErrNotRunning is returned when no server holds the data directory.
+var ErrNotRunning = errors.New("no local backend server is running for this data directory")
+
+// lockHeld reports whether a server holds dir's server lock. It takes a
+// shared lock for an instant: that fails only while a server runs.
+func lockHeld(dir string) (bool, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil // closing f drops the shared lock
+}
+
+func readPid(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PidFile))
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s does not hold a pid", filepath.Join(dir, PidFile))
+	}
+	return pid, nil
+}
+
+func readRunInfo(dir string) (*runInfo, error) {
+	b, err := os.ReadFile(filepath.Join(dir, EndpointFile))
+	if err != nil {
+		return nil, err
+	}
+	var info runInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, EndpointFile), err)
+	}
+	return &info, nil
+}
+
+// healthy asks the server behind info whether it is that very instance.
+func healthy(ctx context.Context, info *runInfo) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, info.URL+HealthPath, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var h health
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&h) != nil {
+		return false
+	}
+	return h.Instance == info.Instance
+}
+
+// Probe reports whether a healthy server runs for dataDir, and where.
+func Probe(ctx context.Context, dataDir string) (Status, error) {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{DataDir: dir}
+	held, err := lockHeld(dir)
+	if err != nil || !held {
+		return st, err
+	}
+	info, err := readRunInfo(dir)
+	if err != nil {
+		// Locked but not yet serving (starting up): not running yet.
+		if errors.Is(err, os.ErrNotExist) {
+			return st, nil
+		}
+		return st, err
+	}
+	st.Pid, st.Endpoint, st.StartedAt = info.Pid, info.Endpoint, info.StartedAt
+	st.Running = healthy(ctx, info)
+	return st, nil
+}
+
+// Ensure returns the endpoint of the server for dataDir, calling start to
+// launch one in the background when none is healthy, and waiting until it
+// serves. Concurrent callers (several CLIs) serialise on a lock file and end
+// with one server.
+func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context) error) (Endpoint, error) {
+	if st, err := Probe(ctx, dataDir); err == nil && st.Running {
+		return st.Endpoint, nil
+	}
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if err := prepareDataDir(dir, discardLogger()); err != nil {
+		return Endpoint{}, err
+	}
+	unlock, err := lockStart(ctx, dir)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	defer unlock()
+	// Another CLI may have started it while we waited for the lock.
+	if st, err := Probe(ctx, dir); err == nil && st.Running {
+		return st.Endpoint, nil
+	}
+	held, err := lockHeld(dir)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if !held {
+		if err := start(ctx); err != nil {
+			return Endpoint{}, fmt.Errorf("start the local backend: %w", err)
+		}
+	}
+	// Held but unhealthy means a server is starting (or hung): wait for it
+	// either way rather than start a second one it would refuse.
+	return waitReady(ctx, dir, 30*time.Second)
+}
+
+func waitReady(ctx context.Context, dir string, limit time.Duration) (Endpoint, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := Probe(ctx, dir); err == nil && st.Running {
+			return st.Endpoint, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Endpoint{}, fmt.Errorf("the local backend did not become ready within %s (see %s): %w",
+				limit, filepath.Join(dir, LogFile), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// lockStart serialises CLIs that might start a server for dir.
+func lockStart(ctx context.Context, dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, StartLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open start lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", filepath.Join(dir, StartLock), err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// StartDetached starts exe with args as a background server: its own session
+// (so the terminal's Ctrl-C does not reach it), stdin from /dev/null, output
+// appended to logPath (0600). The caller may Wait on the process or let it go.
+func StartDetached(exe string, args []string, logPath string) (*os.Process, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open server log: %w", err)
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", exe, err)
+	}
+	return cmd.Process, nil
+}
+
+// Stop asks the server for dataDir to stop (SIGTERM), waits up to grace for
+// it to release its lock, then kills it (SIGKILL). It returns ErrNotRunning
+// when none runs.
+func Stop(ctx context.Context, dataDir string, grace time.Duration) (pid int, killed bool, err error) {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return 0, false, err
+	}
+	held, err := lockHeld(dir)
+	if err != nil {
+		return 0, false, err
+	}
+	if !held {
+		cleanRunFiles(dir)
+		return 0, false, ErrNotRunning
+	}
+	pid, err = readPid(dir)
+	if err != nil {
+		return 0, false, fmt.Errorf("a server holds %s but its pid is unknown: %w", filepath.Join(dir, LockFile), err)
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return pid, false, err
+	}
+	if err := proc.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return pid, false, fmt.Errorf("signal pid %d: %w", pid, err)
+	}
+	if waitUnlocked(ctx, dir, grace) {
+		return pid, false, nil
+	}
+	if err := proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return pid, false, fmt.Errorf("kill pid %d: %w", pid, err)
+	}
+	if !waitUnlocked(ctx, dir, 5*time.Second) {
+		return pid, true, fmt.Errorf("pid %d still holds %s after SIGKILL", pid, filepath.Join(dir, LockFile))
+	}
+	cleanRunFiles(dir) // a killed server could not remove them
+	return pid, true, nil
+}
+
+func waitUnlocked(ctx context.Context, dir string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		if held, err := lockHeld(dir); err == nil && !held {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func cleanRunFiles(dir string) {
+	for _, f := range []string{PidFile, EndpointFile} {
+		_ = os.Remove(filepath.Join(dir, f))
+	}
+}

@@ -1,0 +1,459 @@
+// Package server runs the local backend: one loopback HTTP server that
+// authenticates every request and serves S3 and Step Functions from a data
+// directory, with the credentials, lock, pid and endpoint files around it.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/local/engine"
+	"github.com/odin-deploy/odin/pkg/local/s3api"
+	"github.com/odin-deploy/odin/pkg/local/sigv4"
+)
+
+// Defaults of the local backend. The account is fixed so that ARNs are
+// stable across restarts and machines; it is AWS's documented placeholder.
+const (
+	DefaultRegion  = "us-east-1"
+	DefaultAccount = "000000000000"
+	// DefaultAddr is where `odin local serve` listens unless told otherwise.
+	DefaultAddr = "127.0.0.1:4599"
+	// HealthPath answers unauthenticated, with no secrets, so a CLI can tell
+	// whether the server behind endpoint.json is the one for its data dir.
+	// It cannot clash with S3: a bucket name cannot start with '_'.
+	HealthPath = "/_odin/health"
+)
+
+// Files in the data directory.
+const (
+	LockFile     = "server.lock"   // held (flock) by the running server
+	StartLock    = "start.lock"    // held while a CLI decides whether to start one
+	PidFile      = "server.pid"    // the running server's pid
+	EndpointFile = "endpoint.json" // URL and credentials of the running server (0600)
+	LogFile      = "server.log"    // a background server's output
+)
+
+// Endpoint is where a running server listens and how to sign for it.
+type Endpoint struct {
+	URL             string `json:"url"`
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	Region          string `json:"region"`
+	Account         string `json:"account"`
+}
+
+// String keeps the secret out of logs and %v.
+func (e Endpoint) String() string {
+	return fmt.Sprintf("Endpoint{%s, %s, %s/%s, secret redacted}", e.URL, e.AccessKeyID, e.Region, e.Account)
+}
+
+// StatesAPI is the Step Functions JSON 1.0 API (package sfnapi).
+type StatesAPI interface {
+	http.Handler
+	Close() error
+}
+
+// Options configures a server.
+type Options struct {
+	DataDir string
+	// Addr is host:port; default 127.0.0.1:0. A host that is not loopback is
+	// refused unless AllowRemote.
+	Addr        string
+	AllowRemote bool
+	Logger      *slog.Logger
+	// Clock drives the engine (Wait, Retry, timeouts); nil is the real clock.
+	Clock engine.Clock
+	// Now is the wall clock for SigV4's 15-minute window and S3 timestamps;
+	// nil is time.Now. It is separate from Clock so that tests fast-forwarding
+	// executions still sign with real time.
+	Now             func() time.Time
+	Region, Account string
+	// States builds the Step Functions API once the endpoint is known (its
+	// task handlers may call back into this server through the SDK). Nil
+	// serves S3 only.
+	States func(ctx context.Context, ep Endpoint) (StatesAPI, error)
+	// Bootstrap runs after the server serves, e.g. to create the deployer's
+	// state machine and bucket. Its failure stops the server.
+	Bootstrap func(ctx context.Context, ep Endpoint) error
+}
+
+// Server is a running local backend.
+type Server struct {
+	ep        Endpoint
+	dataDir   string
+	instance  string
+	started   time.Time
+	log       *slog.Logger
+	lock      *os.File
+	http      *http.Server
+	s3        *s3api.API
+	states    StatesAPI
+	verifier  *sigv4.Verifier
+	serveErr  chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ErrAlreadyRunning is returned by New when another server holds the data dir.
+var ErrAlreadyRunning = errors.New("a local backend server is already running for this data directory")
+
+// New prepares the data directory, listens and starts serving. It returns once
+// requests are being served and Bootstrap (if any) has run.
+func New(ctx context.Context, opts Options) (_ *Server, err error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{dataDir: dir, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	region, account := opts.Region, opts.Account
+	if region == "" {
+		region = DefaultRegion
+	}
+	if account == "" {
+		account = DefaultAccount
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if err := checkListenAddr(addr, opts.AllowRemote); err != nil {
+		return nil, err
+	}
+	if err := prepareDataDir(dir, s.log); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if s.http != nil {
+				s.http.Close()
+			}
+			s.release()
+		}
+	}()
+	if s.lock, err = lockServer(dir); err != nil {
+		return nil, err
+	}
+	creds, err := loadOrCreateCredentials(dir)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.verifier = &sigv4.Verifier{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, Now: now}
+	s.s3, err = s3api.Open(s3api.Options{Dir: filepath.Join(dir, "s3"), Now: now, Region: region, Owner: account, Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	s.ep = Endpoint{URL: "http://" + ln.Addr().String(), AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+		Region: region, Account: account}
+	s.instance = randomID()
+	if opts.States != nil {
+		if s.states, err = opts.States(ctx, s.ep); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server: start the Step Functions API: %w", err)
+		}
+	}
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() { s.serveErr <- s.http.Serve(ln) }()
+	if err := s.writeRunFiles(); err != nil {
+		return nil, err
+	}
+	s.log.Info("local backend serving", "url", s.ep.URL, "data_dir", dir, "region", region, "account", account,
+		"access_key_id", creds.AccessKeyID, "pid", os.Getpid())
+	if opts.Bootstrap != nil {
+		if err := opts.Bootstrap(ctx, s.ep); err != nil {
+			return nil, fmt.Errorf("server: bootstrap: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Endpoint returns where the server listens and its credentials.
+func (s *Server) Endpoint() Endpoint { return s.ep }
+
+// DataDir returns the absolute data directory.
+func (s *Server) DataDir() string { return s.dataDir }
+
+// S3 returns the S3 API, for a bootstrap that creates buckets in-process.
+func (s *Server) S3() *s3api.API { return s.s3 }
+
+// Wait blocks until ctx is done (nil) or the server stops serving on its own (the error).
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.serveErr:
+		s.serveErr <- err
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("server stopped: %w", err)
+	}
+}
+
+// Close stops accepting requests, lets in-flight ones finish (up to 10 s),
+// closes the APIs and removes the pid and endpoint files.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var errs []error
+		if s.http != nil {
+			if err := s.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shut down http: %w", err))
+				s.http.Close()
+			}
+		}
+		errs = append(errs, s.release())
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("local backend stopped", "data_dir", s.dataDir)
+	})
+	return s.closeErr
+}
+
+// release closes what New opened, in reverse order; safe on a half-built server.
+func (s *Server) release() error {
+	var errs []error
+	if s.states != nil {
+		errs = append(errs, s.states.Close())
+		s.states = nil
+	}
+	if s.s3 != nil {
+		errs = append(errs, s.s3.Close())
+		s.s3 = nil
+	}
+	if s.lock != nil {
+		// Only the lock holder owns the run files.
+		for _, f := range []string{EndpointFile, PidFile} {
+			if err := os.Remove(filepath.Join(s.dataDir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, s.lock.Close()) // closing the descriptor drops the flock
+		s.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// checkListenAddr refuses to expose the backend beyond this machine unless asked.
+func checkListenAddr(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server: listen address %q: %w", addr, err)
+	}
+	if allowRemote {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("server: refusing to listen on %q: not a loopback address (the local backend is for this machine; pass --allow-remote to expose it)", addr)
+	}
+	return nil
+}
+
+// prepareDataDir creates the data directory 0700. An existing directory that
+// others can read is left alone, with a warning: it may be the user's own.
+func prepareDataDir(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("server: create data directory: %w", err)
+		}
+		return os.Chmod(dir, 0o700)
+	case err != nil:
+		return fmt.Errorf("server: data directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("server: data directory %s is not a directory", dir)
+	case fi.Mode().Perm()&0o077 != 0:
+		log.Warn("data directory is accessible to other users; the credentials file inside stays 0600",
+			"data_dir", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	return nil
+}
+
+// lockServer takes the data directory's server lock for the process's
+// lifetime; the kernel drops it if the process dies, so a crash never leaves
+// a stale lock.
+func lockServer(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("server: open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if pid, _ := readPid(dir); pid > 0 {
+				return nil, fmt.Errorf("%w (pid %d, %s)", ErrAlreadyRunning, pid, dir)
+			}
+			return nil, fmt.Errorf("%w (%s)", ErrAlreadyRunning, dir)
+		}
+		return nil, fmt.Errorf("server: lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// runInfo is endpoint.json: everything a CLI needs to use or manage the server.
+type runInfo struct {
+	Endpoint
+	Pid       int       `json:"pid"`
+	Instance  string    `json:"instance"`
+	StartedAt time.Time `json:"startedAt"`
+	DataDir   string    `json:"dataDir"`
+}
+
+func (s *Server) writeRunFiles() error {
+	info := runInfo{Endpoint: s.ep, Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(), DataDir: s.dataDir}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	if err := writeFileAtomic(filepath.Join(s.dataDir, PidFile), fmt.Appendf(nil, "%d\n", os.Getpid())); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(s.dataDir, EndpointFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// health is the unauthenticated health answer: no secrets.
+type health struct {
+	Status    string    `json:"status"`
+	Pid       int       `json:"pid"`
+	Instance  string    `json:"instance"`
+	StartedAt time.Time `json:"startedAt"`
+	DataDir   string    `json:"dataDir"`
+	States    bool      `json:"states"`
+}
+
+// ServeHTTP authenticates the request and routes it by its credential scope.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := randomID()
+	w.Header().Set("x-amz-request-id", reqID)
+	w.Header().Set("x-amzn-RequestId", reqID)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	service := s.serve(rec, r)
+	// Never the Authorization header or the query (a presigned URL's query
+	// holds a signature); the path names buckets and keys only.
+	s.log.Info("request", "method", r.Method, "path", r.URL.Path, "service", service,
+		"target", r.Header.Get("X-Amz-Target"), "status", rec.status, "duration", time.Since(start), "request_id", reqID)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
+	if r.URL.Path == HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(health{Status: "ok", Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(),
+			DataDir: s.dataDir, States: s.states != nil})
+		return "health"
+	}
+	isStates := strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
+	if svc, _ := sigv4.Scope(r); svc != "" {
+		isStates = svc == "states"
+	}
+	req, err := s.verifier.Verify(r)
+	if err != nil {
+		var se *sigv4.Error
+		if !errors.As(err, &se) {
+			se = &sigv4.Error{Status: http.StatusBadRequest, Code: "IncompleteBody", Message: err.Error()}
+		}
+		if isStates {
+			writeStatesAuthError(w, se)
+		} else {
+			s3api.WriteError(w, r, &s3api.Error{Status: se.Status, Code: se.Code, Message: se.Message})
+		}
+		return "auth"
+	}
+	switch req.Service {
+	case "states":
+		if s.states == nil {
+			writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "the Step Functions API is not available in this server")
+			return req.Service
+		}
+		if !isStates {
+			writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target must name an AWSStepFunctions operation")
+			return req.Service
+		}
+		s.states.ServeHTTP(w, r)
+	default:
+		s.s3.ServeHTTP(w, r)
+	}
+	return req.Service
+}
+
+// writeStatesAuthError answers as AWS's JSON services do for auth failures.
+func writeStatesAuthError(w http.ResponseWriter, e *sigv4.Error) {
+	code, msg, status := e.Code, e.Message, e.Status
+	switch e.Code {
+	case sigv4.CodeMissingAuth:
+		code, status = "MissingAuthenticationTokenException", http.StatusForbidden
+		msg = "Request is missing Authentication Token"
+	case sigv4.CodeInvalidAccessKeyID:
+		code, status = "UnrecognizedClientException", http.StatusForbidden
+		msg = "The security token included in the request is invalid. (" + e.Message + ")"
+	case sigv4.CodeSignatureDoesNotMatch, sigv4.CodeRequestTimeTooSkewed:
+		code, status = "InvalidSignatureException", http.StatusForbidden
+	case sigv4.CodeMalformed:
+		code, status = "IncompleteSignatureException", http.StatusForbidden
+	}
+	writeJSONError(w, status, code, msg)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
