@@ -64,7 +64,7 @@ func serveForTest(mode string) int {
 }
 
 var releaseTemplate = template.Must(template.New("r").Parse(`project_name: hello
-config_name: test
+config_name: {{.Config}}
 target: local
 timeout: {{.Timeout}}
 services:
@@ -88,6 +88,7 @@ services:
 `))
 
 type releaseSpec struct {
+	Config    string
 	Exe       string
 	Mode      string
 	Version   string
@@ -103,6 +104,9 @@ func releaseYAML(t *testing.T, s releaseSpec) []byte {
 	}
 	if s.Mode == "" {
 		s.Mode = "ok"
+	}
+	if s.Config == "" {
+		s.Config = "test"
 	}
 	if s.Version == "" {
 		s.Version = "v1"

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -108,10 +109,14 @@ func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir s
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
 	id := "r-" + sha[:16]
+	config := "test"
+	if m := configName.FindSubmatch(data); m != nil {
+		config = string(m[1])
+	}
 	in := Input{
-		ReleaseID: id, ProjectName: "hello", ConfigName: "test", Target: "local",
+		ReleaseID: id, ProjectName: "hello", ConfigName: config, Target: "local",
 		AWSAccountID: "123456789012", AWSRegion: "us-east-1", Bucket: bucket,
-		ReleaseKey:    "123456789012/hello/test/" + id + "/release",
+		ReleaseKey:    "123456789012/hello/" + config + "/" + id + "/release",
 		ReleaseSHA256: sha, DeployedBy: "arn:aws:iam::123456789012:user/alice",
 		CreatedAt: time.Now().UTC().Format(time.RFC3339), ReleaseDir: releaseDir,
 	}
@@ -123,6 +128,8 @@ func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir s
 	}
 	return in
 }
+
+var configName = regexp.MustCompile(`(?m)^config_name: (\S+)$`)
 
 func testExe(t *testing.T) string {
 	t.Helper()
