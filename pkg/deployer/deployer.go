@@ -123,11 +123,11 @@ type Instance struct {
 
 // Deployment is what a provider needs to act on one release.
 type Deployment struct {
-	ReleaseID  string
-	Project    string
-	Config     string
-	Account    string
-	Region     string
+	ReleaseID string
+	Project   string
+	Config    string
+	Account   string
+	Region    string
 	// Services are the release's services, defaults applied and working
 	// directories made absolute.
 	Services map[string]Service

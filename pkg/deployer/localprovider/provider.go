@@ -30,10 +30,10 @@ type Provider struct {
 	logger    *slog.Logger
 
 	mu        sync.Mutex
-	releases  map[string]*running     // by release id
-	active    map[string]string       // project/config -> release id serving traffic
-	balancers map[int]*balancer       // by listen port
-	owners    map[int]string          // listen port -> project/config
+	releases  map[string]*running // by release id
+	active    map[string]string   // project/config -> release id serving traffic
+	balancers map[int]*balancer   // by listen port
+	owners    map[int]string      // listen port -> project/config
 	closed    bool
 }
 
