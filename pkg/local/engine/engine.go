@@ -122,7 +122,7 @@ func (e *Engine) Start(ctx context.Context, x Execution) error {
 		xe.forget()
 		return fmt.Errorf("start execution %s: %w", x.Arn, err)
 	}
-	xe.goRun(func() { xe.runTop(xe.input, nil) })
+	xe.goRun(func() { xe.runTop(&thread{scope: &scope{}}, xe.input, nil) })
 	return nil
 }
 
@@ -359,7 +359,7 @@ func (xe *execution) goRun(fn func()) {
 
 // runTop runs the machine from its start (or from a resume point) and writes
 // the execution's terminal event.
-func (xe *execution) runTop(input any, rs *resumePoint) {
+func (xe *execution) runTop(th *thread, input any, rs *resumePoint) {
 	if t := xe.x.Machine.TimeoutSeconds; t > 0 {
 		deadline := xe.x.StartDate.Add(time.Duration(t) * time.Second)
 		xe.goRun(func() {
@@ -374,7 +374,6 @@ func (xe *execution) runTop(input any, rs *resumePoint) {
 				Result{Status: StatusTimedOut, Error: "States.Timeout", Cause: fmt.Sprintf("The execution timed out after %d seconds.", t)})
 		})
 	}
-	th := &thread{scope: &scope{}}
 	out, f := xe.runMachine(xe.ctx, th, &xe.x.Machine.Machine, input, rs)
 	xe.mu.Lock()
 	prev := th.prev

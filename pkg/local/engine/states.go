@@ -49,8 +49,9 @@ func (xe *execution) runMachine(ctx context.Context, th *thread, m *asl.Machine,
 func (xe *execution) runState(ctx context.Context, th *thread, st *asl.State, input any, rs *resumePoint) (any, string, *failure) {
 	r := &stateRun{xe: xe, th: th, st: st, raw: input}
 	if rs != nil && rs.entered {
-		r.enteredID, r.enteredAt, r.raw = rs.enteredID, rs.enteredAt, rs.input
+		r.enteredID, r.enteredAt, r.raw, r.retryCount = rs.enteredID, rs.enteredAt, rs.input, rs.retryCount
 	} else {
+		rs = nil
 		text, _ := jsonpath.Marshal(input)
 		id, err := xe.emit(th, st.Type+"StateEntered", -1, &Details{Name: st.Name, Input: string(text)})
 		if err != nil {
@@ -65,7 +66,7 @@ func (xe *execution) runState(ctx context.Context, th *thread, st *asl.State, in
 	case asl.TypePass:
 		return r.pass()
 	case asl.TypeTask:
-		return r.task(ctx)
+		return r.task(ctx, rs)
 	case asl.TypeChoice:
 		return r.choice()
 	case asl.TypeWait:

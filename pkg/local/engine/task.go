@@ -100,7 +100,7 @@ func (r *stateRun) catch(f *failure) (any, string, *failure) {
 	return nil, "", f
 }
 
-func (r *stateRun) task(ctx context.Context) (any, string, *failure) {
+func (r *stateRun) task(ctx context.Context, rs *resumePoint) (any, string, *failure) {
 	st := r.st
 	if st.Integration.Kind == asl.Unsupported {
 		return nil, "", r.runtime(fmt.Sprintf("The resource '%s' is not supported by the local backend: only Lambda functions (function ARNs and arn:aws:states:::lambda:invoke) run locally.", st.Resource))
@@ -114,6 +114,26 @@ func (r *stateRun) task(ctx context.Context) (any, string, *failure) {
 		return nil, "", f
 	}
 	counts := make([]int64, len(st.Retry))
+	if rs != nil {
+		// Resumed after a crash: pick up what the history recorded.
+		copy(counts, rs.counts)
+		var f *failure
+		switch {
+		case rs.hasResult:
+			out, ff := r.output(rs.result, st.ResultSelector, st.ResultPath)
+			if ff == nil {
+				return r.exit(out, r.next())
+			}
+			f = ff
+			_, out, next, ff := r.retryOrCatch(ctx, counts, f, false)
+			return out, next, ff
+		case rs.pending != nil:
+			retry, out, next, ff := r.retryOrCatch(ctx, counts, rs.pending, true)
+			if !retry {
+				return out, next, ff
+			}
+		}
+	}
 	for {
 		result, f, attempted := r.attempt(ctx, timeout, heartbeat)
 		if f == nil {
