@@ -1,0 +1,228 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/odin-deploy/odin/schema"
+)
+
+func TestDigestIsOfTheExactBytes(t *testing.T) {
+	data := []byte(local + "# a trailing comment changes the bytes, so the digest\n")
+	f, err := Parse("r.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if f.SHA256 != hex.EncodeToString(sum[:]) || string(f.Bytes) != string(data) || f.Path != "r.yml" {
+		t.Fatalf("File = %q %s %s, want the input bytes and their SHA-256", f.Bytes, f.SHA256, f.Path)
+	}
+	other, _ := Parse("r.yml", []byte(local))
+	if other.SHA256 == f.SHA256 {
+		t.Fatal("different bytes, same digest")
+	}
+}
+
+func TestReleaseID(t *testing.T) {
+	sum := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	if got := ReleaseID(sum); got != "r-0123456789abcdef" {
+		t.Fatalf("ReleaseID = %q", got)
+	}
+	if ReleaseID(sum) != ReleaseID(sum) {
+		t.Fatal("ReleaseID is not deterministic")
+	}
+}
+
+var sfnName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+func TestExecutionName(t *testing.T) {
+	id := ReleaseID(strings.Repeat("ab", 32))
+	long := strings.Repeat("p", MaxNameLength)
+	tests := []struct {
+		project, config, want string
+	}{
+		{"hello", "development", "deploy-hello_development_r-abababababababab"},
+		{"a-b", "c", "deploy-a-b_c_r-abababababababab"},
+		{"a", "b-c", "deploy-a_b-c_r-abababababababab"},
+		{long, strings.Repeat("c", MaxNameLength), ""},
+		{long, strings.Repeat("c", MaxNameLength-1), ""},
+		{strings.Repeat("x", 31), strings.Repeat("y", 22), ""}, // exactly 80
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		r := &Release{ProjectName: tt.project, ConfigName: tt.config}
+		got := r.ExecutionName(id)
+		if tt.want != "" && got != tt.want {
+			t.Errorf("ExecutionName(%s, %s) = %q, want %q", tt.project, tt.config, got, tt.want)
+		}
+		if !sfnName.MatchString(got) {
+			t.Errorf("ExecutionName(%s, %s) = %q (%d chars): not a valid execution name", tt.project, tt.config, got, len(got))
+		}
+		if !strings.HasPrefix(got, ExecutionPrefix(tt.project, tt.config)) || !strings.HasSuffix(got, id) {
+			t.Errorf("%q does not start with its prefix and end with the release id", got)
+		}
+		if !strings.HasPrefix(got, ExecutionPrefix(tt.project, "")) {
+			t.Errorf("%q does not start with the project's prefix %q", got, ExecutionPrefix(tt.project, ""))
+		}
+		if prev, dup := seen[got]; dup {
+			t.Errorf("%s/%s and %s have the same execution name %q", tt.project, tt.config, prev, got)
+		}
+		seen[got] = tt.project + "/" + tt.config
+	}
+	// The two longest pairs differ only after the cut: the hash tells them apart.
+	a := (&Release{ProjectName: long, ConfigName: strings.Repeat("c", 40)}).ExecutionName(id)
+	b := (&Release{ProjectName: long, ConfigName: strings.Repeat("c", 39) + "d"}).ExecutionName(id)
+	if a == b || len(a) != 80 {
+		t.Fatalf("long names: %q and %q", a, b)
+	}
+	if got := (&Release{ProjectName: "hello", ConfigName: "dev"}).Root("123456789012"); got != "123456789012/hello/dev" {
+		t.Fatalf("Root = %q", got)
+	}
+}
+
+func TestDefaultsLocal(t *testing.T) {
+	f, err := Parse("r.yml", []byte(local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Release
+	s := r.Services["web"]
+	grace := DefaultLocalGracePeriod
+	want := &Service{
+		Name: "web", Command: []string{"go", "run", "."}, WorkingDir: ".", Instances: 1, Listen: 8080,
+		HealthCheck: &HealthCheck{Type: "http", Path: "/healthz", ExpectedStatus: 200, Interval: 1, Timeout: 2,
+			HealthyThreshold: 2, UnhealthyThreshold: 3, GracePeriod: &grace},
+	}
+	if r.Timeout != 600 || r.Target != TargetLocal || !equalJSON(s, want) || s.Name != "web" {
+		t.Fatalf("release %+v\nservice %s\nwant %s", r, mustJSON(s), mustJSON(want))
+	}
+	if got := s.Dir("/srv/rel"); got != "/srv/rel" {
+		t.Errorf("Dir = %q", got)
+	}
+}
+
+func TestDefaultsAWS(t *testing.T) {
+	f, err := Parse("r.yml", []byte(aws+"    autoscaling:\n      min_size: 3\n    ebs:\n      volume_size: 8\n    placement:\n      group_name: g\n      strategy: cluster\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Release.Services["api"]
+	if a := s.Autoscaling; a.MinSize != 3 || a.MaxSize != 3 || a.Strategy != "AllAtOnce" || a.Spread != 0 {
+		t.Errorf("autoscaling = %+v", a)
+	}
+	if s.EBS.VolumeType != "gp3" || s.EBS.DeviceName != "/dev/xvda" || s.Placement.Tenancy != "default" {
+		t.Errorf("ebs %+v placement %+v", s.EBS, s.Placement)
+	}
+	if s.HealthCheck.Grace() != DefaultAWSGracePeriod || s.HealthCheck.Type != "" {
+		t.Errorf("health check %+v", s.HealthCheck)
+	}
+}
+
+// TestSchemaDefaultsMatchCode keeps the schema's "default" annotations, which
+// editors show, equal to what applyDefaults does.
+func TestSchemaDefaultsMatchCode(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(schema.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	defs := doc["$defs"].(map[string]any)
+	def := func(obj map[string]any, key string) any {
+		return obj["properties"].(map[string]any)[key].(map[string]any)["default"]
+	}
+	d := func(name string) map[string]any { return defs[name].(map[string]any) }
+	tests := []struct {
+		got  any
+		want any
+	}{
+		{def(doc, "timeout"), float64(DefaultTimeout)},
+		{def(d("service"), "instances"), float64(DefaultInstances)},
+		{def(d("service"), "working_dir"), DefaultWorkingDir},
+		{def(d("service"), "associate_public_ip_address"), false},
+		{def(d("healthCheck"), "type"), DefaultHealthType},
+		{def(d("healthCheck"), "path"), DefaultHealthPath},
+		{def(d("healthCheck"), "expected_status"), float64(DefaultExpectedStatus)},
+		{def(d("healthCheck"), "interval"), float64(DefaultHealthInterval)},
+		{def(d("healthCheck"), "timeout"), float64(DefaultHealthTimeout)},
+		{def(d("healthCheck"), "healthy_threshold"), float64(DefaultHealthyThreshold)},
+		{def(d("healthCheck"), "unhealthy_threshold"), float64(DefaultUnhealthyThreshold)},
+		{def(d("autoscaling"), "min_size"), float64(1)},
+		{def(d("autoscaling"), "strategy"), DefaultStrategy},
+		{def(d("ebs"), "volume_type"), DefaultEBSVolumeType},
+		{def(d("ebs"), "device_name"), DefaultEBSDeviceName},
+		{def(d("placement"), "tenancy"), DefaultTenancy},
+		{def(d("lifecycleHook"), "heartbeat_timeout"), float64(DefaultHookHeartbeatTimout)},
+	}
+	for i, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("case %d: schema default %v, code default %v", i, tt.got, tt.want)
+		}
+	}
+}
+
+// TestSchemaDescribesEveryField: the issue asks for every field documented.
+func TestSchemaDescribesEveryField(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(schema.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	objects := []map[string]any{doc}
+	for name, v := range doc["$defs"].(map[string]any) {
+		if name != "localService" && name != "awsService" {
+			objects = append(objects, v.(map[string]any))
+		}
+	}
+	for _, obj := range objects {
+		props, _ := obj["properties"].(map[string]any)
+		for key, v := range props {
+			p := v.(map[string]any)
+			if _, ok := p["description"]; ok {
+				continue
+			}
+			ref, _ := p["$ref"].(string)
+			target := doc["$defs"].(map[string]any)[strings.TrimPrefix(ref, "#/$defs/")]
+			if m, ok := target.(map[string]any); ok && m["description"] != nil {
+				continue
+			}
+			t.Errorf("property %q has no description", key)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing.yml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want a not-exist error", err)
+	}
+	big := filepath.Join(dir, "big.yml")
+	if err := os.WriteFile(big, []byte(strings.Repeat("#", 2*MaxSize)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(big)
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || ps[0].String() != big+":1:1: file is larger than 1 MiB, the limit for release files" {
+		t.Errorf("Load(2 MiB) = %v", err)
+	}
+	ok := filepath.Join(dir, "ok.yml")
+	if err := os.WriteFile(ok, []byte(local), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(ok)
+	if err != nil || f.Path != ok || f.Dir() != dir {
+		t.Errorf("Load(ok) = %+v, %v", f, err)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func equalJSON(a, b any) bool { return mustJSON(a) == mustJSON(b) }
