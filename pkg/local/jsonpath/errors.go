@@ -22,6 +22,7 @@ type Error struct {
 	Cause string
 }
 
+// Error returns "Name: Cause".
 func (e *Error) Error() string { return e.Name + ": " + e.Cause }
 
 // NotFoundError says a definite path matched nothing, with what the engine
@@ -60,6 +61,7 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error names the expression, the problem and where it is.
 func (e *SyntaxError) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid expression ")

@@ -48,8 +48,10 @@ type FieldError struct {
 	Err   error
 }
 
+// Error names the field and the problem.
 func (e *FieldError) Error() string { return "field '" + e.Field + "': " + e.Err.Error() }
 
+// Unwrap gives the underlying compile error.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // TemplateError lists every problem CompileTemplate found, so a definition
@@ -58,6 +60,7 @@ type TemplateError struct {
 	Problems []*FieldError
 }
 
+// Error joins every problem with "; ".
 func (e *TemplateError) Error() string {
 	msgs := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
