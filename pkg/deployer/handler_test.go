@@ -21,10 +21,10 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// The test binary doubles as the release's service: with ODIN_TEST_SERVICE
+// The test binary doubles as the release's service: with TEST_SERVICE_MODE
 // set it serves HTTP on $PORT (or crashes, or fails its health check).
 func TestMain(m *testing.M) {
-	if mode := os.Getenv("ODIN_TEST_SERVICE"); mode != "" {
+	if mode := os.Getenv("TEST_SERVICE_MODE"); mode != "" {
 		os.Exit(serveForTest(mode))
 	}
 	code := m.Run()
@@ -72,12 +72,10 @@ services:
     command: ["{{.Exe}}"]
     working_dir: "."
     env:
-      ODIN_TEST_SERVICE: {{.Mode}}
+      TEST_SERVICE_MODE: {{.Mode}}
       VERSION: {{.Version}}
     instances: {{.Instances}}
-{{- if .Listen}}
     listen: {{.Listen}}
-{{- end}}
     health_check:
       type: http
       path: /healthz
@@ -107,6 +105,14 @@ func releaseYAML(t *testing.T, s releaseSpec) []byte {
 	}
 	if s.Config == "" {
 		s.Config = "test"
+	}
+	if s.Listen == 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Listen = l.Addr().(*net.TCPAddr).Port
+		l.Close()
 	}
 	if s.Version == "" {
 		s.Version = "v1"
@@ -360,7 +366,10 @@ func TestExpiredLockIsTakenOver(t *testing.T) {
 	f := newFixture(t)
 	inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
 	inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")
-	stA, _ := invoke(t, f.h, "Validate", inA, execA, f.now)
+	stA, err := invoke(t, f.h, "Validate", inA, execA, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
 		t.Fatal(err)
 	}

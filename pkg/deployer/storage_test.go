@@ -109,6 +109,9 @@ func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir s
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
 	id := "r-" + sha[:16]
+	if releaseDir == "" {
+		releaseDir = t.TempDir()
+	}
 	config := "test"
 	if m := configName.FindSubmatch(data); m != nil {
 		config = string(m[1])

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ func (h *Handler) validate(ctx context.Context, st *State, ex execution) error {
 	}
 	if st.Target == "local" && (st.AWSAccountID != h.Account || st.AWSRegion != h.Region) {
 		return &BadReleaseError{Msg: fmt.Sprintf("release is for account %s region %s, but this deployer runs in account %s region %s", st.AWSAccountID, st.AWSRegion, h.Account, h.Region)}
+	}
+	if st.Target == "local" && !filepath.IsAbs(st.ReleaseDir) {
+		return &BadReleaseError{Msg: fmt.Sprintf("release_dir %q must be the absolute directory of the release file for target local", st.ReleaseDir)}
 	}
 	if _, err := h.provider(st); err != nil {
 		return err
