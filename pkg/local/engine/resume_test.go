@@ -248,3 +248,33 @@ func TestResumeRefusesEndedOrBrokenHistories(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeParallelInFlightRestartsWhole(t *testing.T) {
+	def := `{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+		{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}},
+		{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":5,"End":true}}}]}}}`
+	res, evs := crashAndResume(t, def, `{"v":1}`, nil, func(rg *rig) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rg.clock.BlockUntil(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		waitForEvents(t, rg, arnX, 6)
+	}, nil)
+	if res.Status != StatusSucceeded {
+		t.Fatalf("result %+v\n%s", res, shape(evs))
+	}
+	jsonEqual(t, "output", string(res.Output), `[{"v":1},{"v":1}]`)
+	var started []Event
+	for _, ev := range evs {
+		if ev.Type == "ParallelStateStarted" {
+			started = append(started, ev)
+		}
+		if ev.Type == "ParallelStateEntered" && ev.ID != 2 {
+			t.Errorf("a second ParallelStateEntered:\n%s", shape(evs))
+		}
+	}
+	if len(started) != 2 || started[1].PreviousEventID != started[0].ID {
+		t.Errorf("want a second ParallelStateStarted pointing at the first:\n%s", shape(evs))
+	}
+}
