@@ -24,6 +24,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
 	"github.com/odin-deploy/odin/pkg/local/asl"
 	"github.com/odin-deploy/odin/pkg/local/engine"
+	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
 func TestDefinitionValidates(t *testing.T) {
@@ -107,7 +108,19 @@ func (w *watchedProvider) seen(releaseID string) []int {
 
 func newMachine(t *testing.T) *machine {
 	t.Helper()
-	c, bucket := TestBucket(t)
+	// The local backend's own S3 (checksums, atomic conditional writes,
+	// SigV4), served in-process.
+	srv, err := server.New(context.Background(), server.Options{DataDir: t.TempDir(), Region: "us-east-1", Account: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ep := Endpoint(srv.Endpoint())
+	c := ep.S3Client()
+	bucket := Bucket
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
 	sm, err := asl.Parse(Definition(FunctionArn("us-east-1", "123456789012")))
 	if err != nil {
 		t.Fatal(err)
@@ -119,13 +132,8 @@ func newMachine(t *testing.T) *machine {
 		p:      &watchedProvider{Provider: lp, pids: map[string][]int{}},
 		events: map[string][]engine.Event{}, done: map[string]chan engine.Result{},
 	}
-	m.h = &Handler{
-		Storage:   c,
-		Providers: map[string]Provider{"local": m.p},
-		Account:   "123456789012",
-		Region:    "us-east-1",
-		Now:       func() time.Time { return time.Now().Add(time.Duration(m.skew.Load())) },
-	}
+	m.h = LocalHandler(ep, m.p, nil)
+	m.h.Now = func() time.Time { return time.Now().Add(time.Duration(m.skew.Load())) }
 	fns := engine.NewFunctions()
 	fns.Register(FunctionName, func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
 		out, err := m.h.Invoke(ctx, payload)

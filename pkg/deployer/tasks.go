@@ -371,6 +371,9 @@ func (hl *Health) Summary() string {
 	sort.Strings(names)
 	for _, n := range names {
 		s := hl.Services[n]
+		if s == nil {
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", n, s.Healthy, s.Desired))
 		for _, in := range s.Instances {
 			if in.State == InstanceHealthy {
