@@ -1,5 +1,27 @@
 // Package engine executes Amazon States Language state machines and writes
 // their execution histories event for event as AWS Step Functions does.
+//
+// Where the local engine knowingly differs from AWS:
+//   - Task resources: only Lambda runs locally (function ARNs emit
+//     LambdaFunction* events; arn:aws:states:::lambda:invoke[.waitForTaskToken]
+//     emits Task* events). Any other resource (aws-sdk:*, sqs, activities, ...)
+//     parses with a WARNING diagnostic and fails at run time with States.Runtime
+//     ("... is not supported by the local backend") right after TaskStateEntered.
+//   - lambda:invoke results carry ExecutedVersion "$LATEST", Payload,
+//     SdkHttpMetadata {"HttpStatusCode": 200} and StatusCode 200; AWS adds
+//     headers and a request id.
+//   - A Lambda error's cause is {"errorMessage","errorType","stackTrace"}: no
+//     requestId. An unregistered function fails with
+//     Lambda.ResourceNotFoundException (retriable and catchable, as on AWS).
+//   - HeartbeatSeconds is enforced only for .waitForTaskToken tasks (nothing
+//     else can send a heartbeat locally).
+//   - When a Parallel branch fails, the other branches stop without events
+//     (Map iterations get <State>StateAborted and MapIterationAborted as AWS
+//     records them).
+//   - ToleratedFailureCount/Percentage work on inline Maps: a tolerated
+//     iteration's result is its {"Error","Cause"}.
+//   - ExecutionTimedOut points at the last event written; its cause is
+//     "The execution timed out after N seconds." (AWS's exact text is unknown).
 package engine
 
 import (
