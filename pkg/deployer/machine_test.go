@@ -1,6 +1,7 @@
 package deployer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -411,4 +416,75 @@ func httpGet(t *testing.T, port int) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// exampleRelease reads an example release, moving its listen port to a free
+// one so the test never collides with a deploy on this machine.
+func exampleRelease(t *testing.T, path string, listen int) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := listenLine.ReplaceAll(data, []byte(fmt.Sprintf("listen: %d", listen)))
+	if bytes.Equal(out, data) {
+		t.Fatalf("%s has no listen line", path)
+	}
+	return out
+}
+
+var listenLine = regexp.MustCompile(`listen: \d+`)
+
+// TestHelloBlueGreen deploys examples/hello v1 (two instances of `go run .`),
+// then v2, through the whole state machine: the stable port answers v1, then
+// v2, and v1's processes are gone. Then examples/failing fails and rolls
+// back while v2 keeps serving.
+func TestHelloBlueGreen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs examples/hello")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go on PATH")
+	}
+	t.Parallel()
+	m := newMachine(t)
+	dir, err := filepath.Abs("../../examples/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := freeTestPort(t)
+	v1 := Upload(t, m.s3, m.bucket, exampleRelease(t, filepath.Join(dir, "release.yml"), listen), dir)
+	if r, path := m.deploy(v1); r.Status != engine.StatusSucceeded {
+		t.Fatalf("v1: %s %s %s, path %v", r.Status, r.Error, r.Cause, path)
+	}
+	if got, want := httpGet(t, listen), "hello from web release "+v1.ReleaseID+" version v1\n"; got != want {
+		t.Fatalf("v1 answered %q, want %q", got, want)
+	}
+	v1PIDs := m.p.seen(v1.ReleaseID)
+	if len(v1PIDs) != 2 {
+		t.Fatalf("v1 ran %d processes, want 2", len(v1PIDs))
+	}
+
+	v2 := Upload(t, m.s3, m.bucket, exampleRelease(t, filepath.Join(dir, "release-v2.yml"), listen), dir)
+	if r, path := m.deploy(v2); r.Status != engine.StatusSucceeded {
+		t.Fatalf("v2: %s %s %s, path %v", r.Status, r.Error, r.Cause, path)
+	}
+	for range 4 {
+		if got, want := httpGet(t, listen), "hello from web release "+v2.ReleaseID+" version v2\n"; got != want {
+			t.Fatalf("after v2, answered %q, want %q", got, want)
+		}
+	}
+	m.noneRunning(v1.ReleaseID)
+	m.noLock(v2)
+
+	failingDir, _ := filepath.Abs("../../examples/failing")
+	bad := Upload(t, m.s3, m.bucket, exampleRelease(t, filepath.Join(failingDir, "release.yml"), freeTestPort(t)), failingDir)
+	r, path := m.deploy(bad)
+	checkResult(t, r, path, cat(happyPath[:len(happyPath)-1], cleanPath), engine.StatusFailed, "DeployError",
+		"exited: exit status", "--crash was given")
+	m.noneRunning(bad.ReleaseID)
+	m.noLock(bad)
+	if got := httpGet(t, listen); !strings.Contains(got, "version v2") {
+		t.Fatalf("v2 stopped serving after a failed deploy of another config: %q", got)
+	}
 }
