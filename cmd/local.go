@@ -1,17 +1,294 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
-// Placeholder until the local command lands; it refuses to run.
+// LocalOptions are the inputs of the `odin local` commands.
+type LocalOptions struct {
+	IO      *iostreams.IOStreams
+	Now     func() time.Time
+	DataDir string
+	// Listen is the serve/start address; ListenSet says the user chose it
+	// (the default port falls back to any free port when taken).
+	Listen      string
+	ListenSet   bool
+	AllowRemote bool
+	Verbose     bool
+	// Grace is how long stop waits after SIGTERM before SIGKILL.
+	Grace time.Duration
+	// Start makes sure a server runs for DataDir and returns its endpoint;
+	// by default it starts this binary's `local serve` in the background.
+	Start func(ctx context.Context, opts *LocalOptions) (server.Endpoint, error)
+	// ServerOptions, when set, adjusts the server that serve runs (tests
+	// inject clocks; the deployer registers its handlers in localServerOptions).
+	ServerOptions func(*server.Options)
+}
+
 func newLocalCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "local",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("local: not built yet") },
+	opts := &LocalOptions{IO: f.IO, Grace: 10 * time.Second, Start: startDetached}
+	prepare := func(cmd *cobra.Command) {
+		opts.Now = f.Now
+		opts.DataDir = localDataDir(f)
+		opts.Verbose = f.Settings.Verbose
+		if fl := cmd.Flags().Lookup("listen"); fl != nil {
+			opts.ListenSet = fl.Changed
+		}
 	}
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run the embedded local backend (S3 and Step Functions on loopback)",
+		Long: `The local backend serves the S3 and Step Functions APIs on 127.0.0.1 from one data
+directory (--data-dir, default $XDG_STATE_HOME/odin), so deploys run with no AWS
+account. Every request must be signed (SigV4) with the access key the backend
+generated on its first start (credentials.json, mode 0600).
+
+odin starts it by itself when the backend is local; these commands manage it, and
+` + "`odin local env`" + ` lets any AWS tool (the AWS CLI, boto3, Terraform) use it.`,
+		Args: usageArgs(cobra.NoArgs),
+	}
+	addrFlags := func(c *cobra.Command) {
+		c.Flags().StringVar(&opts.Listen, "listen", server.DefaultAddr, "address to listen on (a loopback address unless --allow-remote)")
+		c.Flags().BoolVar(&opts.AllowRemote, "allow-remote", false, "allow a listen address reachable from other machines (anyone who has the credentials can deploy)")
+	}
+
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the local backend in the foreground (Ctrl-C stops it)",
+		Long: `Run the local backend in the foreground, logging every request to stderr.
+If the default port is taken, another free port is used; see ` + "`odin local env`" + `.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prepare(cmd)
+			return localServeRun(cmd.Context(), opts)
+		},
+	}
+	addrFlags(serve)
+
+	start := &cobra.Command{
+		Use:   "start",
+		Short: "Start the local backend in the background and wait until it serves",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prepare(cmd)
+			return localStartRun(cmd.Context(), opts)
+		},
+	}
+	addrFlags(start)
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether the local backend runs, its pid, endpoint and uptime (exit 1 if not)",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prepare(cmd)
+			return localStatusRun(cmd.Context(), opts)
+		},
+	}
+
+	stop := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the background local backend (SIGTERM, then SIGKILL after --grace)",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prepare(cmd)
+			return localStopRun(cmd.Context(), opts)
+		},
+	}
+	stop.Flags().DurationVar(&opts.Grace, "grace", opts.Grace, "how long to wait for a clean stop before killing")
+
+	env := &cobra.Command{
+		Use:   "env",
+		Short: "Print shell exports that point AWS tools at the local backend (starting it if needed)",
+		Example: `  eval "$(odin local env)"
+  aws stepfunctions list-state-machines`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prepare(cmd)
+			return localEnvRun(cmd.Context(), opts)
+		},
+	}
+	addrFlags(env)
+
+	cmd.AddCommand(serve, start, status, stop, env)
+	return cmd
+}
+
+func localDataDir(f *Factory) string {
+	if f.Settings != nil && f.Settings.DataDir != "" {
+		return f.Settings.DataDir
+	}
+	return config.DefaultDataDir(f.Env)
+}
+
+// localServerOptions is what `odin local serve` runs. It is the seam where
+// the reference deployer registers its task handlers (Functions) and its
+// bootstrap (the deployer state machine and the release bucket).
+func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
+	so := server.Options{
+		DataDir:     opts.DataDir,
+		Addr:        opts.Listen,
+		AllowRemote: opts.AllowRemote,
+		Logger:      log,
+		// The lead registers the deployer here: States (built from its
+		// Functions once the endpoint is known) and Bootstrap.
+	}
+	if opts.ServerOptions != nil {
+		opts.ServerOptions(&so)
+	}
+	return so
+}
+
+func localServeRun(ctx context.Context, opts *LocalOptions) error {
+	level := slog.LevelInfo
+	if opts.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	so := localServerOptions(opts, log)
+	srv, err := server.New(ctx, so)
+	if err != nil && !opts.ListenSet && errors.Is(err, syscall.EADDRINUSE) {
+		log.Warn("the default port is taken; listening on a free port", "addr", so.Addr)
+		so.Addr = "127.0.0.1:0"
+		srv, err = server.New(ctx, so)
+	}
+	if err != nil {
+		return err
+	}
+	werr := srv.Wait(ctx)
+	if err := srv.Close(); err != nil {
+		return errors.Join(werr, err)
+	}
+	return werr
+}
+
+// startDetached starts `odin local serve` for opts.DataDir in the background
+// unless one runs, and returns its endpoint. Two CLIs doing this at once end
+// with one server.
+func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, error) {
+	return server.Ensure(ctx, opts.DataDir, func(context.Context) error {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the odin binary: %w", err)
+		}
+		dir, err := filepath.Abs(opts.DataDir)
+		if err != nil {
+			return err
+		}
+		args := []string{"local", "serve", "--data-dir", dir, "--listen", opts.Listen}
+		if opts.AllowRemote {
+			args = append(args, "--allow-remote")
+		}
+		proc, err := server.StartDetached(exe, args, filepath.Join(dir, server.LogFile))
+		if err != nil {
+			return err
+		}
+		// The server outlives this CLI; it is not our child to wait for.
+		return proc.Release()
+	})
+}
+
+// StartLocalBackend is what Factory.StartLocal should be in the real binary:
+// the local backend for dataDir, started in the background if none runs.
+func StartLocalBackend(ctx context.Context, dataDir string) (backend.LocalEndpoint, error) {
+	ep, err := startDetached(ctx, &LocalOptions{DataDir: dataDir, Listen: server.DefaultAddr})
+	if err != nil {
+		return backend.LocalEndpoint{}, err
+	}
+	return backend.LocalEndpoint(ep), nil
+}
+
+func localStartRun(ctx context.Context, opts *LocalOptions) error {
+	before, _ := server.Probe(ctx, opts.DataDir)
+	ep, err := opts.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	st, _ := server.Probe(ctx, opts.DataDir)
+	verb := "started"
+	if before.Running {
+		verb = "already running"
+	}
+	fmt.Fprintf(opts.IO.Out, "local backend %s at %s (pid %d, data dir %s)\n", verb, ep.URL, st.Pid, st.DataDir)
+	fmt.Fprintf(opts.IO.Out, "use it from other tools with: eval \"$(odin local env)\"\n")
+	return nil
+}
+
+func localStatusRun(ctx context.Context, opts *LocalOptions) error {
+	st, err := server.Probe(ctx, opts.DataDir)
+	if err != nil {
+		return err
+	}
+	if !st.Running {
+		fmt.Fprintf(opts.IO.Out, "local backend: not running (data dir %s)\n", st.DataDir)
+		return exitcode.New(exitcode.Failed, nil)
+	}
+	up := opts.Now().Sub(st.StartedAt).Round(time.Second)
+	fmt.Fprintf(opts.IO.Out, "local backend: running\n  pid        %d\n  endpoint   %s\n  access key %s\n  region     %s\n  account    %s\n  data dir   %s\n  uptime     %s\n",
+		st.Pid, st.Endpoint.URL, st.Endpoint.AccessKeyID, st.Endpoint.Region, st.Endpoint.Account, st.DataDir, up)
+	return nil
+}
+
+func localStopRun(ctx context.Context, opts *LocalOptions) error {
+	pid, killed, err := server.Stop(ctx, opts.DataDir, opts.Grace)
+	if errors.Is(err, server.ErrNotRunning) {
+		fmt.Fprintln(opts.IO.Out, "local backend: not running")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if killed {
+		fmt.Fprintf(opts.IO.Out, "local backend (pid %d) did not stop within %s and was killed\n", pid, opts.Grace)
+		return nil
+	}
+	fmt.Fprintf(opts.IO.Out, "local backend (pid %d) stopped\n", pid)
+	return nil
+}
+
+func localEnvRun(ctx context.Context, opts *LocalOptions) error {
+	ep, err := opts.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	writeLocalEnv(opts.IO.Out, ep)
+	return nil
+}
+
+// writeLocalEnv prints POSIX shell exports. AWS_DEFAULT_REGION is for the AWS
+// CLI v1, which does not read AWS_REGION.
+func writeLocalEnv(w io.Writer, ep server.Endpoint) {
+	for _, kv := range [][2]string{
+		{"AWS_ENDPOINT_URL", ep.URL},
+		{"AWS_ACCESS_KEY_ID", ep.AccessKeyID},
+		{"AWS_SECRET_ACCESS_KEY", ep.SecretAccessKey},
+		{"AWS_REGION", ep.Region},
+		{"AWS_DEFAULT_REGION", ep.Region},
+	} {
+		fmt.Fprintf(w, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/+=@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

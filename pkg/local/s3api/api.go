@@ -212,6 +212,23 @@ func (a *API) bucketOp(w http.ResponseWriter, r *http.Request, bucket string, q 
 }
 
 func (a *API) objectOp(w http.ResponseWriter, r *http.Request, bucket, key string, q url.Values) error {
+	if id := q.Get("uploadId"); id != "" {
+		switch r.Method {
+		case http.MethodPut:
+			if r.Header.Get("X-Amz-Copy-Source") != "" {
+				return errNotImplemented("UploadPartCopy is not implemented by the local backend.")
+			}
+			return a.uploadPart(w, r, bucket, key, id)
+		case http.MethodPost:
+			return a.completeUpload(w, r, bucket, key, id)
+		case http.MethodDelete:
+			return a.abortUpload(w, bucket, key, id)
+		}
+		return errNotImplemented("ListParts is not implemented by the local backend.")
+	}
+	if q.Has("uploads") && r.Method == http.MethodPost {
+		return a.createUpload(w, r, bucket, key)
+	}
 	if s := unsupportedSubresource(q); s != "" {
 		return errNotImplemented("The local backend does not implement the ?" + s + " sub-resource.")
 	}
@@ -272,99 +289,148 @@ func parseConditions(h http.Header, forDelete bool) (conditions, *Error) {
 	return c, nil
 }
 
-func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	cond, e := parseConditions(r.Header, false)
-	if e != nil {
-		return e
-	}
-	wantSums, e := wantedChecksums(r.Header)
-	if e != nil {
-		return e
-	}
-	var wantMD5 []byte
-	if v := r.Header.Get("Content-MD5"); v != "" {
-		b, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(b) != 16 {
-			return &Error{Status: 400, Code: "InvalidDigest", Message: "The Content-MD5 you specified was invalid.", Key: key}
-		}
-		wantMD5 = b
-	}
-	if r.ContentLength > maxObjectSize {
-		return &Error{Status: 400, Code: "EntityTooLarge", Message: "Your proposed upload exceeds the maximum allowed size (5 GiB)."}
-	}
+// requestMeta reads the headers and user metadata S3 stores with an object.
+func requestMeta(h http.Header) (objectMeta, *Error) {
 	meta := objectMeta{Headers: map[string]string{}, Metadata: map[string]string{}}
-	for _, h := range storedHeaders {
-		if v := r.Header.Get(h); v != "" {
-			meta.Headers[h] = v
+	for _, name := range storedHeaders {
+		if v := h.Get(name); v != "" {
+			meta.Headers[name] = v
 		}
 	}
 	if meta.Headers["Content-Type"] == "" {
 		meta.Headers["Content-Type"] = "binary/octet-stream" // S3's default
 	}
-	metaSize := 0
-	for k, vs := range r.Header {
+	size := 0
+	for k, vs := range h {
 		if name, ok := strings.CutPrefix(strings.ToLower(k), "x-amz-meta-"); ok {
 			meta.Metadata[name] = strings.Join(vs, ",")
-			metaSize += len(name) + len(meta.Metadata[name])
+			size += len(name) + len(meta.Metadata[name])
 		}
 	}
-	if metaSize > 2048 {
-		return &Error{Status: 400, Code: "MetadataTooLarge", Message: "Your metadata headers exceed the maximum allowed metadata size (2 KB)."}
+	if size > 2048 {
+		return meta, &Error{Status: 400, Code: "MetadataTooLarge", Message: "Your metadata headers exceed the maximum allowed metadata size (2 KB)."}
 	}
-	if ok, err := a.st.bucketExists(bucket); err != nil {
-		return err
-	} else if !ok {
-		return errNoSuchBucket(bucket)
-	}
+	return meta, nil
+}
 
+// received is a request body stored in a temporary file and verified
+// against every digest the request carried.
+type received struct {
+	tmp       string
+	size      int64
+	etag      string            // hex MD5
+	checksums map[string]string // verified, algorithm -> base64
+	linked    string            // blob id once linked
+}
+
+// link renames the upload to blob (inside the caller's transaction) and
+// makes the rename durable before the index that names it commits.
+func (b *received) link(st *store, blob string) error {
+	if err := os.Rename(b.tmp, st.blobPath(blob)); err != nil {
+		return fmt.Errorf("link uploaded data: %w", err)
+	}
+	b.linked = blob
+	if err := syncDir(st.blobs); err != nil {
+		return fmt.Errorf("sync %s: %w", st.blobs, err)
+	}
+	return nil
+}
+
+// unlink undoes link after a transaction failed.
+func (b *received) unlink(st *store) {
+	if b.linked != "" {
+		_ = os.Remove(st.blobPath(b.linked))
+		b.linked = ""
+	}
+}
+
+func (b *received) discard() { _ = os.Remove(b.tmp) }
+
+// receive streams r's body to a temporary file, checking Content-Length,
+// Content-MD5, x-amz-checksum-* and (through the sigv4 reader) the signed
+// payload hash. Nothing is visible to readers until the caller links it.
+func (a *API) receive(r *http.Request, key string) (_ *received, err error) {
+	wantSums, e := wantedChecksums(r.Header)
+	if e != nil {
+		return nil, e
+	}
+	var wantMD5 []byte
+	if v := r.Header.Get("Content-MD5"); v != "" {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(b) != 16 {
+			return nil, &Error{Status: 400, Code: "InvalidDigest", Message: "The Content-MD5 you specified was invalid.", Key: key}
+		}
+		wantMD5 = b
+	}
+	tooLarge := &Error{Status: 400, Code: "EntityTooLarge", Message: "Your proposed upload exceeds the maximum allowed size (5 GiB)."}
+	if r.ContentLength > maxObjectSize {
+		return nil, tooLarge
+	}
 	tmp, err := a.st.tempFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	committed := false
 	defer func() {
-		if !committed {
-			tmp.Close()
+		tmp.Close()
+		if err != nil {
 			os.Remove(tmp.Name())
 		}
 	}()
 	d := newDigester(wantSums)
 	n, err := io.Copy(io.MultiWriter(tmp, d), io.LimitReader(r.Body, maxObjectSize+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n > maxObjectSize {
-		return &Error{Status: 400, Code: "EntityTooLarge", Message: "Your proposed upload exceeds the maximum allowed size (5 GiB)."}
+		return nil, tooLarge
 	}
 	if r.ContentLength >= 0 && n != r.ContentLength {
-		return &Error{Status: 400, Code: "IncompleteBody", Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
+		return nil, &Error{Status: 400, Code: "IncompleteBody", Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
 	}
 	md5sum := d.md5.Sum(nil)
 	if wantMD5 != nil && string(wantMD5) != string(md5sum) {
-		return &Error{Status: 400, Code: "BadDigest", Message: "The Content-MD5 you specified did not match what we received.", Key: key}
+		return nil, &Error{Status: 400, Code: "BadDigest", Message: "The Content-MD5 you specified did not match what we received.", Key: key}
 	}
-	meta.Checksums = map[string]string{}
+	sums := map[string]string{}
 	for alg, want := range wantSums {
 		got := d.checksum(alg)
 		if got != want {
-			return &Error{Status: 400, Code: "BadDigest", Message: "The " + strings.ToUpper(alg) + " you specified did not match the calculated checksum.", Key: key}
+			return nil, &Error{Status: 400, Code: "BadDigest", Message: "The " + strings.ToUpper(alg) + " you specified did not match the calculated checksum.", Key: key}
 		}
-		meta.Checksums[alg] = got
+		sums[alg] = got
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync upload: %w", err)
+		return nil, fmt.Errorf("sync upload: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close upload: %w", err)
+	return &received{tmp: tmp.Name(), size: n, etag: hex.EncodeToString(md5sum), checksums: sums}, nil
+}
+
+func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	cond, e := parseConditions(r.Header, false)
+	if e != nil {
+		return e
 	}
-	meta.Blob = newBlobID()
-	meta.Size = n
-	meta.ETag = hex.EncodeToString(md5sum)
-	meta.LastModified = a.now().UTC()
-	old, err := a.st.commitPut(bucket, key, tmp.Name(), meta, cond)
-	committed = true // commitPut renamed or removed the file
+	meta, e := requestMeta(r.Header)
+	if e != nil {
+		return e
+	}
+	if ok, err := a.st.bucketExists(bucket); err != nil {
+		return err
+	} else if !ok {
+		return errNoSuchBucket(bucket)
+	}
+	body, err := a.receive(r, key)
 	if err != nil {
-		os.Remove(tmp.Name())
+		return err
+	}
+	defer body.discard()
+	meta.Blob = newBlobID()
+	meta.Size = body.size
+	meta.ETag = body.etag
+	meta.Checksums = body.checksums
+	meta.LastModified = a.now().UTC()
+	old, err := a.st.commitPut(bucket, key, body.tmp, meta, cond)
+	if err != nil {
 		return err
 	}
 	if old != "" {

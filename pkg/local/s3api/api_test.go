@@ -503,3 +503,84 @@ func TestDeleteObjectsAndBucket(t *testing.T) {
 		t.Fatalf("DeleteBucket empty: %v", err)
 	}
 }
+
+func TestMultipartUpload(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, c := newTestAPI(t, dir)
+	b, k := aws.String("multi"), aws.String("big/object")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	part1 := bytes.Repeat([]byte("a"), 5<<20)
+	part2 := []byte("tail")
+	upload := func() (string, []types.CompletedPart) {
+		t.Helper()
+		cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k, ContentType: aws.String("text/plain")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []types.CompletedPart
+		for i, p := range [][]byte{part1, part2} {
+			out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: cr.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p)})
+			if err != nil {
+				t.Fatalf("UploadPart %d: %v", i+1, err)
+			}
+			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+		}
+		return aws.ToString(cr.UploadId), parts
+	}
+
+	id, parts := upload()
+	bad := []types.CompletedPart{parts[0], {PartNumber: parts[1].PartNumber, ETag: aws.String(`"00"`)}}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: &id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: bad}}); apiCode(err) != "InvalidPart" {
+		t.Fatalf("complete with a wrong part etag: %v", err)
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: &id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{parts[1], parts[0]}}}); apiCode(err) != "InvalidPartOrder" {
+		t.Fatalf("complete out of order: %v", err)
+	}
+	done, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: &id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	if err != nil {
+		t.Fatalf("CompleteMultipartUpload: %v", err)
+	}
+	if !strings.HasSuffix(aws.ToString(done.ETag), `-2"`) {
+		t.Errorf("multipart ETag %s", aws.ToString(done.ETag))
+	}
+	get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(get.Body)
+	if !bytes.Equal(got, append(append([]byte{}, part1...), part2...)) || aws.ToString(get.ContentType) != "text/plain" {
+		t.Fatalf("assembled object: %d bytes, type %q", len(got), aws.ToString(get.ContentType))
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: &id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); apiCode(err) != "NoSuchUpload" {
+		t.Fatalf("complete twice: %v", err)
+	}
+
+	// A small first part is refused; an aborted upload leaves no data.
+	cr, _ := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("small")})
+	var small []types.CompletedPart
+	for i := range 2 {
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("small"), UploadId: cr.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: strings.NewReader("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		small = append(small, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("small"), UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: small}}); apiCode(err) != "EntityTooSmall" {
+		t.Fatalf("small first part: %v", err)
+	}
+	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: b, Key: aws.String("small"), UploadId: cr.UploadId}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "blobs"))
+	if len(entries) != 1 {
+		t.Errorf("%d blobs left for one object", len(entries))
+	}
+}

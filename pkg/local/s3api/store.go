@@ -61,8 +61,10 @@ func openStore(dir string) (*store, error) {
 	}
 	s := &store{db: db, blobs: blobs}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketsKey); err != nil {
-			return err
+		for _, k := range [][]byte{bucketsKey, uploadsKey} {
+			if _, err := tx.CreateBucketIfNotExists(k); err != nil {
+				return err
+			}
 		}
 		_, err := tx.CreateBucketIfNotExists(objectsKey)
 		return err
@@ -81,6 +83,19 @@ func openStore(dir string) (*store, error) {
 func (s *store) sweep() error {
 	live := map[string]bool{}
 	err := s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(uploadsKey).ForEach(func(_, v []byte) error {
+			var u upload
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			for _, p := range u.Parts {
+				live[p.Blob] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return tx.Bucket(objectsKey).ForEachBucket(func(name []byte) error {
 			return tx.Bucket(objectsKey).Bucket(name).ForEach(func(_, v []byte) error {
 				var m objectMeta
@@ -194,7 +209,17 @@ func asS3Error(err error) (*Error, bool) {
 // commitPut links the fsynced temporary file tmp as the object's bytes if
 // cond holds, and returns the blob it replaced (to be removed by the caller).
 func (s *store) commitPut(bucket, key, tmp string, meta objectMeta, cond conditions) (old string, err error) {
+	return s.commitPutWith(bucket, key, tmp, meta, cond, nil)
+}
+
+// commitPutWith is commitPut that also runs also in the same transaction.
+func (s *store) commitPutWith(bucket, key, tmp string, meta objectMeta, cond conditions, also func(*bolt.Tx) error) (old string, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket(bucketsKey).Get([]byte(bucket)) == nil {
 			return errAbort{errNoSuchBucket(bucket)}
 		}

@@ -73,6 +73,17 @@ func TestAWSCLIS3(t *testing.T) {
 	if err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("s3 cp round trip: %d bytes, %v", len(got), err)
 	}
+	// 9 MiB makes the CLI upload in parts and download in ranges.
+	big := filepath.Join(dir, "big.bin")
+	bigBody := bytes.Repeat([]byte("0123456789abcdef"), 9<<16)
+	if err := os.WriteFile(big, bigBody, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	must("s3", "cp", big, "s3://odin-releases/artifacts/big.bin")
+	must("s3", "cp", "s3://odin-releases/artifacts/big.bin", big+".back")
+	if got, err := os.ReadFile(big + ".back"); err != nil || !bytes.Equal(got, bigBody) {
+		t.Fatalf("multipart round trip: %d bytes, %v", len(got), err)
+	}
 	ls := must("s3", "ls", "s3://odin-releases/acct/proj/")
 	if !strings.Contains(ls, "PRE cfg/") {
 		t.Errorf("s3 ls:\n%s", ls)

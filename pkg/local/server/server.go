@@ -373,7 +373,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	service := s.serve(rec, r)
 	// Never the Authorization header or the query (a presigned URL's query
 	// holds a signature); the path names buckets and keys only.
-	s.log.Info("request", "method", r.Method, "path", r.URL.Path, "service", service,
+	level := slog.LevelInfo
+	if service == "health" {
+		level = slog.LevelDebug // CLIs poll it; it would drown the log
+	}
+	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "service", service,
 		"target", r.Header.Get("X-Amz-Target"), "status", rec.status, "duration", time.Since(start), "request_id", reqID)
 }
 
