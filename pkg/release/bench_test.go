@@ -87,3 +87,14 @@ func TestManyServicesValidates(t *testing.T) {
 		t.Fatalf("%d services", len(f.Release.Services))
 	}
 }
+
+// BenchmarkCompileSchema is the one-time cost the first Parse of a process
+// pays (odin validate as a whole process pays it once).
+func BenchmarkCompileSchema(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := compileSchema(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -18,23 +18,23 @@ const (
 // Defaults applied to fields a release file leaves out. They match the
 // "default" annotations of schema/release.schema.json (a test checks).
 const (
-	DefaultTimeout             = 600
-	DefaultInstances           = 1
-	DefaultWorkingDir          = "."
-	DefaultHealthType          = "http"
-	DefaultHealthPath          = "/healthz"
-	DefaultExpectedStatus      = 200
-	DefaultHealthInterval      = 1
-	DefaultHealthTimeout       = 2
-	DefaultHealthyThreshold    = 2
-	DefaultUnhealthyThreshold  = 3
-	DefaultLocalGracePeriod    = 30
-	DefaultAWSGracePeriod      = 300
-	DefaultStrategy            = "AllAtOnce"
-	DefaultEBSVolumeType       = "gp3"
-	DefaultEBSDeviceName       = "/dev/xvda"
-	DefaultTenancy             = "default"
-	DefaultHookHeartbeatTimout = 300
+	DefaultTimeout              = 600
+	DefaultInstances            = 1
+	DefaultWorkingDir           = "."
+	DefaultHealthType           = "http"
+	DefaultHealthPath           = "/healthz"
+	DefaultExpectedStatus       = 200
+	DefaultHealthInterval       = 1
+	DefaultHealthTimeout        = 2
+	DefaultHealthyThreshold     = 2
+	DefaultUnhealthyThreshold   = 3
+	DefaultLocalGracePeriod     = 30
+	DefaultAWSGracePeriod       = 300
+	DefaultStrategy             = "AllAtOnce"
+	DefaultEBSVolumeType        = "gp3"
+	DefaultEBSDeviceName        = "/dev/xvda"
+	DefaultTenancy              = "default"
+	DefaultHookHeartbeatTimeout = 300
 )
 
 // File is a validated release file: its exact bytes (what deploy uploads) and
@@ -93,7 +93,7 @@ type Service struct {
 	AssociatePublicIPAddress bool              `json:"associate_public_ip_address,omitempty"`
 }
 
-// WorkingDir resolves the service's working directory against releaseDir,
+// Dir resolves the service's working directory against releaseDir,
 // the directory of the release file.
 func (s *Service) Dir(releaseDir string) string {
 	if filepath.IsAbs(s.WorkingDir) {
@@ -194,7 +194,7 @@ func (r *Release) applyDefaults() {
 		h.UnhealthyThreshold = cmpOr(h.UnhealthyThreshold, DefaultUnhealthyThreshold)
 	}
 	for _, hook := range r.Lifecycle {
-		hook.HeartbeatTimeout = cmpOr(hook.HeartbeatTimeout, DefaultHookHeartbeatTimout)
+		hook.HeartbeatTimeout = cmpOr(hook.HeartbeatTimeout, DefaultHookHeartbeatTimeout)
 	}
 }
 

@@ -158,7 +158,7 @@ func TestSchemaDefaultsMatchCode(t *testing.T) {
 		{def(d("ebs"), "volume_type"), DefaultEBSVolumeType},
 		{def(d("ebs"), "device_name"), DefaultEBSDeviceName},
 		{def(d("placement"), "tenancy"), DefaultTenancy},
-		{def(d("lifecycleHook"), "heartbeat_timeout"), float64(DefaultHookHeartbeatTimout)},
+		{def(d("lifecycleHook"), "heartbeat_timeout"), float64(DefaultHookHeartbeatTimeout)},
 	}
 	for i, tt := range tests {
 		if tt.got != tt.want {

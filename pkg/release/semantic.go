@@ -113,8 +113,11 @@ func (c *checker) placement(pl map[string]any, at func(keys ...string) loc) {
 	}
 }
 
-// UserDataVariables are the placeholders odin replaces in user_data.
-var UserDataVariables = []string{
+// UserDataVariables are the placeholders ({{NAME}}) odin replaces in
+// user_data. Each call returns a fresh slice.
+func UserDataVariables() []string { return slices.Clone(userDataVariables) }
+
+var userDataVariables = []string{
 	"RELEASE_ID", "PROJECT_NAME", "CONFIG_NAME", "SERVICE_NAME", "RELEASE_BUCKET",
 	"AWS_ACCOUNT_ID", "AWS_REGION", "RELEASE_DIR",
 }
@@ -125,8 +128,8 @@ var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_]*)\s*\}\}`)
 // would surface only as a broken instance at boot.
 func (c *checker) userData(ud string, l loc) {
 	for _, m := range placeholder.FindAllStringSubmatch(ud, 20) {
-		if !slices.Contains(UserDataVariables, m[1]) {
-			c.add(l.value, "%s: unknown variable %s; odin replaces {{%s}}", l.path, m[0], strings.Join(UserDataVariables, "}}, {{"))
+		if !slices.Contains(userDataVariables, m[1]) {
+			c.add(l.value, "%s: unknown variable %s; odin replaces {{%s}}", l.path, m[0], strings.Join(userDataVariables, "}}, {{"))
 		}
 	}
 }
