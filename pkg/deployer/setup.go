@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
 // Bucket is the local backend's releases bucket.
@@ -110,4 +112,13 @@ func EnsureStateMachine(ctx context.Context, c StateMachines, region, account st
 		return "", fmt.Errorf("update state machine %s: %w", StateMachineName, errors.Join(err))
 	}
 	return arn, nil
+}
+
+// Functions is the local backend's function registry with the deployer's
+// task handler registered under FunctionName, reading releases from the
+// backend at ep and running target local on p.
+func Functions(ep Endpoint, p Provider, logger *slog.Logger) *engine.Functions {
+	fns := engine.NewFunctions()
+	fns.Register(FunctionName, LocalHandler(ep, p, logger).Invoke)
+	return fns
 }
