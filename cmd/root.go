@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -35,6 +37,36 @@ type Factory struct {
 	// Settings is resolved in the root's PersistentPreRunE: flags, ODIN_* env,
 	// config file, defaults.
 	Settings *config.Settings
+
+	// StartLocal returns the endpoint of the local backend, starting it when
+	// none runs. Tests point it at an in-process server.
+	StartLocal func(ctx context.Context, dataDir string) (backend.LocalEndpoint, error)
+	// HTTPClient, when set, carries every AWS call (tests count them).
+	HTTPClient aws.HTTPClient
+}
+
+// Backend opens the configured backend. identity asks for the caller's ARN,
+// which only writers need.
+func (f *Factory) Backend(ctx context.Context, identity bool) (*backend.Backend, error) {
+	dataDir := f.Settings.DataDir
+	if dataDir == "" {
+		dataDir = config.DefaultDataDir(f.Env)
+	}
+	b, err := backend.Open(ctx, backend.Options{
+		Settings:   f.Settings,
+		Identity:   identity,
+		HTTPClient: f.HTTPClient,
+		StartLocal: func(ctx context.Context) (backend.LocalEndpoint, error) {
+			if f.StartLocal == nil {
+				return backend.LocalEndpoint{}, errors.New("the local backend is not available in this build")
+			}
+			return f.StartLocal(ctx, dataDir)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Execute runs odin with the process's arguments and returns the exit code.

@@ -226,4 +226,3 @@ func localCaller(account string) string {
 
 // Timeout bounds a read-only call made while a shell waits (completion).
 const Timeout = 2 * time.Second
-
