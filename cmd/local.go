@@ -34,9 +34,10 @@ type LocalOptions struct {
 	Verbose     bool
 	// Grace is how long stop waits after SIGTERM before SIGKILL.
 	Grace time.Duration
-	// Start makes sure a server runs for DataDir and returns its endpoint;
-	// by default it starts this binary's `local serve` in the background.
-	Start func(ctx context.Context, opts *LocalOptions) (server.Endpoint, error)
+	// Start makes sure a server runs for DataDir and returns its endpoint,
+	// and whether it had to start one; by default it starts this binary's
+	// `local serve` in the background.
+	Start func(ctx context.Context, opts *LocalOptions) (ep server.Endpoint, started bool, err error)
 	// ServerOptions, when set, adjusts the server that serve runs (tests
 	// inject clocks; the deployer registers its handlers in localServerOptions).
 	ServerOptions func(*server.Options)
@@ -182,8 +183,10 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 // startDetached starts `odin local serve` for opts.DataDir in the background
 // unless one runs, and returns its endpoint. Two CLIs doing this at once end
 // with one server.
-func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, error) {
-	return server.Ensure(ctx, opts.DataDir, func(context.Context) error {
+func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bool, error) {
+	started := false
+	ep, err := server.Ensure(ctx, opts.DataDir, func(context.Context) error {
+		started = true
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("find the odin binary: %w", err)
@@ -203,12 +206,13 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, er
 		// The server outlives this CLI; it is not our child to wait for.
 		return proc.Release()
 	})
+	return ep, started, err
 }
 
 // StartLocalBackend is what Factory.StartLocal should be in the real binary:
 // the local backend for dataDir, started in the background if none runs.
 func StartLocalBackend(ctx context.Context, dataDir string) (backend.LocalEndpoint, error) {
-	ep, err := startDetached(ctx, &LocalOptions{DataDir: dataDir, Listen: server.DefaultAddr})
+	ep, _, err := startDetached(ctx, &LocalOptions{DataDir: dataDir, Listen: server.DefaultAddr})
 	if err != nil {
 		return backend.LocalEndpoint{}, err
 	}
@@ -216,14 +220,13 @@ func StartLocalBackend(ctx context.Context, dataDir string) (backend.LocalEndpoi
 }
 
 func localStartRun(ctx context.Context, opts *LocalOptions) error {
-	before, _ := server.Probe(ctx, opts.DataDir)
-	ep, err := opts.Start(ctx, opts)
+	ep, started, err := opts.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
 	st, _ := server.Probe(ctx, opts.DataDir)
 	verb := "started"
-	if before.Running {
+	if !started {
 		verb = "already running"
 	}
 	fmt.Fprintf(opts.IO.Out, "local backend %s at %s (pid %d, data dir %s)\n", verb, ep.URL, st.Pid, st.DataDir)
@@ -264,7 +267,7 @@ func localStopRun(ctx context.Context, opts *LocalOptions) error {
 }
 
 func localEnvRun(ctx context.Context, opts *LocalOptions) error {
-	ep, err := opts.Start(ctx, opts)
+	ep, _, err := opts.Start(ctx, opts)
 	if err != nil {
 		return err
 	}

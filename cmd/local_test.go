@@ -1,0 +1,228 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/server"
+)
+
+func TestLocalEnvGolden(t *testing.T) {
+	var out bytes.Buffer
+	writeLocalEnv(&out, server.Endpoint{URL: "http://127.0.0.1:4599", AccessKeyID: "LKIAEXAMPLE000000000",
+		SecretAccessKey: "abc+/def=ghi'jkl", Region: "us-east-1", Account: "000000000000"})
+	golden := filepath.Join("testdata", "local_env.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd -run LocalEnvGolden -update)", err)
+	}
+	if out.String() != string(want) {
+		t.Fatalf("odin local env printed\n%s\nwant\n%s", out.String(), want)
+	}
+	// The exports must survive a real shell unchanged.
+	sh := exec.Command("sh", "-c", out.String()+`printf %s "$AWS_SECRET_ACCESS_KEY"`)
+	got, err := sh.Output()
+	if err != nil || string(got) != "abc+/def=ghi'jkl" {
+		t.Fatalf("sh read the secret as %q (%v)", got, err)
+	}
+}
+
+func TestLocalFlags(t *testing.T) {
+	f := &Factory{IO: func() *iostreams.IOStreams { io, _, _, _ := iostreams.Test(); return io }()}
+	cmd := newLocalCmd(f)
+	serve, _, err := cmd.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.ParseFlags([]string{"--listen", "127.0.0.1:0", "--allow-remote"}); err != nil {
+		t.Fatal(err)
+	}
+	if l := serve.Flags().Lookup("listen"); l.Value.String() != "127.0.0.1:0" || !l.Changed || l.DefValue != server.DefaultAddr {
+		t.Errorf("--listen = %q changed %v default %q", l.Value, l.Changed, l.DefValue)
+	}
+	if v, _ := serve.Flags().GetBool("allow-remote"); !v {
+		t.Error("--allow-remote not set")
+	}
+	for _, name := range []string{"start", "status", "stop", "env"} {
+		if c, _, err := cmd.Find([]string{name}); err != nil || c.Name() != name {
+			t.Errorf("odin local %s: %v", name, err)
+		}
+	}
+}
+
+func testLocalOptions(t *testing.T) (*LocalOptions, *bytes.Buffer, *bytes.Buffer) {
+	io, _, out, errOut := iostreams.Test()
+	return &LocalOptions{IO: io, Now: time.Now, DataDir: filepath.Join(t.TempDir(), "data"), Listen: "127.0.0.1:0", ListenSet: true,
+		Grace: 5 * time.Second}, out, errOut
+}
+
+func TestLocalServeRunsUntilCancelled(t *testing.T) {
+	opts, _, logs := testLocalOptions(t)
+	var mu sync.Mutex
+	opts.IO.ErrOut = lockedWriter{&mu, logs}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- localServeRun(ctx, opts) }()
+	ep, err := server.Ensure(context.Background(), opts.DataDir, func(context.Context) error { return nil })
+	if err != nil {
+		cancel()
+		t.Fatalf("serve did not become ready: %v", err)
+	}
+	c := s3.New(s3.Options{BaseEndpoint: aws.String(ep.URL), UsePathStyle: true, Region: ep.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("served")}); err != nil {
+		t.Fatal(err)
+	}
+
+	status, out, _ := testLocalOptions(t)
+	status.DataDir = opts.DataDir
+	if err := localStatusRun(context.Background(), status); err != nil {
+		t.Fatalf("status while serving: %v", err)
+	}
+	if !strings.Contains(out.String(), "running") || !strings.Contains(out.String(), ep.URL) || strings.Contains(out.String(), ep.SecretAccessKey) {
+		t.Errorf("status output:\n%s", out)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v after cancel", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "local backend serving") || !strings.Contains(logs.String(), "method=PUT path=/served") {
+		t.Errorf("serve logs:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), ep.SecretAccessKey) || strings.Contains(logs.String(), "AWS4-HMAC-SHA256") {
+		t.Error("the logs hold the secret or an Authorization header")
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestLocalStatusNotRunning(t *testing.T) {
+	opts, out, _ := testLocalOptions(t)
+	err := localStatusRun(context.Background(), opts)
+	if exitcode.Of(err) != exitcode.Failed || !strings.Contains(out.String(), "not running") {
+		t.Fatalf("status with nothing running: exit %d, %q", exitcode.Of(err), out)
+	}
+	var ee *exitcode.Error
+	if !errors.As(err, &ee) || ee.Err != nil {
+		t.Errorf("status should exit 1 silently, got %v", err)
+	}
+	out.Reset()
+	if err := localStopRun(context.Background(), opts); err != nil || !strings.Contains(out.String(), "not running") {
+		t.Fatalf("stop with nothing running: %v %q", err, out)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	builtOdin string
+	buildErr  error
+)
+
+// odinBinary builds this module's odin once per test run.
+func odinBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "odin-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtOdin = filepath.Join(dir, "odin")
+		cmd := exec.Command("go", "build", "-o", builtOdin, ".")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v", buildErr)
+	}
+	return builtOdin
+}
+
+// TestLocalBackgroundLifecycle runs the real binary: start (twice: one
+// server), status, env, stop.
+func TestLocalBackgroundLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the odin binary")
+	}
+	bin := odinBinary(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, append([]string{"--data-dir", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	t.Cleanup(func() { run("local", "stop", "--grace", "1s") })
+
+	// Two CLIs at once end with one server.
+	var wg sync.WaitGroup
+	outs := make([]string, 2)
+	for i := range outs {
+		wg.Go(func() { outs[i], _ = run("local", "start", "--listen", "127.0.0.1:0") })
+	}
+	wg.Wait()
+	joined := outs[0] + outs[1]
+	if strings.Count(joined, "local backend started") != 1 || strings.Count(joined, "already running") != 1 {
+		t.Fatalf("two starts:\n%s", joined)
+	}
+	out, code := run("local", "status")
+	if code != 0 || !strings.Contains(out, "running") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	out, code = run("local", "env")
+	if code != 0 || !strings.Contains(out, "export AWS_ENDPOINT_URL=http://127.0.0.1:") {
+		t.Fatalf("env: exit %d\n%s", code, out)
+	}
+	out, code = run("local", "stop")
+	if code != 0 || !strings.Contains(out, "stopped") {
+		t.Fatalf("stop: exit %d\n%s", code, out)
+	}
+	if out, code = run("local", "status"); code != 1 {
+		t.Fatalf("status after stop: exit %d\n%s", code, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, server.LogFile))
+	if !strings.Contains(string(log), "local backend stopped") {
+		t.Errorf("the server did not stop cleanly:\n%s", log)
+	}
+}
