@@ -226,3 +226,34 @@ func mustJSON(v any) string {
 }
 
 func equalJSON(a, b any) bool { return mustJSON(a) == mustJSON(b) }
+
+// TestNameRulesMatchSchema: names are checked in Go (the validator cannot
+// place propertyNames errors) and in the schema (for editors); they must agree.
+func TestNameRulesMatchSchema(t *testing.T) {
+	var doc struct {
+		Defs struct {
+			Name struct {
+				Pattern   string `json:"pattern"`
+				MaxLength int    `json:"maxLength"`
+			} `json:"name"`
+			Service struct {
+				Properties struct {
+					Env struct {
+						PropertyNames struct {
+							Pattern string `json:"pattern"`
+						} `json:"propertyNames"`
+					} `json:"env"`
+				} `json:"properties"`
+			} `json:"service"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(schema.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Defs.Name.Pattern != nameRE.String() || doc.Defs.Name.MaxLength != MaxNameLength {
+		t.Errorf("schema name rule %q/%d, code %q/%d", doc.Defs.Name.Pattern, doc.Defs.Name.MaxLength, nameRE, MaxNameLength)
+	}
+	if p := doc.Defs.Service.Properties.Env.PropertyNames.Pattern; p != envNameRE.String() {
+		t.Errorf("schema env name rule %q, code %q", p, envNameRE)
+	}
+}
