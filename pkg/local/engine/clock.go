@@ -120,6 +120,7 @@ func (c *FakeClock) Timer(d time.Duration) (<-chan time.Time, func()) {
 func (c *FakeClock) stop(t *fakeTimer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for i, x := range c.timers {
 		if x == t {
 			c.timers = append(c.timers[:i], c.timers[i+1:]...)

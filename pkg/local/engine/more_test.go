@@ -173,7 +173,7 @@ func TestCallback(t *testing.T) {
 			defer cancel()
 			_ = clock.BlockUntil(ctx, 2) // the task timeout and the heartbeat timer
 			clock.Advance(60 * time.Second)
-		}, StatusSucceeded, "", `{"Error":"States.Timeout"}`},
+		}, StatusSucceeded, "", `{"Error":"States.Timeout","Cause":""}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

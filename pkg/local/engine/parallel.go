@@ -75,10 +75,11 @@ func (r *stateRun) parallel(ctx context.Context) (any, string, *failure) {
 }
 
 type branchDone struct {
-	i    int
-	out  any
-	f    *failure
-	last int64
+	i           int
+	out         any
+	f           *failure
+	last        int64
+	succeededID int64 // MapIterationSucceeded
 }
 
 // runBranches runs every branch concurrently, each on its own thread starting
@@ -249,12 +250,19 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		go func() {
 			out, f := xe.runMachine(ictx, it, st.Processor, itemInput, nil)
 			lastID := xe.prevOf(it)
+			done := branchDone{i: i, out: out, f: f, last: lastID}
 			if f == nil {
-				if _, err := xe.emit(it, "MapIterationSucceeded", lastID, &Details{Name: st.Name, Index: &idx}); err != nil {
-					f = haltedFailure()
+				// MapIterationSucceeded points at the iteration's last event;
+				// the next iteration (in a sequential Map) points there too,
+				// and MapStateSucceeded/Exited point at the last
+				// MapIterationSucceeded.
+				id, err := xe.emit(it, "MapIterationSucceeded", lastID, &Details{Name: st.Name, Index: &idx})
+				if err != nil {
+					done.f = haltedFailure()
 				}
+				done.succeededID = id
 			}
-			ch <- branchDone{i: i, out: out, f: f, last: lastID}
+			ch <- done
 		}()
 		return nil
 	}
@@ -282,7 +290,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		delete(running, d.i)
 		if d.f == nil {
 			results[d.i] = d.out
-			last = max(last, d.last)
+			last = max(last, d.succeededID)
 			prevLast = d.last
 			continue
 		}

@@ -114,8 +114,8 @@ func TestMapSequential(t *testing.T) {
 		9<8 PassStateEntered P
 		10<9 PassStateExited P
 		11<10 MapIterationSucceeded M #1
-		12<10 MapStateSucceeded
-		13<10 MapStateExited M
+		12<11 MapStateSucceeded
+		13<11 MapStateExited M
 		14<13 ExecutionSucceeded
 	`)
 	if l := *evs[2].Details.Length; l != 2 {

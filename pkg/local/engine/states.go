@@ -97,8 +97,12 @@ func (r *stateRun) dataFailure(err error) *failure {
 	var je *jsonpath.Error
 	if errors.As(err, &je) {
 		f := runtimeFailure(r.st, r.enteredID, je.Cause)
-		f.name = je.Name
-		f.terminal = je.Name == "States.Runtime"
+		// AWS reports a Parameters path that matches nothing as States.Runtime
+		// (recorded), not the spec's States.ParameterPathFailure.
+		if je.Name != jsonpath.ErrParameterPathFailure {
+			f.name = je.Name
+			f.terminal = je.Name == jsonpath.ErrRuntime
+		}
 		return f
 	}
 	return r.runtime(err.Error())
@@ -281,7 +285,10 @@ func (r *stateRun) wait(ctx context.Context) (any, string, *failure) {
 		}
 		n, ok := nonNegativeInt(v)
 		if !ok {
-			return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter does not reference a valid non-negative integer: %s", compact(v)))
+			if b, isNum := bigNumber(v); isNum && b.Sign() < 0 {
+				return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter references a negative value: %s == %s", st.Seconds.Path.Raw, compact(v)))
+			}
+			return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter does not reference a valid non-negative integer: %s == %s", st.Seconds.Path.Raw, compact(v)))
 		}
 		if time.Duration(n) > maxWait/time.Second {
 			return nil, "", r.runtime("The SecondsPath parameter references a value that is too large")

@@ -87,10 +87,7 @@ func (r *stateRun) catch(f *failure) (any, string, *failure) {
 		if !matches(c.ErrorEquals, f) {
 			continue
 		}
-		errOut := map[string]any{"Error": f.name}
-		if f.cause != "" {
-			errOut["Cause"] = f.cause
-		}
+		errOut := map[string]any{"Error": f.name, "Cause": f.cause}
 		out, ff := r.applyResultPath(c.ResultPath, errOut)
 		if ff != nil {
 			return nil, "", ff
@@ -224,7 +221,14 @@ func (r *stateRun) attempt(ctx context.Context, timeout, heartbeat int64) (resul
 	if schedErr != nil {
 		return nil, haltedFailure(), true
 	}
-	// The timeout runs from Started.
+	// The timeout runs from Started. An auto-advancing test clock is held
+	// until the function has answered, so it can't jump to the timeout while
+	// the engine is merely busy.
+	release := func() {}
+	if hc, ok := r.xe.e.opts.Clock.(holdingClock); ok {
+		release = hc.Hold()
+	}
+	defer func() { release() }()
 	deadline, stop := startTimer(r.xe.e.opts.Clock, time.Duration(timeout)*time.Second)
 	defer stop()
 
@@ -242,6 +246,7 @@ func (r *stateRun) attempt(ctx context.Context, timeout, heartbeat int64) (resul
 		if _, err := r.xe.emit(r.th, "TaskSubmitted", -1, &Details{ResourceType: resType, Resource: resName, Output: string(text)}); err != nil {
 			return nil, haltedFailure(), true
 		}
+		release()
 		res, f = r.awaitCallback(ctx, cb, deadline, heartbeat)
 	}
 	if f != nil {
