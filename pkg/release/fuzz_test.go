@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -49,7 +50,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error %T %v, want Problems", err, err)
 		}
 		for _, p := range ps {
-			if p.File != "f.yml" || p.Line < 1 || p.Col < 1 || p.Message == "" {
+			if p.File != "f.yml" || p.Line < 1 || p.Col < 1 || p.Message == "" || strings.ContainsAny(p.Message, "\n\r") {
 				t.Fatalf("malformed problem %+v", p)
 			}
 		}

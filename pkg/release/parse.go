@@ -167,7 +167,19 @@ func (c *checker) syntaxError(data []byte, err error) {
 	if gp, gmsg, ok := goccyError(data); ok {
 		p, msg = gp, gmsg
 	}
-	c.add(p, "YAML syntax error: %s", strings.ReplaceAll(msg, "\t", `\t`))
+	p.Line, p.Col = max(p.Line, 1), max(p.Col, 1)
+	c.add(p, "YAML syntax error: %s", printable(msg))
+}
+
+// printable escapes control characters, which parsers quote raw in their
+// messages ("found character '\t'"), so a message stays on one line.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.NewReplacer("\t", `\t`, "\r", `\r`, "\n", `\n`).Replace(s))
 }
 
 func goccyError(data []byte) (p Pos, msg string, ok bool) {
