@@ -100,6 +100,9 @@ var (
 	ErrAlreadyRunning     = errors.New("execution is already running")
 	ErrTaskDoesNotExist   = errors.New("task does not exist")
 	ErrInvalidToken       = errors.New("invalid task token")
+	// ErrInvalidInput wraps input that is not JSON or is over MaxPayloadBytes
+	// (the API's InvalidExecutionInput).
+	ErrInvalidInput = errors.New("invalid execution input")
 	errHalted             = errors.New("execution halted")
 	errTaskTimedOut       = errors.New("task timed out")
 	errHeartbeatTimedOut  = errors.New("task heartbeat timed out")
@@ -156,11 +159,11 @@ func (e *Engine) newExecution(x Execution) (*execution, error) {
 		x.Input = json.RawMessage("{}")
 	}
 	if len(x.Input) > MaxPayloadBytes {
-		return nil, fmt.Errorf("start execution %s: input is %d bytes, over the %d-byte limit", x.Arn, len(x.Input), MaxPayloadBytes)
+		return nil, fmt.Errorf("start execution %s: %w: %d bytes, over the %d-byte limit", x.Arn, ErrInvalidInput, len(x.Input), MaxPayloadBytes)
 	}
 	input, err := jsonpath.Decode(x.Input)
 	if err != nil {
-		return nil, fmt.Errorf("start execution %s: input is not JSON: %w", x.Arn, err)
+		return nil, fmt.Errorf("start execution %s: %w: %v", x.Arn, ErrInvalidInput, err)
 	}
 	inputText, _ := jsonpath.Marshal(input)
 	if x.StartDate.IsZero() {

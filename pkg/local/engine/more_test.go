@@ -405,3 +405,14 @@ func TestChoiceMissingVariableIsRuntimeError(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+func TestStartRejectsBadInput(t *testing.T) {
+	eng := New(Options{Sink: newMemorySink(), Clock: NewFakeClock(epoch)})
+	defer eng.Close()
+	sm := mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`)
+	for _, in := range []string{`{"a":`, `{} {}`, `"` + strings.Repeat("x", MaxPayloadBytes) + `"`} {
+		if err := eng.Start(context.Background(), newExecution(sm, "x", in)); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("input %.20q: %v", in, err)
+		}
+	}
+}
