@@ -214,8 +214,10 @@ func (e *Engine) Running(arn string) bool {
 }
 
 // Close stops every execution without writing another event and waits for
-// the engine's goroutines (not for task functions that ignore their context).
-// Executions that were running stay RUNNING in the store: Resume picks them up.
+// the engine's goroutines, including OnDone calls already under way (not for
+// task functions that ignore their context). Executions that were running get
+// no terminal event and no OnDone: they stay RUNNING in the store, and Resume
+// picks them up.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	if e.closed {
@@ -352,7 +354,11 @@ func (xe *execution) finishLocked(typ string, prev int64, d *Details, r Result) 
 	xe.done = true
 	r.StopDate = xe.e.opts.Clock.Now()
 	xe.cancel(errHalted)
+	// OnDone runs outside the execution's lock (it may call back into the
+	// engine) but inside the engine's wait group, so Close waits for it.
+	xe.e.wg.Add(1)
 	go func() {
+		defer xe.e.wg.Done()
 		xe.forget()
 		if xe.e.opts.OnDone != nil {
 			xe.e.opts.OnDone(xe.x.Arn, r)
