@@ -25,6 +25,7 @@ type Diagnostic struct {
 	Location string `json:"location,omitempty"`
 }
 
+// String formats the diagnostic as AWS's messages do: "CODE: message at /loc".
 func (d Diagnostic) String() string {
 	s := d.Code + ": " + d.Message
 	if d.Location != "" {
@@ -39,6 +40,7 @@ type DefinitionError struct {
 	Diagnostics []Diagnostic // errors only
 }
 
+// Error is AWS's InvalidDefinition message for the diagnostics.
 func (e *DefinitionError) Error() string { return InvalidDefinitionMessage(e.Diagnostics) }
 
 // InvalidDefinitionMessage formats diagnostics as AWS's InvalidDefinition

@@ -80,7 +80,12 @@ func NewFakeClock(start time.Time) *FakeClock {
 	return &FakeClock{now: start, quiet: 200 * time.Microsecond, wakeup: make(chan struct{})}
 }
 
-// NewAutoClock returns a fake clock at start in auto mode.
+// NewAutoClock returns a fake clock at start in auto mode: when a timer is
+// pending and nothing has touched the clock for a moment (200µs of real time),
+// it jumps to the earliest timer. The engine holds the clock while a task
+// function runs, so a task timeout fires only if the function itself blocks
+// (use NewFakeClock and Advance to test that). Suited to tests whose waits are
+// the machine's own: Wait states, retry backoff, execution timeouts.
 func NewAutoClock(start time.Time) *FakeClock {
 	c := NewFakeClock(start)
 	c.auto = true
