@@ -82,10 +82,13 @@ type Options struct {
 	// executions still sign with real time.
 	Now             func() time.Time
 	Region, Account string
-	// States builds the Step Functions API once the endpoint is known (its
-	// task handlers may call back into this server through the SDK). Nil
-	// serves S3 only.
-	States func(ctx context.Context, ep Endpoint) (StatesAPI, error)
+	// Functions builds the task functions once the endpoint is known, so
+	// in-process handlers can call back into this server through the SDK.
+	// Nil means none are registered.
+	Functions func(ep Endpoint) (*engine.Functions, error)
+	// States builds the Step Functions API; nil serves S3 only. The server
+	// passes it the functions that Functions built.
+	States func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error)
 	// Bootstrap runs after the server serves, e.g. to create the deployer's
 	// state machine and bucket. Its failure stops the server.
 	Bootstrap func(ctx context.Context, ep Endpoint) error
@@ -173,8 +176,15 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	s.ep = Endpoint{URL: "http://" + ln.Addr().String(), AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
 		Region: region, Account: account}
 	s.instance = randomID()
+	fns := engine.NewFunctions()
+	if opts.Functions != nil {
+		if fns, err = opts.Functions(s.ep); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server: register task functions: %w", err)
+		}
+	}
 	if opts.States != nil {
-		if s.states, err = opts.States(ctx, s.ep); err != nil {
+		if s.states, err = opts.States(ctx, s.ep, fns); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("server: start the Step Functions API: %w", err)
 		}

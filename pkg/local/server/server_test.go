@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
+
+	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
 // TestMain doubles as a background server process for the lifecycle tests:
@@ -153,7 +155,7 @@ func TestS3ThroughServerWithSDKDefaults(t *testing.T) {
 func TestAuthIsRequired(t *testing.T) {
 	ctx := context.Background()
 	fs := &fakeStates{}
-	s := newServer(t, Options{States: func(context.Context, Endpoint) (StatesAPI, error) { return fs, nil }})
+	s := newServer(t, Options{States: func(context.Context, Endpoint, *engine.Functions) (StatesAPI, error) { return fs, nil }})
 	ep := s.Endpoint()
 
 	t.Run("s3 right secret", func(t *testing.T) {
