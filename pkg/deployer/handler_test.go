@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/odin-deploy/odin/pkg/internal/moto"
 )
 
 // The test binary doubles as the release's service: with TEST_SERVICE_MODE
@@ -27,9 +29,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv("TEST_SERVICE_MODE"); mode != "" {
 		os.Exit(serveForTest(mode))
 	}
-	code := m.Run()
-	stopMoto()
-	os.Exit(code)
+	os.Exit(moto.Main(m))
 }
 
 func serveForTest(mode string) int {

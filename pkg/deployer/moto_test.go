@@ -1,11 +1,9 @@
 package deployer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/internal/moto"
 )
 
 // The definition also runs on moto, a Step Functions implementation we did
@@ -20,10 +20,8 @@ import (
 // result, so this checks the machine's wiring (waits, the health loop, the
 // choice, the Fail states' ErrorPath/CausePath), not the handler.
 func TestDefinitionOnMoto(t *testing.T) {
-	url := motoURL(t)
-	post(t, url+"/moto-api/config", `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`)
-	ep := Endpoint{URL: url, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}
-	c := ep.SFNClient()
+	mt := moto.Shared(t)
+	c := mt.SFN()
 
 	healthy, unhealthy := true, false
 	base := State{Input: Input{ReleaseID: "r-1", ProjectName: "hello", ConfigName: "test", Target: "local"},
@@ -69,20 +67,15 @@ func TestDefinitionOnMoto(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			// A fresh moto per execution: 5.2.1 fails a StartExecution
-			// once any execution has run (getmoto/moto#10077). Reset keeps
-			// the config.
-			post(t, url+"/moto-api/reset", "")
 			sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 				Name:       aws.String(fmt.Sprintf("odin-deployer-%d-%d", i, time.Now().UnixNano())),
-				Definition: aws.String(string(Definition(FunctionArn(ep.Region, ep.Account)))),
+				Definition: aws.String(string(Definition(FunctionArn(moto.Region, moto.Account)))),
 				RoleArn:    aws.String("arn:aws:iam::123456789012:role/odin-deployer"),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			results, _ := json.Marshal(map[string]any{"results": tt.results})
-			post(t, url+"/moto-api/static/lambda-simple/response", string(results))
+			mt.QueueLambdaResults(t, tt.results...)
 			x, err := c.StartExecution(ctx, &sfn.StartExecutionInput{
 				StateMachineArn: sm.StateMachineArn, Name: aws.String("deploy"), Input: aws.String(plain),
 			})
@@ -104,18 +97,6 @@ func TestDefinitionOnMoto(t *testing.T) {
 				t.Errorf("status %s error %q cause %q; want FAILED %q %q", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), tt.wantError, tt.wantCause)
 			}
 		})
-	}
-}
-
-func post(t *testing.T, url, body string) {
-	t.Helper()
-	resp, err := http.Post(url, "application/json", bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Fatalf("POST %s: %s", url, resp.Status)
 	}
 }
 

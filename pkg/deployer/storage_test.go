@@ -7,94 +7,24 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/odin-deploy/odin/pkg/internal/moto"
 )
-
-// A moto server is the S3 the handler tests talk to: a real peer that
-// implements conditional writes and deletes, which the lock depends on.
-// (Switch to pkg/internal/moto once it lands.)
-var motoOnce struct {
-	sync.Once
-	url string
-	cmd *exec.Cmd
-	err error
-}
-
-func motoURL(t *testing.T) string {
-	t.Helper()
-	motoOnce.Do(func() {
-		bin, err := exec.LookPath("moto_server")
-		if err != nil {
-			motoOnce.err = err
-			return
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			motoOnce.err = err
-			return
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		logf, _ := os.CreateTemp("", "odin-deployer-moto-*.log")
-		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			motoOnce.err = err
-			return
-		}
-		motoOnce.cmd = cmd
-		url := "http://127.0.0.1:" + strconv.Itoa(port)
-		for i := 0; i < 400; i++ {
-			if resp, err := http.Get(url + "/moto-api/"); err == nil {
-				resp.Body.Close()
-				motoOnce.url = url
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		motoOnce.err = fmt.Errorf("moto did not start; log in %s", logf.Name())
-	})
-	if motoOnce.err != nil {
-		if os.Getenv("ODIN_REQUIRE_MOTO") == "1" {
-			t.Fatalf("moto: %v", motoOnce.err)
-		}
-		t.Skipf("moto is not available: %v", motoOnce.err)
-	}
-	return motoOnce.url
-}
-
-func stopMoto() {
-	if motoOnce.cmd != nil {
-		syscall.Kill(motoOnce.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { motoOnce.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			motoOnce.cmd.Process.Kill()
-		}
-	}
-}
 
 // testBucket makes a fresh bucket on moto and returns a client for it.
 func testBucket(t *testing.T) (*s3.Client, string) {
 	t.Helper()
-	ep := Endpoint{URL: motoURL(t), AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}
-	c := ep.S3Client()
+	// moto is the S3 here: a real peer we did not write, with the
+	// conditional writes and deletes the lock depends on.
+	c := moto.Shared(t).S3()
 	bucket := fmt.Sprintf("odin-test-%d", time.Now().UnixNano())
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
