@@ -2,14 +2,19 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
 // awsCLI runs the AWS CLI (an independent client: botocore, not our SDK)
@@ -49,6 +54,9 @@ func awsCLI(t *testing.T, ep Endpoint) func(args ...string) (string, error) {
 }
 
 func TestAWSCLIS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the AWS CLI a dozen times")
+	}
 	s := newServer(t, Options{})
 	aws := awsCLI(t, s.Endpoint())
 	must := func(args ...string) string {
@@ -113,5 +121,92 @@ func TestAWSCLIS3(t *testing.T) {
 	bad := awsCLI(t, ep)
 	if out, err := bad("s3api", "list-buckets"); err == nil || !strings.Contains(out, "SignatureDoesNotMatch") {
 		t.Errorf("wrong secret: %v\n%s", err, out)
+	}
+}
+
+func TestAWSCLIStepFunctions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the AWS CLI several times")
+	}
+	s := newServer(t, Options{Functions: func(Endpoint) (*engine.Functions, error) {
+		fns := engine.NewFunctions()
+		fns.Register("greet", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			var v struct{ Who string }
+			if err := json.Unmarshal(in, &v); err != nil {
+				return nil, err
+			}
+			return json.Marshal(map[string]string{"greeting": "hello " + v.Who})
+		})
+		return fns, nil
+	}})
+	ep := s.Endpoint()
+	aws := awsCLI(t, ep)
+	must := func(v any, args ...string) {
+		t.Helper()
+		out, err := aws(args...)
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if v != nil {
+			if err := json.Unmarshal([]byte(out), v); err != nil {
+				t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+	}
+	def := fmt.Sprintf(`{"StartAt":"Start","States":{
+		"Start":{"Type":"Pass","Next":"Greet"},
+		"Greet":{"Type":"Task","Resource":"arn:aws:lambda:%s:%s:function:greet","Next":"Done"},
+		"Done":{"Type":"Succeed"}}}`, ep.Region, ep.Account)
+	smFile := filepath.Join(t.TempDir(), "sm.json")
+	if err := os.WriteFile(smFile, []byte(def), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var sm struct{ StateMachineArn string }
+	must(&sm, "stepfunctions", "create-state-machine", "--name", "hello", "--definition", "file://"+smFile,
+		"--role-arn", "arn:aws:iam::"+ep.Account+":role/odin-local")
+	var ex struct{ ExecutionArn string }
+	must(&ex, "stepfunctions", "start-execution", "--state-machine-arn", sm.StateMachineArn, "--name", "run-1", "--input", `{"who":"odin"}`)
+
+	var desc struct{ Status, Output string }
+	for i := 0; ; i++ {
+		must(&desc, "stepfunctions", "describe-execution", "--execution-arn", ex.ExecutionArn)
+		if desc.Status != "RUNNING" || i == 20 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling a real execution, not asserting time
+	}
+	if desc.Status != "SUCCEEDED" || desc.Output != `{"greeting":"hello odin"}` {
+		t.Fatalf("describe-execution: %+v", desc)
+	}
+
+	type event struct {
+		ID              int64  `json:"id"`
+		PreviousEventID int64  `json:"previousEventId"`
+		Type            string `json:"type"`
+	}
+	var all struct{ Events []event }
+	must(&all, "stepfunctions", "get-execution-history", "--execution-arn", ex.ExecutionArn, "--page-size", "4")
+	n := len(all.Events)
+	if n < 8 || all.Events[0].Type != "ExecutionStarted" || all.Events[n-1].Type != "ExecutionSucceeded" {
+		t.Fatalf("history through 4-event pages: %+v", all.Events)
+	}
+	for i, e := range all.Events {
+		if e.ID != int64(i+1) {
+			t.Fatalf("event %d has id %d: ids must be contiguous from 1", i, e.ID)
+		}
+	}
+
+	var page struct {
+		Events    []event
+		NextToken string
+	}
+	must(&page, "stepfunctions", "get-execution-history", "--execution-arn", ex.ExecutionArn, "--reverse-order", "--max-items", "3", "--page-size", "2")
+	if len(page.Events) != 3 || page.Events[0].ID != int64(n) || page.Events[2].ID != int64(n-2) || page.NextToken == "" {
+		t.Fatalf("first reverse page of 3: %+v", page)
+	}
+	var next struct{ Events []event }
+	must(&next, "stepfunctions", "get-execution-history", "--execution-arn", ex.ExecutionArn, "--reverse-order", "--max-items", "3", "--page-size", "2", "--starting-token", page.NextToken)
+	if len(next.Events) != 3 || next.Events[0].ID != int64(n-3) {
+		t.Fatalf("second reverse page: %+v", next.Events)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/s3api"
+	"github.com/odin-deploy/odin/pkg/local/sfnapi"
 	"github.com/odin-deploy/odin/pkg/local/sigv4"
 )
 
@@ -86,8 +87,8 @@ type Options struct {
 	// in-process handlers can call back into this server through the SDK.
 	// Nil means none are registered.
 	Functions func(ep Endpoint) (*engine.Functions, error)
-	// States builds the Step Functions API; nil serves S3 only. The server
-	// passes it the functions that Functions built.
+	// States builds the Step Functions API from the functions that
+	// Functions built; nil is package sfnapi over DataDir. Tests substitute it.
 	States func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error)
 	// Bootstrap runs after the server serves, e.g. to create the deployer's
 	// state machine and bucket. Its failure stops the server.
@@ -183,11 +184,16 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, fmt.Errorf("server: register task functions: %w", err)
 		}
 	}
-	if opts.States != nil {
-		if s.states, err = opts.States(ctx, s.ep, fns); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("server: start the Step Functions API: %w", err)
+	states := opts.States
+	if states == nil {
+		states = func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error) {
+			return sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Clock: opts.Clock,
+				Region: ep.Region, Account: ep.Account, Logger: s.log})
 		}
+	}
+	if s.states, err = states(ctx, s.ep, fns); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("server: start the Step Functions API: %w", err)
 	}
 	s.http = &http.Server{
 		Handler:           s,
