@@ -15,8 +15,8 @@ import (
 	"github.com/odin-deploy/odin/pkg/deploy"
 	. "github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
-	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/local/engine"
+	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/release"
 )
 
