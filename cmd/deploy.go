@@ -1,17 +1,148 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/deploy"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/release"
 )
 
-// Placeholder until the deploy command lands; it refuses to run.
+// DeployOptions are the inputs of `odin deploy`.
+type DeployOptions struct {
+	IO      *iostreams.IOStreams
+	File    string
+	Detach  bool
+	Attach  bool
+	Timeout time.Duration
+}
+
 func newDeployCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "deploy",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("deploy: not built yet") },
+	opts := &DeployOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "deploy FILE",
+		Short: "Validate a release, upload it, start the deployer and watch every step",
+		Long: `Validate the release file, upload its exact bytes to S3 with their SHA-256, start the
+deployer state machine and watch every step to the end.
+
+Nothing is uploaded when the release is invalid (exit 2) or when another release of the
+same project and config is being deployed (exit 1; --attach watches that one instead).
+Deploying the same file again attaches to its execution instead of deploying twice: the
+release id and the execution name derive from the file's SHA-256.
+
+Exit codes: 0 succeeded, 1 failed, 2 invalid release or usage, 3 timed out, 4 halted or
+aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
+		Example: `  odin deploy examples/hello/release.yml
+  odin deploy release.yml --detach && odin status release.yml
+  odin deploy release.yml --output plain --timeout 15m`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if opts.Timeout < 0 {
+				return exitcode.UsageError(errors.New("--timeout must not be negative"))
+			}
+			if opts.Detach && opts.Timeout > 0 {
+				return exitcode.UsageError(errors.New("--detach and --timeout cannot be used together"))
+			}
+			return deployRun(cmd.Context(), f, opts)
+		},
 	}
+	cmd.Flags().BoolVar(&opts.Detach, "detach", false, "start the deploy and return without watching")
+	cmd.Flags().BoolVar(&opts.Attach, "attach", false, "if another release of this project and config is running, watch it instead")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "stop watching after this long (the deploy goes on; exit 5)")
+	return cmd
+}
+
+func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
+	file, err := release.Load(opts.File)
+	if err != nil {
+		return releaseError(err)
+	}
+	b, err := f.Backend(ctx, true)
+	if err != nil {
+		return err
+	}
+	status := newStatusLine(f)
+	status.Println(b.Describe())
+
+	c := deployClient(f, b)
+	dir, err := filepath.Abs(filepath.Dir(opts.File))
+	if err != nil {
+		return err
+	}
+	plan, err := c.Plan(file, b.CallerArn, dir)
+	if err != nil {
+		return err
+	}
+	started, err := c.Start(ctx, plan)
+	var conflict *deploy.ConflictError
+	switch {
+	case errors.As(err, &conflict) && opts.Attach:
+		status.Printf("another release is being deployed; watching it: %s\n", aws.ToString(conflict.Running.Name))
+		started = &deploy.Started{ExecutionArn: aws.ToString(conflict.Running.ExecutionArn), Attached: true}
+	case errors.As(err, &conflict):
+		return exitcode.New(exitcode.Failed, err)
+	case err != nil:
+		return err
+	case started.Attached:
+		status.Printf("release %s was already deployed as %s (%s); attaching\n", plan.ReleaseID, plan.ExecutionName, orRunning(started.Status))
+	default:
+		status.Printf("uploaded s3://%s/%s (sha256 %s)\nstarted %s\n", b.Bucket, plan.Key, file.SHA256, plan.ExecutionName)
+	}
+	if opts.Detach {
+		status.Printf("detached; follow it with: odin status %s\n", executionName(started.ExecutionArn))
+		return nil
+	}
+	return follow(ctx, f, b, started.ExecutionArn, followOptions{Timeout: opts.Timeout})
+}
+
+func orRunning(s string) string {
+	if s == "" {
+		return "RUNNING"
+	}
+	return s
+}
+
+// statusLine prints odin's own remarks (not the deploy's events) on stderr,
+// unless --quiet or JSON output asks for silence.
+type statusLine struct {
+	io     *iostreams.IOStreams
+	silent bool
+}
+
+func newStatusLine(f *Factory) *statusLine {
+	return &statusLine{io: f.IO, silent: f.Settings.Quiet}
+}
+
+func (s *statusLine) Println(a ...any) {
+	if !s.silent {
+		fmt.Fprintln(s.io.ErrOut, a...)
+	}
+}
+
+func (s *statusLine) Printf(format string, a ...any) {
+	if !s.silent {
+		fmt.Fprintf(s.io.ErrOut, format, a...)
+	}
+}
+
+// executionName is the last part of an execution ARN.
+func executionName(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == ':' {
+			return arn[i+1:]
+		}
+	}
+	return arn
 }

@@ -1,17 +1,119 @@
 package cmd
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/deploy"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Placeholder until the halt command lands; it refuses to run.
+// HaltOptions are the inputs of `odin halt`.
+type HaltOptions struct {
+	IO       *iostreams.IOStreams
+	Target   targetFlags
+	Arg      string
+	Abort    bool
+	Yes      bool
+	NoFollow bool
+	Reason   string
+}
+
 func newHaltCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "halt",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("halt: not built yet") },
+	opts := &HaltOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "halt [FILE|EXECUTION]",
+		Short: "Stop a running deploy cleanly: it rolls back and releases its lock",
+		Long: `Halt the running deploy of a release's project and config (or a named execution).
+
+By default the halt is cooperative: odin writes the halt object the deployer checks in
+Deploy and in every health check; the deployer then rolls back, stops the new release's
+instances, keeps the previous release serving, and releases the lock. odin watches the
+rollback; the exit code is 4 once it is halted.
+
+--abort calls StopExecution instead, after a confirmation (or --yes). The deployer gets
+no chance to clean up, so resources and the lock may be left behind: a last resort.`,
+		Example: "  odin halt examples/hello/release.yml\n  odin halt deploy-hello_development_r-0123456789abcdef --abort --yes",
+		Args:    usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Arg = args[0]
+			}
+			return haltRun(cmd.Context(), f, opts)
+		},
 	}
+	opts.Target.register(cmd)
+	cmd.Flags().BoolVar(&opts.Abort, "abort", false, "stop the execution outright (StopExecution); may leave resources behind")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation of --abort")
+	cmd.Flags().BoolVar(&opts.NoFollow, "no-follow", false, "do not watch the rollback")
+	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why, for the audit trail")
+	return cmd
+}
+
+func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
+	b, err := f.Backend(ctx, true)
+	if err != nil {
+		return err
+	}
+	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	if err != nil {
+		return err
+	}
+	c := deployClient(f, b)
+	arn := t.ExecutionArn
+	if arn == "" {
+		running, err := c.Running(ctx, t.Project, t.Config)
+		if err != nil {
+			return err
+		}
+		if len(running) == 0 {
+			return exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s/%s is running; nothing to halt", t.Project, t.Config))
+		}
+		arn = aws.ToString(running[0].ExecutionArn)
+	}
+	d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("describe execution %s: %w", executionName(arn), err)
+	}
+	if d.Status != "RUNNING" {
+		return exitcode.New(exitcode.Failed, fmt.Errorf("execution %s is not running (%s); nothing to halt", aws.ToString(d.Name), d.Status))
+	}
+	var in deploy.Input
+	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &in); err != nil || in.ProjectName == "" {
+		return errors.New("the execution's input is not an odin release; use --abort to stop it")
+	}
+	status := newStatusLine(f)
+	if opts.Abort {
+		if err := confirm(opts.IO, opts.Yes, fmt.Sprintf("Stop %s without cleanup? Its resources and lock may be left behind.", aws.ToString(d.Name))); err != nil {
+			return err
+		}
+		if err := c.Abort(ctx, arn, reasonOr(opts.Reason, "aborted with odin halt --abort by "+b.CallerArn)); err != nil {
+			return err
+		}
+		status.Printf("stopped %s\n", aws.ToString(d.Name))
+	} else {
+		key, err := c.Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, deploy.HaltNote{By: b.CallerArn, Reason: opts.Reason})
+		if err != nil {
+			return err
+		}
+		status.Printf("halt requested (s3://%s/%s); the deployer rolls back at its next check\n", b.Bucket, key)
+	}
+	if opts.NoFollow {
+		return nil
+	}
+	return follow(ctx, f, b, arn, followOptions{})
+}
+
+func reasonOr(reason, fallback string) string {
+	if reason != "" {
+		return reason
+	}
+	return fallback
 }

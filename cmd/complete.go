@@ -1,0 +1,70 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/local/server"
+)
+
+// completionTimeout bounds the backend calls a completion makes: a shell
+// waiting on Tab must never hang.
+const completionTimeout = 2 * time.Second
+
+// completeExecutionsOrFiles completes execution names from the backend (newest
+// first) and release files from the disk. It never starts a local backend:
+// with none running there is nothing to list.
+func completeExecutionsOrFiles(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		// Something that looks like a path: let the shell complete files.
+		if strings.ContainsAny(toComplete, "./") {
+			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+		defer cancel()
+		names, _ := executionNames(ctx, f, cmd, toComplete)
+		return names, cobra.ShellCompDirectiveDefault
+	}
+}
+
+func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix string) ([]string, error) {
+	settings, err := config.Load(cmd.Root().PersistentFlags(), f.Env)
+	if err != nil {
+		return nil, err
+	}
+	probe := *f
+	probe.Settings = settings
+	probe.StartLocal = func(ctx context.Context, dataDir string) (backend.LocalEndpoint, error) {
+		st, err := server.Probe(ctx, dataDir)
+		if err != nil || !st.Running {
+			return backend.LocalEndpoint{}, errors.New("no local backend running")
+		}
+		return backend.LocalEndpoint(st.Endpoint), nil
+	}
+	b, err := probe.Backend(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out, err := b.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(b.StateMachineArn), MaxResults: 100})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range out.Executions {
+		if n := aws.ToString(e.Name); strings.HasPrefix(n, prefix) {
+			names = append(names, n+"\t"+string(e.Status))
+		}
+	}
+	return names, nil
+}
