@@ -3,6 +3,8 @@ package deployer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"testing"
@@ -63,4 +65,25 @@ func FuzzInvoke(f *testing.F) {
 			t.Fatalf("invalid output %q", out)
 		}
 	})
+}
+
+// BenchmarkValidate measures the Validate task's own work (decode, digest,
+// parse and check the release) with storage in memory.
+func BenchmarkValidate(b *testing.B) {
+	rel := []byte("project_name: hello\nconfig_name: test\ntarget: local\nservices:\n  web:\n    command: [x]\n    listen: 9999\n")
+	sum := sha256.Sum256(rel)
+	sha := hex.EncodeToString(sum[:])
+	id := "r-" + sha[:16]
+	in := Input{ReleaseID: id, ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
+		AWSRegion: "us-east-1", Bucket: "b", ReleaseKey: "123456789012/hello/test/" + id + "/release", ReleaseSHA256: sha,
+		DeployedBy: "me", CreatedAt: time.Now().UTC().Format(time.RFC3339), ReleaseDir: "/tmp"}
+	state, _ := json.Marshal(in)
+	payload, _ := json.Marshal(map[string]any{"Task": "Validate", "Input": json.RawMessage(state), "Execution": "x"})
+	h := &Handler{Storage: memStorage{release: rel}, Providers: map[string]Provider{"local": &fakeProvider{}}, Account: "123456789012", Region: "us-east-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Invoke(context.Background(), payload); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

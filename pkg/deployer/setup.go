@@ -114,11 +114,29 @@ func EnsureStateMachine(ctx context.Context, c StateMachines, region, account st
 	return arn, nil
 }
 
-// Functions is the local backend's function registry with the deployer's
-// task handler registered under FunctionName, reading releases from the
-// backend at ep and running target local on p.
+// Register registers the deployer's task handler in fns under
+// FunctionName, reading releases from the local backend at ep and running
+// target local on p. The local server calls it from its Functions hook:
+//
+//	p := localprovider.New(localprovider.Options{DataDir: dataDir, Logger: log})
+//	defer p.Close() // after the server: it stops every instance
+//	opts.Functions = func(ep server.Endpoint) (*engine.Functions, error) {
+//		fns := engine.NewFunctions()
+//		deployer.Register(fns, deployer.Endpoint(ep), p, log)
+//		return fns, nil
+//	}
+//	opts.Bootstrap = func(ctx context.Context, ep server.Endpoint) error {
+//		_, err := deployer.Bootstrap(ctx, deployer.Endpoint(ep))
+//		return err
+//	}
+func Register(fns *engine.Functions, ep Endpoint, p Provider, logger *slog.Logger) {
+	fns.Register(FunctionName, LocalHandler(ep, p, logger).Invoke)
+}
+
+// Functions is a new registry holding only the deployer's task handler (see
+// Register).
 func Functions(ep Endpoint, p Provider, logger *slog.Logger) *engine.Functions {
 	fns := engine.NewFunctions()
-	fns.Register(FunctionName, LocalHandler(ep, p, logger).Invoke)
+	Register(fns, ep, p, logger)
 	return fns
 }
