@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -414,5 +415,130 @@ func TestStartRejectsBadInput(t *testing.T) {
 		if err := eng.Start(context.Background(), newExecution(sm, "x", in)); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("input %.20q: %v", in, err)
 		}
+	}
+}
+
+func TestDynamicFieldsFromPaths(t *testing.T) {
+	t.Run("TimeoutSecondsPath", func(t *testing.T) {
+		def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"slow"},"TimeoutSecondsPath":"$.timeout","End":true}}}`
+		rg := newRig(t, false)
+		rg.fns.Register("slow", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		eng := rg.start()
+		x := newExecution(mustParse(t, def), "x", `{"timeout":42}`)
+		if err := eng.Start(context.Background(), x); err != nil {
+			t.Fatal(err)
+		}
+		waitForEvents(t, rg, x.Arn, 4)
+		rg.clock.Advance(41 * time.Second)
+		if n := len(rg.sink.history(x.Arn)); n != 4 {
+			t.Fatalf("timed out early: %d events", n)
+		}
+		rg.clock.Advance(time.Second)
+		res, evs := rg.wait(x.Arn)
+		if res.Error != "States.Timeout" || evs[4].Type != "TaskTimedOut" {
+			t.Errorf("result %+v\n%s", res, shape(evs))
+		}
+	})
+	t.Run("TimeoutSecondsPath not a number", func(t *testing.T) {
+		rg := newRig(t, true)
+		res, _ := rg.run(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f"},"TimeoutSecondsPath":"$.t","End":true}}}`, `{"t":"soon"}`)
+		if res.Error != "States.Runtime" {
+			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("MaxConcurrencyPath and ToleratedFailurePercentage", func(t *testing.T) {
+		def := `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs","MaxConcurrencyPath":"$.mc","ToleratedFailurePercentage":50,
+			"ItemProcessor":{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Variable":"$","BooleanEquals":false,"Next":"F"}],"Default":"P"},
+			"F":{"Type":"Fail","Error":"No"},"P":{"Type":"Pass","End":true}}},"End":true}}}`
+		for _, tt := range []struct {
+			in, status string
+		}{
+			{`{"mc":2,"xs":[true,false,true,false]}`, StatusSucceeded},
+			{`{"mc":2,"xs":[true,false,false,false]}`, StatusFailed},
+		} {
+			rg := newRig(t, true)
+			res, evs := rg.run(def, tt.in)
+			if res.Status != tt.status {
+				t.Errorf("%s: result %+v\n%s", tt.in, res, shape(evs))
+			}
+		}
+	})
+}
+
+func TestMapMaxConcurrencyLimitsRunningIterations(t *testing.T) {
+	def := `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}},"End":true}}}`
+	rg := newRig(t, true)
+	var mu sync.Mutex
+	running, peak := 0, 0
+	rg.fns.Register("f", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return in, nil
+	})
+	res, evs := rg.run(def, `[1,2,3,4,5]`)
+	jsonEqual(t, "output", string(res.Output), `[1,2,3,4,5]`)
+	if peak > 2 {
+		t.Errorf("%d iterations ran at once, want at most 2", peak)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == "MapIterationStarted" {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("history:\n%s", shape(evs))
+	}
+}
+
+func TestStopCancelsRunningTask(t *testing.T) {
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}}`
+	rg := newRig(t, false)
+	cancelled := make(chan struct{})
+	rg.fns.Register("f", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		<-ctx.Done()
+		close(cancelled)
+		return nil, ctx.Err()
+	})
+	eng := rg.start()
+	x := newExecution(mustParse(t, def), "x", `{}`)
+	if err := eng.Start(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	waitForEvents(t, rg, x.Arn, 4)
+	if err := eng.Stop(context.Background(), x.Arn, "Halted", "by a human"); err != nil {
+		t.Fatal(err)
+	}
+	<-cancelled
+	res, evs := rg.wait(x.Arn)
+	if res.Status != StatusAborted || res.Error != "Halted" || res.Cause != "by a human" {
+		t.Errorf("result %+v", res)
+	}
+	if l := last(evs); l.Type != "ExecutionAborted" || l.PreviousEventID != 0 || l.Details.Error != "Halted" {
+		t.Errorf("history:\n%s", shape(evs))
+	}
+}
+
+func TestSendTaskErrors(t *testing.T) {
+	eng := New(Options{Sink: newMemorySink()})
+	defer eng.Close()
+	ctx := context.Background()
+	if err := eng.SendTaskSuccess(ctx, "nope", `{}`); !errors.Is(err, ErrTaskDoesNotExist) {
+		t.Errorf("unknown token: %v", err)
+	}
+	if err := eng.SendTaskHeartbeat(ctx, ""); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("empty token: %v", err)
+	}
+	if err := eng.SendTaskFailure(ctx, strings.Repeat("t", 2049), "E", "c"); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("long token: %v", err)
 	}
 }
