@@ -1,0 +1,90 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/server"
+)
+
+// localOdin is odin wired to an in-process local backend with the reference
+// deployer, as `odin local serve` runs it.
+type localOdin struct {
+	t       *testing.T
+	backend *localbackend.Backend
+	dataDir string
+}
+
+func startLocalOdin(t *testing.T) *localOdin {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	b, err := localbackend.Start(ctx, server.Options{
+		DataDir: dir,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close local backend: %v", err)
+		}
+	})
+	return &localOdin{t: t, backend: b, dataDir: dir}
+}
+
+// run runs odin with args and returns its exit code, stdout and stderr.
+func (o *localOdin) run(ctx context.Context, args ...string) (int, string, string) {
+	io, _, out, errOut := iostreams.Test()
+	f := &Factory{
+		IO:  io,
+		Env: func(k string) (string, bool) { return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME" },
+		Now: time.Now,
+		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+			return backend.LocalEndpoint(o.backend.Endpoint()), nil
+		},
+	}
+	code := Run(ctx, f, append([]string{"--data-dir", o.dataDir}, args...))
+	return code, out.String(), errOut.String()
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+func TestDeployHelloOnLocalBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("deploys real processes")
+	}
+	o := startLocalOdin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, out, errOut := o.run(ctx, "deploy", "../examples/hello/release.yml", "--output", "plain")
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if body := get(t, "http://127.0.0.1:8080/"); !strings.Contains(body, "version v1") {
+		t.Fatalf("hello answers %q", body)
+	}
+	_ = os.Getenv
+}
