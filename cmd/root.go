@@ -73,7 +73,7 @@ func (f *Factory) Backend(ctx context.Context, identity bool) (*backend.Backend,
 func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now}
+	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
 	return Run(ctx, f, os.Args[1:])
 }
 
