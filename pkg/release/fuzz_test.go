@@ -3,6 +3,7 @@ package release
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ func FuzzParse(f *testing.F) {
 			if name := r.ExecutionName(ReleaseID(file.SHA256)); !sfnName.MatchString(name) {
 				t.Fatalf("execution name %q is not valid", name)
 			}
+			checkDecoders(t, data, r)
 			for name, s := range r.Services {
 				if s.Name != name || s.HealthCheck == nil {
 					t.Fatalf("service %q not defaulted: %+v", name, s)
@@ -63,4 +65,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("problems not in file order: %v", ps)
 		}
 	})
+}
+
+// decodeViaJSON is the obvious decoder decodeRelease replaced for speed; the
+// two must agree on every valid release.
+func decodeViaJSON(t *testing.T, data []byte) *Release {
+	t.Helper()
+	c := checker{file: "f.yml"}
+	tr, ok := c.document(data)
+	if !ok {
+		t.Fatalf("document: %v", c.problems)
+	}
+	raw, err := json.Marshal(tr.value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Release
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.applyDefaults()
+	return &r
+}
+
+func checkDecoders(t *testing.T, data []byte, r *Release) {
+	t.Helper()
+	want := decodeViaJSON(t, data)
+	// Compared as JSON, where omitempty makes an empty map and a missing one alike.
+	if mustJSON(r) != mustJSON(want) {
+		t.Fatalf("decoders disagree:\n%s\nvia JSON:\n%s", mustJSON(r), mustJSON(want))
+	}
 }

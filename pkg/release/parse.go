@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,26 +54,10 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(c.problems) > 0 {
 		return nil, c.problems.sorted()
 	}
-	r, err := decode(tree.value)
-	if err != nil {
-		// The schema accepted what the model cannot hold: a bug in odin.
-		return nil, Problems{{File: name, Line: 1, Col: 1, Message: "internal error: " + err.Error()}}
-	}
+	root, _ := tree.value.(map[string]any)
+	r := decodeRelease(root)
 	sum := sha256.Sum256(data)
 	return &File{Release: r, Bytes: data, SHA256: hex.EncodeToString(sum[:]), Path: name}, nil
-}
-
-func decode(tree any) (*Release, error) {
-	raw, err := json.Marshal(tree)
-	if err != nil {
-		return nil, err
-	}
-	var r Release
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, err
-	}
-	r.applyDefaults()
-	return &r, nil
 }
 
 // Pos is a 1-based position in a file.
@@ -288,11 +271,20 @@ func (c *checker) scalar(t *tree, n *yaml.Node, path string, l loc) any {
 	case "!!null":
 		return nil
 	case "!!bool":
+		// Plain decimal and true/false are parsed here, as yaml.v3 would,
+		// without the decoder it allocates per call; other spellings (0x1F,
+		// 1_000, True) go through yaml.v3 itself.
+		if b, err := strconv.ParseBool(n.Value); err == nil && (n.Value == "true" || n.Value == "false") {
+			return b
+		}
 		var b bool
 		if n.Decode(&b) == nil {
 			return b
 		}
 	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			return i
+		}
 		var i int64
 		if n.Decode(&i) == nil {
 			return i
@@ -305,8 +297,11 @@ func (c *checker) scalar(t *tree, n *yaml.Node, path string, l loc) any {
 		t.poisoned[path] = true
 		return nil
 	case "!!float":
-		var f float64
-		if n.Decode(&f) == nil {
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			err = n.Decode(&f)
+		}
+		if err == nil {
 			if math.IsInf(f, 0) || math.IsNaN(f) {
 				c.add(pos(n), "%s%s is not a finite number", prefix(l.path), n.Value)
 				t.poisoned[path] = true
