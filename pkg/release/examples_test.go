@@ -96,3 +96,42 @@ func TestBrokenExample(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSExampleUsesEveryField keeps examples/aws/release.yml a complete
+// reference: every field the schema allows for target aws appears in it.
+func TestAWSExampleUsesEveryField(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "examples/aws/release.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := checker{file: "aws.yml"}
+	tr, ok := c.document(data)
+	if !ok {
+		t.Fatal(c.problems)
+	}
+	used := map[string]bool{}
+	for path := range tr.locs {
+		tokens := strings.Split(path, pathSep)
+		if kind := mappingKind(tokens[:len(tokens)-1]); kind != "" {
+			used[kind+"."+tokens[len(tokens)-1]] = true
+		}
+	}
+	cs, err := compiledSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	localOnly := map[string]bool{"command": true, "working_dir": true, "env": true, "instances": true, "listen": true}
+	for kind, keys := range cs.keys {
+		if kind == "healthCheck" {
+			keys = []string{"grace_period"} // the only one aws uses
+		}
+		for _, k := range keys {
+			if kind == "service" && localOnly[k] {
+				continue
+			}
+			if !used[kind+"."+k] {
+				t.Errorf("examples/aws/release.yml does not use %s field %s", kind, k)
+			}
+		}
+	}
+}
