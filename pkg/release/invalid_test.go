@@ -73,6 +73,8 @@ func TestInvalid(t *testing.T) {
 			"8:1: release_id is set by odin, not the release file"}},
 		{"server-owned created_at", "created_at: 2026-01-01T00:00:00Z\n" + local, []string{
 			"1:1: created_at is set by odin, not the release file"}},
+		{"server-owned name elsewhere is just unknown", local + "    health_check:\n      error: x\n", []string{
+			`9:7: services.web.health_check: unknown key "error"`}},
 		{"server-owned in service", local + "    healthy_report: {}\n", []string{
 			"8:5: services.web: healthy_report is set by odin, not the release file"}},
 		{"anchor and alias", strings.Replace(local, "command: [go, run, .]", "command: &cmd [go, run, .]", 1) + "  api:\n    command: *cmd\n    listen: 8081\n", []string{

@@ -131,14 +131,15 @@ func (c *checker) schemaError(t *tree, cs *compiled, e *jsonschema.ValidationErr
 	pre := prefix(l.path)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
+		mk := mappingKind(e.InstanceLocation)
 		for _, p := range k.Properties {
 			kl := t.locs[childPath(path, p)]
 			switch {
-			case serverOwned[p]:
+			case serverOwned[p] && (mk == "root" || mk == "service"):
 				c.add(kl.key, "%s%s is set by odin, not the release file", pre, p)
 			default:
 				msg := fmt.Sprintf("%sunknown key %q", pre, p)
-				if s := suggest(p, cs.keys[mappingKind(e.InstanceLocation)]); s != "" {
+				if s := suggest(p, cs.keys[mk]); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				c.add(kl.key, "%s", msg)
