@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -46,7 +47,22 @@ func serveForTest(dir string) int {
 	if os.Getenv("ODIN_TEST_IGNORE_TERM") != "" {
 		signal.Ignore(syscall.SIGTERM)
 	}
-	s, err := New(ctx, Options{DataDir: dir})
+	opts := Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	if spec := os.Getenv("ODIN_TEST_FUNCTIONS"); spec != "" {
+		var argvs map[string][]string
+		if err := json.Unmarshal([]byte(spec), &argvs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		opts.Functions = func(Endpoint) (*engine.Functions, error) {
+			fns := engine.NewFunctions()
+			for name, argv := range argvs {
+				fns.RegisterCommand(name, argv, nil, "")
+			}
+			return fns, nil
+		}
+	}
+	s, err := New(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
