@@ -56,6 +56,7 @@ type machine struct {
 	afterFn func(task string, st *State)
 
 	mu     sync.Mutex
+	last   []engine.Event // the last execution's history
 	events map[string][]engine.Event
 	done   map[string]chan engine.Result
 }
@@ -189,6 +190,7 @@ func (m *machine) deploy(in Input) (engine.Result, []string) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.last = m.events[arn]
 	var path []string
 	for _, ev := range m.events[arn] {
 		if strings.HasSuffix(ev.Type, "StateEntered") && ev.Details != nil {
@@ -367,7 +369,40 @@ func TestMachineFailures(t *testing.T) {
 				m.noLock(in)
 			}
 			m.noneRunning(in.ReleaseID)
+			if slices.Contains(tt.wantPath, "CleanUpFailure") && !tt.failClean {
+				m.stoppedInReport()
+			}
 		})
+	}
+}
+
+// stoppedInReport checks that the rollback's task output, which the live
+// view shows, reports every instance stopped (or exited, if it crashed).
+func (m *machine) stoppedInReport() {
+	m.t.Helper()
+	var out string
+	for i, ev := range m.last {
+		if ev.Type == "TaskStateEntered" && ev.Details.Name == "CleanUpFailure" {
+			for _, next := range m.last[i:] {
+				if next.Type == "LambdaFunctionSucceeded" {
+					out = next.Details.Output
+				}
+				if next.Type == "TaskStateExited" {
+					break
+				}
+			}
+		}
+	}
+	var st State
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Health == nil {
+		m.t.Fatalf("CleanUpFailure output %q: %v", out, err)
+	}
+	for _, s := range st.Health.Services {
+		for _, in := range s.Instances {
+			if in.State != InstanceStopped && in.State != InstanceExited {
+				m.t.Errorf("after rollback, instance %s is %s", in.ID, in.State)
+			}
+		}
 	}
 }
 

@@ -282,7 +282,7 @@ func (h *Handler) deploy(ctx context.Context, st *State, ex execution) error {
 	}
 	healthy := false
 	st.Healthy = &healthy
-	if hl, err := p.Health(ctx, d); err == nil {
+	if hl, _ := p.Health(ctx, d); hl != nil {
 		st.Health = hl
 	}
 	return nil
@@ -343,7 +343,9 @@ func (h *Handler) cleanUpFailure(ctx context.Context, st *State, ex execution) e
 	if err := p.CleanUpFailure(ctx, d); err != nil {
 		return asType(err, func(m string) error { return &CleanUpError{Msg: m} })
 	}
-	if hl, err := p.Health(ctx, d); err == nil {
+	// The report shows the instances stopped (one that crashed stays
+	// "exited", hence the error is not the point here).
+	if hl, _ := p.Health(ctx, d); hl != nil {
 		st.Health = hl
 	}
 	return nil

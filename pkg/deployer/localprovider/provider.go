@@ -73,6 +73,9 @@ var _ deployer.Provider = (*Provider)(nil)
 type running struct {
 	d         deployer.Deployment
 	instances []*instance
+	// stopped is set once CleanUpFailure stopped the release; it stays so
+	// that its report shows the instances stopped.
+	stopped bool
 }
 
 func scope(d *deployer.Deployment) string { return d.Project + "/" + d.Config }
@@ -154,7 +157,7 @@ func (p *Provider) Deploy(_ context.Context, d *deployer.Deployment) error {
 	if p.closed {
 		return errors.New("the local provider is shut down")
 	}
-	if _, ok := p.releases[d.ReleaseID]; ok {
+	if r, ok := p.releases[d.ReleaseID]; ok && !r.stopped {
 		return nil // a retried Deploy: already started
 	}
 	r := &running{d: *d}
@@ -288,6 +291,7 @@ func (p *Provider) Health(_ context.Context, d *deployer.Deployment) (*deployer.
 			sh.Launching++
 		case deployer.InstanceTerminating:
 			sh.Terminating++
+		case deployer.InstanceStopped:
 		case deployer.InstanceExited:
 			sh.Unhealthy++
 			if !in.stopRequested() {
@@ -372,7 +376,7 @@ func (p *Provider) CleanUpFailure(_ context.Context, d *deployer.Deployment) err
 		return &deployer.CleanUpError{Msg: fmt.Sprintf("stop release %s: %v", d.ReleaseID, err)}
 	}
 	p.mu.Lock()
-	delete(p.releases, d.ReleaseID)
+	r.stopped = true
 	p.mu.Unlock()
 	return nil
 }
