@@ -1,9 +1,12 @@
 package sfnapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -57,6 +60,7 @@ func newRig(t testing.TB, dir string, opts Options) *rig {
 	client := sfn.New(sfn.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(srv.URL),
+		HTTPClient:   ownBody{srv.Client()},
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		// Tests assert the first answer; retries would hide throttling.
 		RetryMaxAttempts: 1,
@@ -67,6 +71,27 @@ func newRig(t testing.TB, dir string, opts Options) *rig {
 	}
 	t.Cleanup(r.close)
 	return r
+}
+
+// ownBody hands net/http a private copy of each request body. aws-sdk-go-v2
+// closes its request body as soon as Do returns; with Go 1.26's transport
+// that races the connection's write loop, which then closes the connection
+// while a large response (a 1,000-event history page) is still being read:
+// "failed to decode response body, read tcp ...: use of closed network
+// connection". The same happens against a static net/http server, so it is
+// a client-side race (aws/aws-sdk-go-v2#1825, #2737), not this API's.
+type ownBody struct{ c *http.Client }
+
+func (o ownBody) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		data, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+	}
+	return o.c.Do(r)
 }
 
 func (r *rig) close() {
