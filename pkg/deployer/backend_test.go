@@ -14,36 +14,23 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/deploy"
 	. "github.com/odin-deploy/odin/pkg/deployer"
-	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
-	"github.com/odin-deploy/odin/pkg/local/engine"
+	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/release"
 )
 
-// TestLocalBackend wires the deployer into the local backend the way `odin
-// local serve` does (Functions, Bootstrap) and deploys through the real
-// client (pkg/deploy) and the Step Functions and S3 APIs over HTTP.
+// TestLocalBackend starts the local backend with the deployer the way `odin
+// local serve` does (localbackend: Functions, Bootstrap) and deploys through
+// the real client (pkg/deploy) and the Step Functions and S3 APIs over HTTP.
 func TestLocalBackend(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	lp := localprovider.New(localprovider.Options{DataDir: dir, StopGrace: 5 * time.Second})
-	t.Cleanup(func() { lp.Close() })
-	var arn string
-	srv, err := server.New(ctx, server.Options{
-		DataDir: dir,
-		Functions: func(ep server.Endpoint) (*engine.Functions, error) {
-			return Functions(Endpoint(ep), lp, nil), nil
-		},
-		Bootstrap: func(ctx context.Context, ep server.Endpoint) (err error) {
-			arn, err = Bootstrap(ctx, Endpoint(ep))
-			return err
-		},
-	})
+	b, err := localbackend.Start(ctx, server.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	ep := Endpoint(srv.Endpoint())
+	t.Cleanup(func() { b.Close() })
+	ep := Endpoint(b.Endpoint())
+	arn := "arn:aws:states:" + ep.Region + ":" + ep.Account + ":stateMachine:" + StateMachineName
 	sfnc := ep.SFNClient()
 
 	// Bootstrap again (a restart) keeps the machine; an outdated definition
