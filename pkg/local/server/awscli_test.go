@@ -57,6 +57,7 @@ func TestAWSCLIS3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the AWS CLI a dozen times")
 	}
+	t.Parallel() // the CLI's start-up dominates; overlap it with the other CLI test
 	s := newServer(t, Options{})
 	aws := awsCLI(t, s.Endpoint())
 	must := func(args ...string) string {
@@ -128,6 +129,7 @@ func TestAWSCLIStepFunctions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the AWS CLI several times")
 	}
+	t.Parallel()
 	s := newServer(t, Options{Functions: func(Endpoint) (*engine.Functions, error) {
 		fns := engine.NewFunctions()
 		fns.Register("greet", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
