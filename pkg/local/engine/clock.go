@@ -66,6 +66,8 @@ type FakeClock struct {
 	fired  []time.Duration
 	quiet  time.Duration
 	wakeup chan struct{}
+	// advancing says the auto-mode advancer goroutine is running.
+	advancing bool
 }
 
 type fakeTimer struct {
@@ -134,30 +136,45 @@ func (c *FakeClock) stop(t *fakeTimer) {
 	}
 }
 
-// notifyLocked wakes Waiters and, in auto mode, schedules a check for quiet.
+// notifyLocked wakes BlockUntil callers and, in auto mode, makes sure the
+// advancer is watching for quiet.
 func (c *FakeClock) notifyLocked() {
 	close(c.wakeup)
 	c.wakeup = make(chan struct{})
-	if c.auto && c.holds == 0 {
-		go c.advanceWhenQuiet(c.gen)
+	if c.auto && !c.advancing {
+		c.advancing = true
+		go c.advancer()
 	}
 }
 
-func (c *FakeClock) advanceWhenQuiet(gen uint64) {
-	time.Sleep(c.quiet)
-	c.mu.Lock()
-	if c.gen != gen || c.holds > 0 || len(c.timers) == 0 {
-		c.mu.Unlock()
-		return
-	}
-	earliest := c.timers[0].at
-	for _, t := range c.timers[1:] {
-		if t.at.Before(earliest) {
-			earliest = t.at
+// advancer runs while timers are pending in auto mode: whenever the clock has
+// seen no activity (Now, timers, holds) for c.quiet and nobody holds it, it
+// jumps to the earliest timer.
+func (c *FakeClock) advancer() {
+	for {
+		c.mu.Lock()
+		if len(c.timers) == 0 {
+			c.advancing = false
+			c.mu.Unlock()
+			return
 		}
+		gen := c.gen
+		c.mu.Unlock()
+		time.Sleep(c.quiet)
+		c.mu.Lock()
+		if c.gen != gen || c.holds > 0 || len(c.timers) == 0 {
+			c.mu.Unlock()
+			continue
+		}
+		earliest := c.timers[0].at
+		for _, t := range c.timers[1:] {
+			if t.at.Before(earliest) {
+				earliest = t.at
+			}
+		}
+		c.mu.Unlock()
+		c.AdvanceTo(earliest)
 	}
-	c.mu.Unlock()
-	c.AdvanceTo(earliest)
 }
 
 // Hold keeps an auto clock from moving until release is called; the engine
@@ -175,9 +192,6 @@ func (c *FakeClock) Hold() (release func()) {
 			defer c.mu.Unlock()
 			c.holds--
 			c.gen++
-			if c.holds == 0 && len(c.timers) > 0 && c.auto {
-				go c.advanceWhenQuiet(c.gen)
-			}
 		})
 	}
 }
