@@ -18,6 +18,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
@@ -32,6 +33,9 @@ type LocalOptions struct {
 	ListenSet   bool
 	AllowRemote bool
 	Verbose     bool
+	// Functions are NAME=COMMAND task functions (--function), run as
+	// processes with the task input on stdin and the result on stdout.
+	Functions []string
 	// Grace is how long stop waits after SIGTERM before SIGKILL.
 	Grace time.Duration
 	// Start makes sure a server runs for DataDir and returns its endpoint,
@@ -68,6 +72,8 @@ odin starts it by itself when the backend is local; these commands manage it, an
 	addrFlags := func(c *cobra.Command) {
 		c.Flags().StringVar(&opts.Listen, "listen", server.DefaultAddr, "address to listen on (a loopback address unless --allow-remote)")
 		c.Flags().BoolVar(&opts.AllowRemote, "allow-remote", false, "allow a listen address reachable from other machines (anyone who has the credentials can deploy)")
+		c.Flags().StringArrayVar(&opts.Functions, "function", nil,
+			"NAME=COMMAND: run Lambda function NAME as COMMAND (split on spaces; JSON input on stdin, JSON result on stdout); repeatable")
 	}
 
 	serve := &cobra.Command{
@@ -148,8 +154,20 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		Addr:        opts.Listen,
 		AllowRemote: opts.AllowRemote,
 		Logger:      log,
-		// The lead registers the deployer here: States (built from its
-		// Functions once the endpoint is known) and Bootstrap.
+		Functions: func(server.Endpoint) (*engine.Functions, error) {
+			fns := engine.NewFunctions()
+			for _, spec := range opts.Functions {
+				name, command, ok := strings.Cut(spec, "=")
+				argv := strings.Fields(command)
+				if !ok || name == "" || len(argv) == 0 {
+					return nil, exitcode.UsageError(fmt.Errorf("--function %q: want NAME=COMMAND", spec))
+				}
+				fns.RegisterCommand(name, argv, nil, "")
+			}
+			return fns, nil
+		},
+		// The reference deployer registers here: its handler in Functions
+		// and its Bootstrap (release bucket, deployer state machine).
 	}
 	if opts.ServerOptions != nil {
 		opts.ServerOptions(&so)
@@ -195,9 +213,17 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bo
 		if err != nil {
 			return err
 		}
-		args := []string{"local", "serve", "--data-dir", dir, "--listen", opts.Listen}
+		args := []string{"local", "serve", "--data-dir", dir}
+		if opts.ListenSet {
+			// Otherwise serve's default applies, with its fallback to a free
+			// port when another data dir's server has 4599.
+			args = append(args, "--listen", opts.Listen)
+		}
 		if opts.AllowRemote {
 			args = append(args, "--allow-remote")
+		}
+		for _, fn := range opts.Functions {
+			args = append(args, "--function", fn)
 		}
 		proc, err := server.StartDetached(exe, args, filepath.Join(dir, server.LogFile))
 		if err != nil {

@@ -226,3 +226,32 @@ func TestLocalBackgroundLifecycle(t *testing.T) {
 		t.Errorf("the server did not stop cleanly:\n%s", log)
 	}
 }
+
+func TestLocalFunctionFlag(t *testing.T) {
+	cases := []struct {
+		spec string
+		ok   bool
+	}{
+		{"work=sh -c true", true},
+		{"work=/usr/local/bin/handler", true},
+		{"work=", false},
+		{"=cmd", false},
+		{"no-equals", false},
+	}
+	for _, tc := range cases {
+		opts, _, _ := testLocalOptions(t)
+		opts.Functions = []string{tc.spec}
+		fns, err := localServerOptions(opts, nil).Functions(server.Endpoint{})
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%q: %v", tc.spec, err)
+			} else if _, found := fns.Lookup("arn:aws:lambda:us-east-1:000000000000:function:work"); !found {
+				t.Errorf("%q: function not registered", tc.spec)
+			}
+			continue
+		}
+		if exitcode.Of(err) != exitcode.Usage {
+			t.Errorf("%q: error %v, want a usage error", tc.spec, err)
+		}
+	}
+}
