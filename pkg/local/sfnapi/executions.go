@@ -432,7 +432,7 @@ func (a *API) taskErr(token string, err error) error {
 	case errors.Is(err, engine.ErrTaskDoesNotExist):
 		return modelErr("TaskDoesNotExist", "Task Does Not Exist: '%s'", token)
 	case errors.Is(err, engine.ErrInvalidToken):
-		return invalidToken("Invalid Token: " + token)
+		return invalidToken("Invalid token")
 	}
 	return err
 }
