@@ -64,6 +64,7 @@ func New(opts Options) *Provider {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
+	p.reapOrphans()
 	return p
 }
 
@@ -235,9 +236,11 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 		return nil, err
 	}
 	in := newInstance(id, service, d.ReleaseID, port, logPath, s.HealthCheck, cmd)
+	p.writePid(in)
 	go func() {
 		err := cmd.Wait()
 		logFile.Close()
+		p.removePid(in)
 		in.exitedWith(err)
 	}()
 	go in.watch()

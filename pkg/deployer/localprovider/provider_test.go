@@ -335,3 +335,36 @@ func TestLogTail(t *testing.T) {
 		t.Error("missing file gave lines")
 	}
 }
+
+// A provider started on the data dir of one that died (the server was
+// killed) stops the instances the dead one left running.
+func TestOrphansReaped(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dead := New(Options{DataDir: dir})
+	d := deployment(t, "r-orphan", "ok", 2, 0)
+	if err := dead.Deploy(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, dead, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	pids := dead.PIDs("r-orphan")
+	// Unrelated pid records must not be signalled: this one names our own
+	// test process with an instance it does not have.
+	os.WriteFile(dead.pidPath("r-x", "web-9"), []byte(fmt.Sprintf(`{"pid":%d,"release_id":"r-x","instance":"web-9"}`, os.Getpid())), 0o600)
+
+	next := New(Options{DataDir: dir})
+	defer next.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if alive(pid) {
+			t.Errorf("orphaned pid %d still running", pid)
+		}
+	}
+	if entries, _ := os.ReadDir(next.pidDir()); len(entries) != 0 {
+		t.Errorf("pid records left: %v", entries)
+	}
+	dead.Close()
+}
