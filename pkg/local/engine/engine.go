@@ -48,8 +48,11 @@ const MaxPayloadBytes = 256 * 1024
 
 // Options configures an Engine. Zero values get working defaults.
 type Options struct {
-	Clock     Clock      // default SystemClock
-	Sink      Sink       // required: where events go
+	Clock Clock // default SystemClock
+	// Sink is required: where events go. If Append fails, the execution
+	// stops where it is (logged), with no terminal event and no OnDone: it
+	// stays RUNNING in the store, and Resume can continue it later.
+	Sink      Sink
 	Functions *Functions // Lambda functions; default an empty registry
 	Region    string     // default "us-east-1"
 	Account   string     // default "123456789012"
@@ -95,14 +98,14 @@ type Result struct {
 
 // Errors of the engine's API.
 var (
-	ErrClosed             = errors.New("engine is closed")
-	ErrExecutionNotFound  = errors.New("execution is not running")
-	ErrAlreadyRunning     = errors.New("execution is already running")
-	ErrTaskDoesNotExist   = errors.New("task does not exist")
-	ErrInvalidToken       = errors.New("invalid task token")
+	ErrClosed            = errors.New("engine is closed")
+	ErrExecutionNotFound = errors.New("execution is not running")
+	ErrAlreadyRunning    = errors.New("execution is already running")
+	ErrTaskDoesNotExist  = errors.New("task does not exist")
+	ErrInvalidToken      = errors.New("invalid task token")
 	// ErrInvalidInput wraps input that is not JSON or is over MaxPayloadBytes
 	// (the API's InvalidExecutionInput).
-	ErrInvalidInput = errors.New("invalid execution input")
+	ErrInvalidInput       = errors.New("invalid execution input")
 	errHalted             = errors.New("execution halted")
 	errTaskTimedOut       = errors.New("task timed out")
 	errHeartbeatTimedOut  = errors.New("task heartbeat timed out")

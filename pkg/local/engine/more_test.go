@@ -542,3 +542,37 @@ func TestSendTaskErrors(t *testing.T) {
 		t.Errorf("long token: %v", err)
 	}
 }
+
+type failingSink struct {
+	memorySink
+	failAt int64
+}
+
+func (s *failingSink) Append(ctx context.Context, arn string, ev Event) error {
+	if ev.ID == s.failAt {
+		return errors.New("disk full")
+	}
+	return s.memorySink.Append(ctx, arn, ev)
+}
+
+func TestSinkFailureStopsTheExecution(t *testing.T) {
+	sink := &failingSink{memorySink: *newMemorySink(), failAt: 3}
+	done := make(chan Result, 1)
+	eng := New(Options{Sink: sink, Clock: NewAutoClock(epoch), OnDone: func(_ string, r Result) { done <- r }})
+	x := newExecution(mustParse(t, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","End":true}}}`), "x", `{}`)
+	if err := eng.Start(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	for eng.Running(x.Arn) {
+		time.Sleep(time.Millisecond)
+	}
+	eng.Close()
+	select {
+	case r := <-done:
+		t.Errorf("OnDone called with %+v", r)
+	default:
+	}
+	if n := len(sink.history(x.Arn)); n != 2 {
+		t.Errorf("%d events recorded, want 2", n)
+	}
+}
