@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -253,5 +256,104 @@ func TestLocalFunctionFlag(t *testing.T) {
 		if exitcode.Of(err) != exitcode.Usage {
 			t.Errorf("%q: error %v, want a usage error", tc.spec, err)
 		}
+	}
+}
+
+// TestLocalCrashResumeBinary: the real binary's background server is
+// SIGKILLed while an execution waits; `odin local start` brings it back with
+// the same --function, and the execution completes with a contiguous history.
+func TestLocalCrashResumeBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the odin binary")
+	}
+	bin := odinBinary(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	start := func() server.Endpoint {
+		t.Helper()
+		script := filepath.Join(filepath.Dir(dir), "task.sh")
+		if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >/dev/null\nprintf '{\"ran\":true}'\n"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--data-dir", dir, "local", "start", "--listen", "127.0.0.1:0", "--function", "work="+script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, server.LogFile))
+			t.Fatalf("odin local start: %v\n%s\n%s", err, out, log)
+		}
+		st, err := server.Probe(context.Background(), dir)
+		if err != nil || !st.Running {
+			t.Fatalf("not running after start: %+v %v", st, err)
+		}
+		return st.Endpoint
+	}
+	t.Cleanup(func() { server.Stop(context.Background(), dir, time.Second) })
+	ep := start()
+	c := sfnClientFor(ep)
+	ctx := context.Background()
+	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":2,"Next":"Work"},` +
+		`"Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:work","End":true}}}`
+	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("crash"), Definition: aws.String(def),
+		RoleArn: aws.String("arn:aws:iam::000000000000:role/odin-local")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("survivor")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHistory(t, c, *ex.ExecutionArn, func(ev []sfntypes.HistoryEvent, _ sfntypes.ExecutionStatus) bool {
+		return len(ev) > 0 && ev[len(ev)-1].Type == sfntypes.HistoryEventTypeWaitStateEntered
+	})
+	st, _ := server.Probe(ctx, dir)
+	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for held := true; held; {
+		s, _ := server.Probe(ctx, dir)
+		held = s.Pid != 0
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	c = sfnClientFor(start())
+	events := waitHistory(t, c, *ex.ExecutionArn, func(_ []sfntypes.HistoryEvent, s sfntypes.ExecutionStatus) bool {
+		return s != sfntypes.ExecutionStatusRunning
+	})
+	last := events[len(events)-1]
+	if last.Type != sfntypes.HistoryEventTypeExecutionSucceeded || aws.ToString(last.ExecutionSucceededEventDetails.Output) != `{"ran":true}` {
+		t.Fatalf("the execution did not succeed after the restart: %v", last.Type)
+	}
+	for i, e := range events {
+		if e.Id != int64(i+1) {
+			t.Fatalf("event %d has id %d: ids must be contiguous and unique", i, e.Id)
+		}
+	}
+}
+
+func sfnClientFor(ep server.Endpoint) *sfn.Client {
+	return sfn.New(sfn.Options{BaseEndpoint: aws.String(ep.URL), Region: ep.Region, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+}
+
+// waitHistory polls until cond holds (60 s at most): it waits for progress,
+// it does not assert speed.
+func waitHistory(t *testing.T, c *sfn.Client, arn string, cond func([]sfntypes.HistoryEvent, sfntypes.ExecutionStatus) bool) []sfntypes.HistoryEvent {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(out.Events, d.Status) {
+			return out.Events
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting; status %s, %d events", d.Status, len(out.Events))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
