@@ -100,7 +100,7 @@ func BenchmarkExecutions(b *testing.B) {
 // aws-sdk-go-v2 client, whose JSON decoding costs most of the time.
 func BenchmarkHistoryPage(b *testing.B) {
 	r := newRig(b, "", Options{})
-	arn := longExecution(b, r, 500) // 1,003 events
+	arn := longExecution(b, r, 500) // 1,004 events
 	ctx := context.Background()
 	for _, reverse := range []bool{false, true} {
 		b.Run(fmt.Sprintf("server/reverse=%v", reverse), func(b *testing.B) {
