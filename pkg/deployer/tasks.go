@@ -34,7 +34,8 @@ func (h *Handler) validate(ctx context.Context, st *State, ex execution) error {
 	}
 	// The server decides these; a client must not.
 	if st.StartedAt != "" || st.Deadline != "" || st.LockETag != "" || st.Healthy != nil || st.Health != nil ||
-		st.Timeout != 0 || st.WaitForDeploy != 0 || st.WaitForHealthy != 0 || st.Error != nil {
+		st.Timeout != 0 || st.WaitForDeploy != 0 || st.WaitForHealthy != 0 ||
+		st.Error != nil || st.CleanupError != nil || st.LockError != nil {
 		return &BadReleaseError{Msg: "execution input sets fields the deployer owns (started_at, deadline, timeout, waits, lock, health, error)"}
 	}
 	if want := st.root() + "/" + st.ReleaseID + "/release"; st.ReleaseKey != want {
