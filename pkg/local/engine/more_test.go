@@ -298,13 +298,19 @@ func TestDataLimit(t *testing.T) {
 	})
 	t.Run("task result is catchable", func(t *testing.T) {
 		rg := newRig(t, true)
+		calls := 0
 		rg.fns.Register("f", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			calls++
 			return json.Marshal(big)
 		})
 		res, _ := rg.run(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+			"Retry":[{"ErrorEquals":["States.ALL"]}],
 			"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.e","Next":"C"}],"End":true},"C":{"Type":"Succeed"}}}`, `{}`)
 		if res.Status != StatusSucceeded || !strings.Contains(string(res.Output), "States.DataLimitExceeded") {
 			t.Fatalf("result %+v", res)
+		}
+		if calls != 1 {
+			t.Errorf("States.ALL retried a data limit failure: %d calls", calls)
 		}
 	})
 }

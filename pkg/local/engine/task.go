@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/local/asl"
@@ -42,6 +43,12 @@ func (r *stateRun) retryDelay(counts []int64, f *failure) (time.Duration, bool) 
 	for i, ret := range r.st.Retry {
 		if !matches(ret.ErrorEquals, f) {
 			continue
+		}
+		if f.name == "States.DataLimitExceeded" && !slices.Contains(ret.ErrorEquals, f.name) {
+			// The docs say States.ALL doesn't cover it; retrying the same
+			// oversized result would not help anyway. (A catcher's States.ALL
+			// does catch it: recorded on AWS.)
+			return 0, false
 		}
 		if counts[i] >= ret.MaxAttempts {
 			return 0, false
