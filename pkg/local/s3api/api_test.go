@@ -385,6 +385,10 @@ func TestListObjectsV2(t *testing.T) {
 		{name: "start after", startAfter: "c", max: 1000, want: []page{{"d/4,d/5,e f+g,z", ""}}},
 		{name: "prefix no match", prefix: "q", max: 1000, want: []page{{"", ""}}},
 	}
+	zero, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b, MaxKeys: aws.Int32(0)})
+	if err != nil || len(zero.Contents) != 0 || aws.ToBool(zero.IsTruncated) {
+		t.Errorf("max-keys=0: %v, %d keys, truncated %v", err, len(zero.Contents), aws.ToBool(zero.IsTruncated))
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []page

@@ -413,7 +413,8 @@ func (s *store) list(bucket, prefix, delimiter, after string, afterIsCP bool, ma
 				continue
 			}
 			if n == max {
-				out.truncated = true
+				// max-keys=0 asks for nothing, not for an endless pagination.
+				out.truncated = max > 0
 				return nil
 			}
 			n++
