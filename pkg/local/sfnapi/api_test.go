@@ -133,6 +133,16 @@ func (r *rig) waitDone(t testing.TB, arn string) *sfn.DescribeExecutionOutput {
 	}
 }
 
+// waitForTimer waits until an execution waits on the fake clock.
+func waitForTimer(t testing.TB, c *engine.FakeClock) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.BlockUntil(ctx, 1); err != nil {
+		t.Fatalf("no execution waits on the clock: %v", err)
+	}
+}
+
 // wantAPIError checks err is the API error code with message msg ("" skips
 // the message check).
 func wantAPIError(t testing.TB, err error, code, msg string) {

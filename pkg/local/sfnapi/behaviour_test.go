@@ -258,9 +258,7 @@ func TestStopExecution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := clock.BlockUntil(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	waitForTimer(t, clock)
 	clock.Advance(5 * time.Second)
 	out, err := r.client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: x.ExecutionArn, Error: aws.String("Halted"), Cause: aws.String("by the test")})
 	if err != nil {
@@ -347,9 +345,7 @@ func TestStateMachineLifecycle(t *testing.T) {
 	if _, err := r.client.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: old.ExecutionArn}); err != nil {
 		t.Fatal(err)
 	}
-	if err := clock.BlockUntil(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	waitForTimer(t, clock)
 	clock.Advance(time.Hour)
 	if d := r.waitDone(t, *old.ExecutionArn); d.Status != types.ExecutionStatusSucceeded {
 		t.Fatalf("old execution %s", d.Status)

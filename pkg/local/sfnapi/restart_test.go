@@ -1,0 +1,106 @@
+package sfnapi
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/local/engine"
+)
+
+const restartMachine = `{"StartAt":"Before","States":{
+ "Before":{"Type":"Pass","Result":"b","ResultPath":"$.before","Next":"Wait"},
+ "Wait":{"Type":"Wait","Seconds":3600,"Next":"Work"},
+ "Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:work","ResultPath":"$.work","Next":"After"},
+ "After":{"Type":"Pass","End":true}}}`
+
+// TestRestartMidExecution closes the API while an execution waits, opens a
+// new one on the same data directory, and checks the execution completes
+// with one contiguous history: the events before the restart unchanged, no
+// event twice, the Wait not entered again and the Task run once.
+func TestRestartMidExecution(t *testing.T) {
+	dir := t.TempDir()
+	var calls atomic.Int32
+	fns := engine.NewFunctions()
+	fns.Register("work", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		calls.Add(1)
+		return json.RawMessage(`"done"`), nil
+	})
+	ctx := context.Background()
+
+	clock1 := engine.NewFakeClock(epoch0)
+	r1 := newRig(t, dir, Options{Clock: clock1, Functions: fns})
+	smArn := r1.createMachine(t, "restart", restartMachine)
+	x, err := r1.client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &smArn, Name: aws.String("r"), Input: aws.String(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForTimer(t, clock1)
+	before, err := r1.client.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: x.ExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := before.Events[len(before.Events)-1]; last.Type != types.HistoryEventTypeWaitStateEntered {
+		t.Fatalf("before the restart the last event is %s", last.Type)
+	}
+	r1.close()
+
+	// Ten minutes later a new server picks the execution up.
+	clock2 := engine.NewFakeClock(epoch0.Add(10 * time.Minute))
+	r2 := newRig(t, dir, Options{Clock: clock2, Functions: fns})
+	d, err := r2.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: x.ExecutionArn})
+	if err != nil || d.Status != types.ExecutionStatusRunning {
+		t.Fatalf("after the restart: %v %v", d, err)
+	}
+	waitForTimer(t, clock2)
+	clock2.Advance(50 * time.Minute) // what was left of the Wait
+	d = r2.waitDone(t, *x.ExecutionArn)
+	if d.Status != types.ExecutionStatusSucceeded || aws.ToString(d.Output) != `{"before":"b","work":"done"}` {
+		t.Fatalf("after the restart the execution ended %s with %s", d.Status, aws.ToString(d.Output))
+	}
+	if !d.StopDate.Equal(epoch0.Add(time.Hour)) {
+		t.Fatalf("stop date %v, want %v (the Wait ends an hour after it began)", d.StopDate, epoch0.Add(time.Hour))
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the task ran %d times", n)
+	}
+	after, err := r2.client.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: x.ExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range after.Events {
+		if ev.Id != int64(i+1) {
+			t.Fatalf("event %d has id %d", i+1, ev.Id)
+		}
+		if i < len(before.Events) {
+			b := before.Events[i]
+			if ev.Type != b.Type || !ev.Timestamp.Equal(*b.Timestamp) || ev.PreviousEventId != b.PreviousEventId {
+				t.Fatalf("event %d changed across the restart: %s -> %s", i+1, b.Type, ev.Type)
+			}
+		}
+	}
+	for _, typ := range []types.HistoryEventType{types.HistoryEventTypeExecutionStarted, types.HistoryEventTypeWaitStateEntered,
+		types.HistoryEventTypeWaitStateExited, types.HistoryEventTypeLambdaFunctionScheduled, types.HistoryEventTypeExecutionSucceeded} {
+		if n := countType(after.Events, typ); n != 1 {
+			t.Errorf("%d %s events, want 1", n, typ)
+		}
+	}
+
+	// A third server finds nothing to resume and the same history.
+	r2.close()
+	r3 := newRig(t, dir, Options{Functions: fns})
+	again, err := r3.client.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: x.ExecutionArn})
+	if err != nil || len(again.Events) != len(after.Events) {
+		t.Fatalf("third open: %d events, %v", len(again.Events), err)
+	}
+	fx, err := r3.client.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: x.ExecutionArn})
+	if err != nil || *fx.Definition != restartMachine {
+		t.Fatalf("definition after reopen: %v", err)
+	}
+}
