@@ -462,9 +462,12 @@ func (e *Engine) complete(token string, res callbackResult) error {
 
 // SendTaskSuccess completes a .waitForTaskToken task with output (JSON text).
 func (e *Engine) SendTaskSuccess(ctx context.Context, token string, output string) error {
+	if len(output) > MaxPayloadBytes {
+		return fmt.Errorf("send task success: %w: output is %d bytes, over the %d-byte limit", ErrInvalidInput, len(output), MaxPayloadBytes)
+	}
 	v, err := jsonpath.Decode([]byte(output))
 	if err != nil {
-		return fmt.Errorf("send task success: output is not JSON: %w", err)
+		return fmt.Errorf("send task success: %w: output is not JSON: %v", ErrInvalidInput, err)
 	}
 	return e.complete(token, callbackResult{output: v})
 }
