@@ -246,3 +246,29 @@ func FuzzVerify(f *testing.F) {
 		_, _ = io.ReadAll(r.Body)
 	})
 }
+
+// BenchmarkVerify is the per-request cost of authentication on a typical
+// Step Functions call (the body is read and hashed) and an S3 GET.
+func BenchmarkVerify(b *testing.B) {
+	t := &testing.T{}
+	body := `{"executionArn":"arn:aws:states:us-east-1:000000000000:execution:m:e","maxResults":100,"reverseOrder":true}`
+	states := signed(t, "POST", "/", body, "states", testSecret, signTime,
+		http.Header{"X-Amz-Target": {"AWSStepFunctions.GetExecutionHistory"}, "Content-Type": {"application/x-amz-json-1.0"}}, false)
+	s3get := signed(t, "GET", "/odin-releases/a/b/c/release", "", "s3", testSecret, signTime, nil, true)
+	v := verifier()
+	b.Run("states", func(b *testing.B) {
+		for b.Loop() {
+			states.Body = io.NopCloser(strings.NewReader(body))
+			if _, err := v.Verify(states); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("s3", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := v.Verify(s3get); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
