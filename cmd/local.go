@@ -16,6 +16,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/engine"
@@ -166,8 +167,6 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 			}
 			return fns, nil
 		},
-		// The reference deployer registers here: its handler in Functions
-		// and its Bootstrap (release bucket, deployer state machine).
 	}
 	if opts.ServerOptions != nil {
 		opts.ServerOptions(&so)
@@ -182,17 +181,21 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	so := localServerOptions(opts, log)
-	srv, err := server.New(ctx, so)
+	// The reference deployer: its task handler next to the --function
+	// commands, and its bootstrap (release bucket, deployer state machine).
+	start := func(so server.Options) (*localbackend.Backend, error) { return localbackend.Start(ctx, so) }
+	b, err := start(so)
 	if err != nil && !opts.ListenSet && errors.Is(err, syscall.EADDRINUSE) {
 		log.Warn("the default port is taken; listening on a free port", "addr", so.Addr)
 		so.Addr = "127.0.0.1:0"
-		srv, err = server.New(ctx, so)
+		b, err = start(so)
 	}
 	if err != nil {
 		return err
 	}
-	werr := srv.Wait(ctx)
-	if err := srv.Close(); err != nil {
+	werr := b.Wait(ctx)
+	// Close stops the server, then the release processes the deployer started.
+	if err := b.Close(); err != nil {
 		return errors.Join(werr, err)
 	}
 	return werr
