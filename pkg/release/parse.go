@@ -88,8 +88,10 @@ type checker struct {
 	problems Problems
 }
 
+// add records a problem. Its message is made printable: it may quote what
+// the file says (a tag, an anchor name), and a problem is one line.
 func (c *checker) add(p Pos, format string, args ...any) {
-	c.problems = append(c.problems, Problem{File: c.file, Line: p.Line, Col: p.Col, Message: fmt.Sprintf(format, args...)})
+	c.problems = append(c.problems, Problem{File: c.file, Line: p.Line, Col: p.Col, Message: printable(fmt.Sprintf(format, args...))})
 }
 
 // document turns the bytes into a tree, or reports why it cannot.
@@ -151,7 +153,7 @@ func (c *checker) syntaxError(data []byte, err error) {
 		p, msg = gp, gmsg
 	}
 	p.Line, p.Col = max(p.Line, 1), max(p.Col, 1)
-	c.add(p, "YAML syntax error: %s", printable(msg))
+	c.add(p, "YAML syntax error: %s", msg)
 }
 
 // printable escapes control characters, which parsers quote raw in their
