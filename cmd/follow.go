@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/watch"
@@ -56,4 +59,10 @@ func outcomeError(status, errName, cause string) error {
 		return exitcode.New(exitcode.Running, nil)
 	}
 	return exitcode.New(exitcode.Failed, nil)
+}
+
+// snapshot prints where an execution is now and returns its outcome's code.
+func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string, d *sfn.DescribeExecutionOutput) error {
+	fmt.Fprintf(f.IO.Out, "%s %s\n", aws.ToString(d.Name), d.Status)
+	return outcomeError(string(d.Status), aws.ToString(d.Error), aws.ToString(d.Cause))
 }

@@ -1,17 +1,73 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Placeholder until the status command lands; it refuses to run.
+// StatusOptions are the inputs of `odin status`.
+type StatusOptions struct {
+	IO       *iostreams.IOStreams
+	Target   targetFlags
+	Arg      string
+	NoFollow bool
+	Timeout  time.Duration
+}
+
 func newStatusCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "status",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("status: not built yet") },
+	opts := &StatusOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "status [EXECUTION|FILE]",
+		Short: "Attach to a deploy and tail it to the end",
+		Long: `Attach to a deploy, running or finished, and show every step with the same view as
+odin deploy. With no argument: the running (else the latest) deploy of the release.yml
+in the current directory, or of --project/--config-name.
+
+--no-follow prints where the deploy is and exits with its outcome's code (5 while it
+is still running).`,
+		Example:           "  odin status\n  odin status deploy-hello_development_r-0123456789abcdef\n  odin status --project hello --config-name development --no-follow",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeExecutionsOrFiles(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Arg = args[0]
+			}
+			return statusRun(cmd.Context(), f, opts)
+		},
 	}
+	opts.Target.register(cmd)
+	cmd.Flags().BoolVar(&opts.NoFollow, "no-follow", false, "print the deploy's state and exit with its outcome's code")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "stop watching after this long (exit 5)")
+	return cmd
+}
+
+func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
+	b, err := f.Backend(ctx, false)
+	if err != nil {
+		return err
+	}
+	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	if err != nil {
+		return err
+	}
+	arn, err := t.execution(ctx, deployClient(f, b), false)
+	if err != nil {
+		return err
+	}
+	newStatusLine(f).Println(b.Describe())
+	if opts.NoFollow {
+		d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			return fmt.Errorf("describe execution %s: %w", executionName(arn), err)
+		}
+		return snapshot(ctx, f, b, arn, d)
+	}
+	return follow(ctx, f, b, arn, followOptions{Timeout: opts.Timeout})
 }
