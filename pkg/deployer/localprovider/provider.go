@@ -345,6 +345,20 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 		p.balancers[s.Listen].route(d.ReleaseID, ports)
 	}
 	p.active[scope(d)] = d.ReleaseID
+	// A load balancer the release no longer listens on (a service removed
+	// or moved to another port) would route to stopped instances: close it.
+	listens := map[int]bool{}
+	for _, s := range d.Services {
+		listens[s.Listen] = true
+	}
+	var unused []*balancer
+	for port, owner := range p.owners {
+		if owner == scope(d) && !listens[port] {
+			unused = append(unused, p.balancers[port])
+			delete(p.balancers, port)
+			delete(p.owners, port)
+		}
+	}
 	var old []*running
 	for id, o := range p.releases {
 		if id != d.ReleaseID && scope(&o.d) == scope(d) {
@@ -353,6 +367,9 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 		}
 	}
 	p.mu.Unlock()
+	for _, b := range unused {
+		b.close()
+	}
 	for _, o := range old {
 		p.logger.Info("stopping previous release", "release", o.d.ReleaseID)
 		if err := p.stopAll(o.instances); err != nil {

@@ -368,3 +368,29 @@ func TestOrphansReaped(t *testing.T) {
 	}
 	dead.Close()
 }
+
+// A release that moves its service to another port closes the old port's
+// load balancer once it takes over.
+func TestMovedListenPortIsClosed(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	first, second := freeListenPort(t), freeListenPort(t)
+	for _, d := range []*deployer.Deployment{deployment(t, "r-a", "ok", 1, first), deployment(t, "r-b", "ok", 1, second)} {
+		if err := p.Validate(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Deploy(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+		if err := p.CleanUpSuccess(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := get(t, second); !strings.HasPrefix(got, "200 r-b ") {
+		t.Fatalf("new port answered %q", got)
+	}
+	if _, err := http.Get("http://127.0.0.1:" + strconv.Itoa(first) + "/"); err == nil {
+		t.Fatal("the old port still answers")
+	}
+}
