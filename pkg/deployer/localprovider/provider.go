@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -269,10 +270,8 @@ func sortedKeys(m map[string]string) []string {
 // Health reports the release's instances. An instance that exited is a
 // DeployError: a process that crashed at start will not become healthy.
 func (p *Provider) Health(_ context.Context, d *deployer.Deployment) (*deployer.Health, error) {
-	p.mu.Lock()
-	r := p.releases[d.ReleaseID]
-	p.mu.Unlock()
-	if r == nil {
+	ins, ok := p.instancesOf(d.ReleaseID)
+	if !ok {
 		return nil, &deployer.DeployError{Msg: fmt.Sprintf("release %s is not running on this local backend (was the server restarted?)", d.ReleaseID)}
 	}
 	hl := &deployer.Health{Healthy: true, Services: map[string]*deployer.ServiceHealth{}}
@@ -280,7 +279,7 @@ func (p *Provider) Health(_ context.Context, d *deployer.Deployment) (*deployer.
 		hl.Services[name] = &deployer.ServiceHealth{Desired: d.Services[name].Instances, Instances: []deployer.Instance{}}
 	}
 	var crashed []string
-	for _, in := range r.instances {
+	for _, in := range ins {
 		snap := in.snapshot()
 		sh := hl.Services[in.service]
 		if sh == nil {
@@ -389,10 +388,11 @@ func (p *Provider) CleanUpFailure(_ context.Context, d *deployer.Deployment) err
 		return &deployer.CleanUpError{Msg: fmt.Sprintf("release %s is serving traffic; not stopping it", d.ReleaseID)}
 	}
 	p.mu.Unlock()
-	if r == nil {
+	ins, ok := p.instancesOf(d.ReleaseID)
+	if !ok {
 		return nil
 	}
-	if err := p.stopAll(r.instances); err != nil {
+	if err := p.stopAll(ins); err != nil {
 		return &deployer.CleanUpError{Msg: fmt.Sprintf("stop release %s: %v", d.ReleaseID, err)}
 	}
 	p.mu.Lock()
@@ -445,16 +445,23 @@ func (p *Provider) Serving(project, config string) string {
 	return p.active[project+"/"+config]
 }
 
+// instancesOf returns a copy of a release's instances, and whether the
+// provider knows the release.
+func (p *Provider) instancesOf(releaseID string) ([]*instance, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.releases[releaseID]
+	if r == nil {
+		return nil, false
+	}
+	return slices.Clone(r.instances), true
+}
+
 // PIDs returns the process ids of a release's instances still running.
 func (p *Provider) PIDs(releaseID string) []int {
-	p.mu.Lock()
-	r := p.releases[releaseID]
-	p.mu.Unlock()
-	if r == nil {
-		return nil
-	}
+	ins, _ := p.instancesOf(releaseID)
 	var pids []int
-	for _, in := range r.instances {
+	for _, in := range ins {
 		if s := in.snapshot(); s.State != deployer.InstanceExited && s.State != deployer.InstanceStopped {
 			pids = append(pids, s.PID)
 		}
