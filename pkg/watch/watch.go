@@ -1,0 +1,380 @@
+// Package watch tails a Step Functions execution's history incrementally and
+// turns it into a stream of typed step events.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// API is the part of the Step Functions client the tailer uses; *sfn.Client
+// satisfies it.
+type API interface {
+	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	DescribeStateMachineForExecution(ctx context.Context, in *sfn.DescribeStateMachineForExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeStateMachineForExecutionOutput, error)
+}
+
+// Clock is the tailer's source of time, injected so tests run without
+// sleeping.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options tune a Tailer. The zero value follows stepfunctions.md §7.
+type Options struct {
+	// IncludeData asks for inputs and outputs (task output carries health).
+	// It makes pages bigger, so it is off unless a view needs it.
+	IncludeData bool
+	// MinInterval is the poll interval while events flow (default 1 s);
+	// MaxInterval the idle one it backs off to (default 5 s).
+	MinInterval, MaxInterval time.Duration
+	// PageSize is maxResults for a tick (default 100); the first read uses
+	// FirstPageSize (default 1000).
+	PageSize, FirstPageSize int32
+	// Clock and Rand (a float in [0,1) for jitter) default to the real ones.
+	Clock Clock
+	Rand  func() float64
+	// OnError is told about each transient error (throttling, network) the
+	// tailer rides out, and the delay before it tries again.
+	OnError func(err error, retryIn time.Duration)
+}
+
+// Result is how the execution ended.
+type Result struct {
+	Status string // SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+	Error  string
+	Cause  string
+	Output string
+	// LastEventID is the id of the last event emitted.
+	LastEventID int64
+}
+
+// Tailer follows one execution.
+type Tailer struct {
+	api  API
+	arn  string
+	opts Options
+
+	graph    *Graph
+	lastSeen int64
+	forward  bool // the server ignores reverseOrder (moto 5.2.1): read forward
+	walk     *walk
+	calls    int // API history calls made, for tests and benchmarks
+}
+
+// New returns a Tailer for the execution arn.
+func New(api API, executionArn string, opts Options) *Tailer {
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = time.Second
+	}
+	if opts.MaxInterval < opts.MinInterval {
+		opts.MaxInterval = max(5*time.Second, opts.MinInterval)
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	if opts.FirstPageSize <= 0 {
+		opts.FirstPageSize = 1000
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	return &Tailer{api: api, arn: executionArn, opts: opts}
+}
+
+// Definition returns the definition the execution runs (one
+// DescribeStateMachineForExecution call, made once).
+func (t *Tailer) Definition(ctx context.Context) ([]byte, *Graph, error) {
+	out, err := t.api.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: aws.String(t.arn)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("describe state machine for execution %s: %w", t.arn, err)
+	}
+	def := []byte(aws.ToString(out.Definition))
+	g, err := ParseDefinition(def)
+	if err != nil {
+		return nil, nil, fmt.Errorf("execution %s: %w", t.arn, err)
+	}
+	t.graph = g
+	return def, g, nil
+}
+
+// Calls is how many GetExecutionHistory calls the tailer has made.
+func (t *Tailer) Calls() int { return t.calls }
+
+// Run tails the execution until it ends or ctx is done, calling emit for
+// each Event in history order, never twice for one history event. It returns
+// the outcome, or ctx's error when it stops before the end. Transient errors
+// (throttling, network) are retried with jittered backoff; only errors that
+// retrying cannot fix (no such execution, access denied) end it early.
+func (t *Tailer) Run(ctx context.Context, emit func(Event)) (*Result, error) {
+	if t.graph == nil {
+		if _, _, err := t.Definition(ctx); err != nil {
+			return nil, err
+		}
+	}
+	tr := NewTranslator(t.graph)
+	interval := t.opts.MinInterval
+	failures := 0
+	var res *Result
+	for {
+		evs, err := t.poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if !transient(err) {
+				return nil, fmt.Errorf("read history of %s: %w", t.arn, err)
+			}
+			failures++
+			wait := backoff(failures, t.opts.Rand)
+			if t.opts.OnError != nil {
+				t.opts.OnError(err, wait)
+			}
+			if err := t.sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		failures = 0
+		for _, h := range evs {
+			for _, ev := range tr.Translate(h) {
+				emit(ev)
+				if ev.Kind == ExecutionEnded {
+					res = &Result{Status: ev.Status, Error: ev.Error, Cause: ev.Cause, Output: ev.Output, LastEventID: ev.ID}
+				}
+			}
+			if res != nil {
+				break
+			}
+		}
+		if res != nil {
+			return t.finish(ctx, res), nil
+		}
+		if len(evs) > 0 {
+			interval = t.opts.MinInterval
+		} else {
+			interval = min(interval*2, t.opts.MaxInterval)
+		}
+		if err := t.sleep(ctx, interval); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// finish fetches the output of a succeeded execution when the history was
+// read without data: one DescribeExecution call at the end, never per tick.
+func (t *Tailer) finish(ctx context.Context, res *Result) *Result {
+	if res.Status != string(types.ExecutionStatusSucceeded) || res.Output != "" {
+		return res
+	}
+	out, err := t.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(t.arn)})
+	if err == nil {
+		res.Output = aws.ToString(out.Output)
+	}
+	return res
+}
+
+func (t *Tailer) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.opts.Clock.After(d):
+		return nil
+	}
+}
+
+// poll returns the new events after lastSeen, in id order, and advances
+// lastSeen through the contiguous run it returns.
+func (t *Tailer) poll(ctx context.Context) ([]types.HistoryEvent, error) {
+	var got []types.HistoryEvent
+	var err error
+	if t.forward {
+		got, err = t.readForward(ctx)
+	} else {
+		got, err = t.readBackward(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(got, func(a, b types.HistoryEvent) int { return cmpInt64(a.Id, b.Id) })
+	// Emit only a contiguous run from lastSeen+1: a gap is re-read next tick.
+	out := got[:0]
+	for _, h := range got {
+		switch {
+		case h.Id <= t.lastSeen:
+			continue
+		case h.Id != t.lastSeen+1:
+			return out, nil
+		}
+		out = append(out, h)
+		t.lastSeen = h.Id
+	}
+	return out, nil
+}
+
+// walk is a newest-first read in progress. It survives a transient error so
+// the next try resumes from its token instead of starting over, which
+// matters when a long first read is throttled half-way.
+type walk struct {
+	in  *sfn.GetExecutionHistoryInput
+	got []types.HistoryEvent
+}
+
+// readBackward pages newest-first until it reaches lastSeen (§7 steps 2–4).
+func (t *Tailer) readBackward(ctx context.Context) ([]types.HistoryEvent, error) {
+	if t.walk == nil {
+		size := t.opts.PageSize
+		if t.lastSeen == 0 {
+			size = t.opts.FirstPageSize
+		}
+		t.walk = &walk{in: &sfn.GetExecutionHistoryInput{
+			ExecutionArn:         aws.String(t.arn),
+			ReverseOrder:         true,
+			MaxResults:           size,
+			IncludeExecutionData: aws.Bool(t.opts.IncludeData),
+		}}
+	}
+	w := t.walk
+	for {
+		t.calls++
+		out, err := t.api.GetExecutionHistory(ctx, w.in)
+		if err != nil {
+			var ae smithy.APIError
+			if w.in.NextToken != nil && errors.As(err, &ae) && ae.ErrorCode() == "InvalidToken" {
+				// An expired token (24 h): start the walk again without it.
+				w.in.NextToken = nil
+				w.got = w.got[:0]
+				continue
+			}
+			return nil, err
+		}
+		evs := out.Events
+		if w.in.NextToken == nil && len(evs) >= 2 && evs[0].Id < evs[len(evs)-1].Id {
+			// Oldest first although we asked for newest first: the server
+			// ignores reverseOrder (and so paging). This page is the whole
+			// history; read forward from now on.
+			t.forward = true
+			t.walk = nil
+			return evs, nil
+		}
+		reached := false
+		for _, h := range evs {
+			if h.Id <= t.lastSeen {
+				reached = true
+				break
+			}
+			w.got = append(w.got, h)
+		}
+		if reached || out.NextToken == nil || len(evs) == 0 || evs[len(evs)-1].Id <= t.lastSeen+1 {
+			t.walk = nil
+			return w.got, nil
+		}
+		w.in.NextToken = out.NextToken
+	}
+}
+
+// readForward reads the whole history oldest-first and keeps what is new.
+// Only for servers without reverse paging: it costs O(history) per tick.
+func (t *Tailer) readForward(ctx context.Context) ([]types.HistoryEvent, error) {
+	in := &sfn.GetExecutionHistoryInput{
+		ExecutionArn:         aws.String(t.arn),
+		MaxResults:           1000,
+		IncludeExecutionData: aws.Bool(t.opts.IncludeData),
+	}
+	var got []types.HistoryEvent
+	for {
+		t.calls++
+		out, err := t.api.GetExecutionHistory(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range out.Events {
+			if h.Id > t.lastSeen {
+				got = append(got, h)
+			}
+		}
+		if out.NextToken == nil || len(out.Events) == 0 {
+			return got, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Backoff on throttling and network errors, after copilot's streamer: an
+// exponential ceiling from 1 s doubling to 32 s, full jitter, never under
+// 1 s.
+const (
+	backoffMin = time.Second
+	backoffMax = 32 * time.Second
+)
+
+func backoff(failures int, rnd func() float64) time.Duration {
+	ceiling := backoffMin << min(failures, 6)
+	ceiling = min(ceiling, backoffMax)
+	d := time.Duration(rnd() * float64(ceiling))
+	return max(d, backoffMin)
+}
+
+// throttleCodes are the error codes the SDK itself treats as throttling.
+var throttleCodes = map[string]bool{
+	"ThrottlingException": true, "Throttling": true, "ThrottledException": true,
+	"RequestThrottledException": true, "TooManyRequestsException": true,
+	"RequestLimitExceeded": true, "LimitExceededException": true, "SlowDown": true,
+}
+
+// transient reports whether retrying later may succeed.
+func transient(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		if throttleCodes[ae.ErrorCode()] || ae.ErrorFault() == smithy.FaultServer {
+			return true
+		}
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+			return true
+		}
+		return false
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	// The SDK's own retry quota running dry, a dropped connection, a
+	// truncated body: all worth another try.
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
