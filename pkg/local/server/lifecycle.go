@@ -195,10 +195,17 @@ func lockStart(ctx context.Context, dir string) (func(), error) {
 	}
 }
 
+const maxLogSize = 10 << 20
+
 // StartDetached starts exe with args as a background server: its own session
 // (so the terminal's Ctrl-C does not reach it), stdin from /dev/null, output
 // appended to logPath (0600). The caller may Wait on the process or let it go.
 func StartDetached(exe string, args []string, logPath string) (*os.Process, error) {
+	// Keep one previous log; a long-lived backend's log would otherwise grow
+	// without bound across restarts.
+	if fi, err := os.Stat(logPath); err == nil && fi.Size() > maxLogSize {
+		_ = os.Rename(logPath, logPath+".1")
+	}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open server log: %w", err)
