@@ -2,6 +2,7 @@ package sfnapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,9 +40,7 @@ func TestStartExecutionIdempotent(t *testing.T) {
 	_, err = start("x", `{"a": 1}`)
 	wantAPIError(t, err, "ExecutionAlreadyExists", "Execution Already Exists: '"+*first.ExecutionArn+"'")
 
-	if err := clock.BlockUntil(ctx, 1); err != nil { // the Wait state is waiting
-		t.Fatal(err)
-	}
+	waitForTimer(t, clock) // the Wait state is waiting
 	clock.Advance(time.Hour)
 	if d := r.waitDone(t, *first.ExecutionArn); d.Status != types.ExecutionStatusSucceeded {
 		t.Fatalf("status %s", d.Status)
@@ -442,5 +441,54 @@ func TestValidName(t *testing.T) {
 		if name := "a" + string(c) + "b"; validName(name) {
 			t.Errorf("validName(%q) = true", name)
 		}
+	}
+}
+
+// TestTaskCallbacks completes .waitForTaskToken tasks through
+// SendTaskSuccess and SendTaskFailure, after a heartbeat.
+func TestTaskCallbacks(t *testing.T) {
+	const def = `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+		"Parameters":{"FunctionName":"notify","Payload":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":60,"End":true}}}`
+	tokens := make(chan string, 2)
+	fns := engine.NewFunctions()
+	fns.Register("notify", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		var p struct{ Token string }
+		if err := json.Unmarshal(in, &p); err != nil {
+			return nil, err
+		}
+		tokens <- p.Token
+		return json.RawMessage(`null`), nil
+	})
+	r := newRig(t, "", Options{Clock: engine.NewFakeClock(epoch0), Functions: fns})
+	ctx := context.Background()
+	smArn := r.createMachine(t, "cb", def)
+
+	ok, err := r.client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &smArn, Name: aws.String("ok")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := <-tokens
+	if _, err := r.client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: &tok}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &tok, Output: aws.String(`{"approved":true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.waitDone(t, *ok.ExecutionArn); d.Status != types.ExecutionStatusSucceeded || aws.ToString(d.Output) != `{"approved":true}` {
+		t.Fatalf("after SendTaskSuccess: %s %s", d.Status, aws.ToString(d.Output))
+	}
+	_, err = r.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &tok, Output: aws.String(`{}`)})
+	wantAPIError(t, err, "TaskDoesNotExist", "")
+
+	bad, err := r.client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &smArn, Name: aws.String("bad")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = <-tokens
+	if _, err := r.client.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: &tok, Error: aws.String("Rejected"), Cause: aws.String("no")}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.waitDone(t, *bad.ExecutionArn); d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "Rejected" || aws.ToString(d.Cause) != "no" {
+		t.Fatalf("after SendTaskFailure: %s %v %v", d.Status, d.Error, d.Cause)
 	}
 }

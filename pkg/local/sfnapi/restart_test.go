@@ -3,6 +3,7 @@ package sfnapi
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/local/engine"
+	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 const restartMachine = `{"StartAt":"Before","States":{
@@ -102,5 +104,33 @@ func TestRestartMidExecution(t *testing.T) {
 	fx, err := r3.client.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: x.ExecutionArn})
 	if err != nil || *fx.Definition != restartMachine {
 		t.Fatalf("definition after reopen: %v", err)
+	}
+}
+
+// TestStartsRecordedExecution covers a server that stopped after recording
+// an execution but before its first event: the next one starts it.
+func TestStartsRecordedExecution(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "sfn"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	smArn := stateMachineArn(region, account, "m")
+	if _, err := st.CreateStateMachine(ctx, store.StateMachine{Arn: smArn, Name: "m", Type: "STANDARD", Created: epoch0,
+		Revisions: []store.Revision{{ID: "r", Definition: passMachine, RoleArn: role, Date: epoch0}}}); err != nil {
+		t.Fatal(err)
+	}
+	xArn := executionArn(region, account, "m", "x")
+	if _, err := st.CreateExecution(ctx, store.Execution{Arn: xArn, Name: "x", StateMachineArn: smArn, StateMachineName: "m",
+		RoleArn: role, Input: `{"k":1}`, StartDate: epoch0}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	r := newRig(t, dir, Options{})
+	d := r.waitDone(t, xArn)
+	if d.Status != types.ExecutionStatusSucceeded || aws.ToString(d.Output) != `{"a":{"x":1},"k":1}` || !d.StartDate.Equal(epoch0) {
+		t.Fatalf("recorded execution: %s %s %v", d.Status, aws.ToString(d.Output), d.StartDate)
 	}
 }
