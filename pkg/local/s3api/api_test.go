@@ -588,3 +588,41 @@ func TestMultipartUpload(t *testing.T) {
 		t.Errorf("%d blobs left for one object", len(entries))
 	}
 }
+
+// TestConditionalDeleteIsAtomic: of many releases of one lock with its ETag,
+// exactly one deletes it; the others find no key.
+func TestConditionalDeleteIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	_, c := newTestAPI(t, t.TempDir())
+	c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("race")})
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("race"), Key: aws.String("lock"), Body: strings.NewReader("me")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("race"), Key: aws.String("lock"), IfMatch: put.ETag})
+			codes[i] = apiCode(err)
+			if err == nil {
+				codes[i] = "deleted"
+			}
+		})
+	}
+	wg.Wait()
+	deleted := 0
+	for _, code := range codes {
+		switch code {
+		case "deleted":
+			deleted++
+		case "NoSuchKey":
+		default:
+			t.Errorf("unexpected outcome %q", code)
+		}
+	}
+	if deleted != 1 {
+		t.Fatalf("%d conditional deletes succeeded, want 1 (%v)", deleted, codes)
+	}
+}

@@ -198,6 +198,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.serveErr <- s.http.Serve(ln) }()
