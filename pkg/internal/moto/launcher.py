@@ -4,6 +4,7 @@ Written by odin's test harness (pkg/internal/moto), which embeds this file. Dele
 __deepcopy__ override once the image moves past moto 5.2.1 (fixed upstream by PR #10093).
 """
 import copy
+import logging
 import sys
 
 from moto.core.config import default_user_config
@@ -36,6 +37,9 @@ StateMachine.__deepcopy__ = _state_machine_deepcopy
 
 # The first import of the ANTLR-based interpreter costs about 1.5 s; pay it before readiness.
 import moto.stepfunctions.parser.models  # noqa: E402,F401
+
+# One line per request drowns the errors when the log is dumped after a failure.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 from moto.server import main  # noqa: E402
 

@@ -152,6 +152,17 @@ func Shared(t testing.TB) *Server {
 	return shared.server
 }
 
+// Available reports whether moto can be started here, and if not, why. Tests that have
+// something useful to do without moto (compare against recorded goldens) use it to choose;
+// when ODIN_REQUIRE_MOTO=1 they should call Start anyway, so that CI fails loudly.
+func Available() error {
+	_, err := findPython()
+	return err
+}
+
+// Required reports whether ODIN_REQUIRE_MOTO=1.
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
 // requirePython returns a python3 that can import moto, or skips (or fails) the test.
 func requirePython(t testing.TB) string {
 	t.Helper()
@@ -159,7 +170,7 @@ func requirePython(t testing.TB) string {
 	if err == nil {
 		return python
 	}
-	if os.Getenv(RequireEnv) == "1" {
+	if Required() {
 		t.Fatalf("moto is required (%s=1) but not usable: %v", RequireEnv, err)
 	}
 	t.Skipf("moto not available (set %s=1 to make this a failure): %v", RequireEnv, err)

@@ -1,0 +1,650 @@
+// Package conformance checks the local Step Functions backend against moto 5.2.1, a States
+// Language implementation nobody here wrote, over a corpus of state machines.
+//
+// Each machine in testdata/machines runs on moto and on our backend through the real
+// aws-sdk-go-v2 client; the test compares status, output, error, cause and the history's
+// (event type, state name) sequence. moto's results are recorded in testdata/moto (refresh
+// with -update), so without moto the local backend is still compared against them. Where
+// moto is known to differ from AWS, testdata/moto-differences.json names the machine, the
+// aspect the comparison skips, and why.
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/internal/moto"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	roleArn       = "arn:aws:iam::123456789012:role/odin-conformance"
+	executionName = "conformance"
+	// runBound turns a hang into a failure; the slowest machine takes about 3 s on moto.
+	runBound = 90 * time.Second
+)
+
+// machine is one corpus entry.
+type machine struct {
+	Name       string
+	Definition string
+	Input      string
+	// Lambda holds the results every Lambda task of this machine returns, in order.
+	Lambda []json.RawMessage
+	// LambdaRegion is the Region of the machine's Lambda functions: moto keeps one queue of
+	// results per Region, so machines that run at once each use their own.
+	LambdaRegion string
+	// Concurrent is true when events of different branches or iterations may interleave,
+	// so the order of the history is not fixed.
+	Concurrent bool
+}
+
+// outcome is what the comparison looks at, and the golden file's shape.
+type outcome struct {
+	Status string `json:"status"`
+	// Output is the execution's output exactly as the backend returned it (moto does not
+	// always return JSON).
+	Output string  `json:"output,omitempty"`
+	Error  string  `json:"error,omitempty"`
+	Cause  string  `json:"cause,omitempty"`
+	Events []event `json:"events"`
+}
+
+type event struct {
+	ID    int64  `json:"id"`
+	Prev  int64  `json:"prev"`
+	Type  string `json:"type"`
+	State string `json:"state,omitempty"`
+}
+
+func (e event) label() string {
+	if e.State == "" {
+		return e.Type
+	}
+	return e.Type + "(" + e.State + ")"
+}
+
+// difference is an entry of testdata/moto-differences.json.
+type difference struct {
+	Machine string `json:"machine"`
+	// Aspect is one of status, output, error, cause, events (the sequence and prevs) or
+	// prevs (only the previousEventIds).
+	Aspect string `json:"aspect"`
+	Reason string `json:"reason"`
+}
+
+var aspects = []string{"status", "output", "error", "cause", "events", "prevs"}
+
+func loadCorpus(t *testing.T) []machine {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "machines", "*.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corpus []machine
+	regions := map[string]string{}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".asl.json")
+		def, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := machine{Name: name, Definition: string(def), Input: "{}"}
+		if b, err := os.ReadFile(strings.TrimSuffix(p, ".asl.json") + ".input.json"); err == nil {
+			m.Input = string(b)
+		} else if !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if !json.Valid([]byte(m.Input)) {
+			t.Fatalf("%s: input is not JSON", name)
+		}
+		var asl map[string]any
+		if err := json.Unmarshal(def, &asl); err != nil {
+			t.Fatalf("%s: definition: %v", p, err)
+		}
+		m.Concurrent = concurrent(asl)
+		fnRegions := lambdaRegions(asl)
+		if b, err := os.ReadFile(strings.TrimSuffix(p, ".asl.json") + ".lambda.json"); err == nil {
+			if err := json.Unmarshal(b, &m.Lambda); err != nil {
+				t.Fatalf("%s.lambda.json: %v", name, err)
+			}
+		} else if !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		switch {
+		case len(fnRegions) > 1:
+			t.Fatalf("%s: Lambda functions in several Regions %v; use one per machine", name, fnRegions)
+		case len(fnRegions) == 1:
+			m.LambdaRegion = fnRegions[0]
+			// us-east-1 (lambda:invoke, whose Region is the execution's) is shared under a
+			// lock; every other Region belongs to one machine.
+			if other, ok := regions[m.LambdaRegion]; ok && m.LambdaRegion != moto.Region {
+				t.Fatalf("%s and %s both use Lambda Region %s; moto's result queue is per Region", other, name, m.LambdaRegion)
+			}
+			regions[m.LambdaRegion] = name
+		}
+		corpus = append(corpus, m)
+	}
+	return corpus
+}
+
+// walkStates calls fn on every state of the definition, nested ones included.
+func walkStates(states any, fn func(name string, st map[string]any)) {
+	m, _ := states.(map[string]any)
+	for name, v := range m {
+		st, _ := v.(map[string]any)
+		if st == nil {
+			continue
+		}
+		fn(name, st)
+		if branches, ok := st["Branches"].([]any); ok {
+			for _, b := range branches {
+				if bm, ok := b.(map[string]any); ok {
+					walkStates(bm["States"], fn)
+				}
+			}
+		}
+		for _, key := range []string{"Iterator", "ItemProcessor"} {
+			if p, ok := st[key].(map[string]any); ok {
+				walkStates(p["States"], fn)
+			}
+		}
+	}
+}
+
+func concurrent(asl map[string]any) bool {
+	found := false
+	walkStates(asl["States"], func(_ string, st map[string]any) {
+		switch st["Type"] {
+		case "Parallel":
+			if b, _ := st["Branches"].([]any); len(b) > 1 {
+				found = true
+			}
+		case "Map":
+			if mc, ok := st["MaxConcurrency"].(float64); !ok || mc != 1 {
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+// lambdaRegions lists the Regions of the machine's Lambda tasks; lambda:invoke runs in the
+// execution's Region, us-east-1.
+func lambdaRegions(asl map[string]any) []string {
+	set := map[string]bool{}
+	walkStates(asl["States"], func(_ string, st map[string]any) {
+		res, _ := st["Resource"].(string)
+		switch {
+		case strings.HasPrefix(res, "arn:aws:lambda:"):
+			set[strings.Split(res, ":")[3]] = true
+		case strings.HasPrefix(res, "arn:aws:states:::lambda:invoke"):
+			set[moto.Region] = true
+		}
+	})
+	var out []string
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func loadDifferences(t *testing.T, corpus []machine) map[string]map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "moto-differences.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []difference
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatalf("moto-differences.json: %v", err)
+	}
+	known := map[string]bool{}
+	for _, m := range corpus {
+		known[m.Name] = true
+	}
+	out := map[string]map[string]string{}
+	for _, d := range list {
+		if !known[d.Machine] {
+			t.Errorf("moto-differences.json: no machine %q in the corpus", d.Machine)
+		}
+		if !slices.Contains(aspects, d.Aspect) {
+			t.Errorf("moto-differences.json: %s: unknown aspect %q (want one of %v)", d.Machine, d.Aspect, aspects)
+		}
+		if strings.TrimSpace(d.Reason) == "" {
+			t.Errorf("moto-differences.json: %s/%s: no reason given", d.Machine, d.Aspect)
+		}
+		if out[d.Machine] == nil {
+			out[d.Machine] = map[string]string{}
+		}
+		out[d.Machine][d.Aspect] = d.Reason
+	}
+	return out
+}
+
+// backend is a Step Functions endpoint the corpus runs on.
+type backend struct {
+	name   string
+	client *sfn.Client
+	// prepare makes the machine's Lambda tasks return m.Lambda; the returned func is
+	// called once the execution has ended.
+	prepare func(t *testing.T, m machine) (done func())
+}
+
+// execute runs m on b and reads back its outcome.
+func execute(t *testing.T, b backend, m machine) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runBound)
+	defer cancel()
+	sm, err := b.client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name: aws.String(m.Name), Definition: aws.String(m.Definition), RoleArn: aws.String(roleArn),
+	})
+	if err != nil {
+		t.Fatalf("%s: create state machine %s: %v", b.name, m.Name, err)
+	}
+	done := b.prepare(t, m)
+	defer done()
+	x, err := b.client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: sm.StateMachineArn, Name: aws.String(executionName), Input: aws.String(m.Input),
+	})
+	if err != nil {
+		t.Fatalf("%s: start execution of %s: %v", b.name, m.Name, err)
+	}
+	var d *sfn.DescribeExecutionOutput
+	for {
+		d, err = b.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: x.ExecutionArn})
+		if err != nil {
+			t.Fatalf("%s: describe execution of %s: %v", b.name, m.Name, err)
+		}
+		if d.Status != sfntypes.ExecutionStatusRunning {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %s still running after %s", b.name, m.Name, runBound)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var history []sfntypes.HistoryEvent
+	in := &sfn.GetExecutionHistoryInput{ExecutionArn: x.ExecutionArn, MaxResults: 1000}
+	for {
+		page, err := b.client.GetExecutionHistory(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: history of %s: %v", b.name, m.Name, err)
+		}
+		history = append(history, page.Events...)
+		// moto ignores paging and never returns a token.
+		if page.NextToken == nil {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	return outcome{
+		Status: string(d.Status),
+		Output: aws.ToString(d.Output),
+		Error:  aws.ToString(d.Error),
+		Cause:  aws.ToString(d.Cause),
+		Events: events(history),
+	}
+}
+
+// events reduces a history to ids, prevs, types and the state each event belongs to: the
+// name in its details, the Map's name and the index for Map iterations, and for Task and
+// Lambda events the nearest state entered before it on its own thread (following prevs).
+// Other events (Parallel/Map progress, aborts, execution events) keep only their type.
+func events(history []sfntypes.HistoryEvent) []event {
+	byID := map[int64]sfntypes.HistoryEvent{}
+	for _, h := range history {
+		byID[h.Id] = h
+	}
+	out := make([]event, 0, len(history))
+	for _, h := range history {
+		e := event{ID: h.Id, Prev: h.PreviousEventId, Type: string(h.Type)}
+		switch {
+		case h.StateEnteredEventDetails != nil:
+			e.State = aws.ToString(h.StateEnteredEventDetails.Name)
+		case h.StateExitedEventDetails != nil:
+			e.State = aws.ToString(h.StateExitedEventDetails.Name)
+		case h.MapIterationStartedEventDetails != nil:
+			e.State = iteration(h.MapIterationStartedEventDetails)
+		case h.MapIterationSucceededEventDetails != nil:
+			e.State = iteration(h.MapIterationSucceededEventDetails)
+		case h.MapIterationFailedEventDetails != nil:
+			e.State = iteration(h.MapIterationFailedEventDetails)
+		case h.MapIterationAbortedEventDetails != nil:
+			e.State = iteration(h.MapIterationAbortedEventDetails)
+		case (strings.HasPrefix(e.Type, "Task") || strings.HasPrefix(e.Type, "LambdaFunction")) && e.Type != "TaskStateAborted":
+			for p, seen := h.PreviousEventId, 0; p != 0 && seen < len(history); seen++ {
+				prev, ok := byID[p]
+				if !ok {
+					break
+				}
+				if prev.StateEnteredEventDetails != nil {
+					e.State = aws.ToString(prev.StateEnteredEventDetails.Name)
+					break
+				}
+				p = prev.PreviousEventId
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func iteration(d *sfntypes.MapIterationEventDetails) string {
+	return fmt.Sprintf("%s#%d", aws.ToString(d.Name), d.Index)
+}
+
+// sides names the two outcomes in failure messages.
+type sides struct{ want, got string }
+
+// compare reports every difference between want (moto) and got, except the aspects skip
+// names.
+func compare(t *testing.T, m machine, n sides, want, got outcome, skip map[string]string) {
+	t.Helper()
+	if _, ok := skip["status"]; !ok && want.Status != got.Status {
+		t.Errorf("status: %s %s, %s %s", n.want, want.Status, n.got, got.Status)
+	}
+	if _, ok := skip["output"]; !ok && !sameJSON(want.Output, got.Output) {
+		t.Errorf("output:\n%-8s %s\n%-8s %s", n.want, want.Output, n.got, got.Output)
+	}
+	if _, ok := skip["error"]; !ok && want.Error != got.Error {
+		t.Errorf("error: %s %q, %s %q", n.want, want.Error, n.got, got.Error)
+	}
+	if _, ok := skip["cause"]; !ok && want.Cause != got.Cause {
+		t.Errorf("cause:\n%-8s %q\n%-8s %q", n.want, want.Cause, n.got, got.Cause)
+	}
+	if _, ok := skip["events"]; ok {
+		return
+	}
+	_, skipPrevs := skip["prevs"]
+	if m.Concurrent {
+		compareConcurrent(t, n, want.Events, got.Events, skipPrevs)
+		return
+	}
+	if w, g := labels(want.Events), labels(got.Events); !slices.Equal(w, g) {
+		t.Errorf("events:\n%-8s %s\n%-8s %s", n.want, strings.Join(w, " "), n.got, strings.Join(g, " "))
+		return
+	}
+	if skipPrevs {
+		return
+	}
+	for i := range want.Events {
+		if w, g := want.Events[i], got.Events[i]; w.ID != g.ID || w.Prev != g.Prev {
+			t.Errorf("event %d %s: %s id %d prev %d, %s id %d prev %d", i, w.label(), n.want, w.ID, w.Prev, n.got, g.ID, g.Prev)
+		}
+	}
+}
+
+func labels(evs []event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.label()
+	}
+	return out
+}
+
+// joins are the events whose prev is whichever branch or iteration happened to finish (or
+// fail) last, or, for moto's concurrent Maps, whichever iteration freed a slot: their parent
+// depends on timing.
+var joins = map[string]bool{
+	"ParallelStateSucceeded": true, "ParallelStateExited": true, "ParallelStateFailed": true,
+	"MapStateSucceeded": true, "MapStateExited": true, "MapStateFailed": true,
+	"MapIterationStarted": true, "MapIterationAborted": true, "TaskStateAborted": true,
+}
+
+// compareConcurrent compares histories whose events may interleave: the same events, and
+// the same parent graph (each event's label with its prev's label, joins aside), in any
+// order.
+func compareConcurrent(t *testing.T, n sides, want, got []event, skipPrevs bool) {
+	t.Helper()
+	edges := func(evs []event) []string {
+		byID := map[int64]event{}
+		for _, e := range evs {
+			byID[e.ID] = e
+		}
+		out := make([]string, 0, len(evs))
+		for _, e := range evs {
+			s := e.label()
+			if !skipPrevs && !joins[e.Type] {
+				parent := "-"
+				if p, ok := byID[e.Prev]; ok {
+					parent = p.label()
+				}
+				s = parent + " -> " + s
+			}
+			out = append(out, s)
+		}
+		sort.Strings(out)
+		return out
+	}
+	w, g := edges(want), edges(got)
+	if slices.Equal(w, g) {
+		return
+	}
+	var missing, extra []string
+	for _, d := range diffMultiset(w, g) {
+		if d.inWant {
+			missing = append(missing, d.s)
+		} else {
+			extra = append(extra, d.s)
+		}
+	}
+	t.Errorf("events (order aside, as parent -> event):\nonly %s: %s\nonly %s: %s", n.want, strings.Join(missing, "; "), n.got, strings.Join(extra, "; "))
+}
+
+type multisetDiff struct {
+	s      string
+	inWant bool
+}
+
+func diffMultiset(want, got []string) []multisetDiff {
+	count := map[string]int{}
+	for _, s := range want {
+		count[s]++
+	}
+	for _, s := range got {
+		count[s]--
+	}
+	var out []multisetDiff
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for n := count[k]; n > 0; n-- {
+			out = append(out, multisetDiff{k, true})
+		}
+		for n := count[k]; n < 0; n++ {
+			out = append(out, multisetDiff{k, false})
+		}
+	}
+	return out
+}
+
+// sameJSON compares two JSON texts as values; numbers compare numerically (1 equals 1.0).
+// Texts that are not JSON compare as strings.
+func sameJSON(a, b string) bool {
+	if a == b {
+		return true
+	}
+	var va, vb any
+	if json.Unmarshal([]byte(a), &va) != nil || json.Unmarshal([]byte(b), &vb) != nil {
+		return false
+	}
+	return equalValues(va, vb)
+}
+
+func equalValues(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok || len(a) != len(bm) {
+			return false
+		}
+		for k, v := range a {
+			w, ok := bm[k]
+			if !ok || !equalValues(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		bs, ok := b.([]any)
+		if !ok || len(a) != len(bs) {
+			return false
+		}
+		for i := range a {
+			if !equalValues(a[i], bs[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return a == b // float64, string, bool, nil
+	}
+}
+
+func goldenPath(name string) string { return filepath.Join("testdata", "moto", name+".json") }
+
+func readGolden(t *testing.T, name string) (outcome, bool) {
+	t.Helper()
+	b, err := os.ReadFile(goldenPath(name))
+	if os.IsNotExist(err) {
+		return outcome{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o outcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatalf("%s: %v", goldenPath(name), err)
+	}
+	return o, true
+}
+
+func writeGolden(t *testing.T, name string, o outcome) {
+	t.Helper()
+	b, err := json.MarshalIndent(o, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(goldenPath(name)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goldenPath(name), append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// motoBackend runs machines on a moto server. Lambda machines in us-east-1 share a result
+// queue, so they take turns.
+func motoBackend(s *moto.Server) backend {
+	var eastLock sync.Mutex
+	return backend{
+		name:   "moto",
+		client: s.SFN(),
+		prepare: func(t *testing.T, m machine) func() {
+			if m.LambdaRegion == "" {
+				return func() {}
+			}
+			if m.LambdaRegion == moto.Region {
+				eastLock.Lock()
+			}
+			results := make([]string, len(m.Lambda))
+			for i, r := range m.Lambda {
+				results[i] = string(r)
+			}
+			s.QueueLambdaResultsIn(t, m.LambdaRegion, results...)
+			return func() {
+				if m.LambdaRegion == moto.Region {
+					eastLock.Unlock()
+				}
+			}
+		},
+	}
+}
+
+func TestCorpusSize(t *testing.T) {
+	corpus := loadCorpus(t)
+	if len(corpus) < 40 {
+		t.Errorf("corpus has %d machines; the conformance bar is at least 40", len(corpus))
+	}
+}
+
+// TestConformance runs the corpus on moto (when it is here) and on the local backend (when
+// it is built), and compares each with moto's live result or, without moto, its recording.
+func TestConformance(t *testing.T) {
+	corpus := loadCorpus(t)
+	skips := loadDifferences(t, corpus)
+
+	var peer *backend
+	if err := moto.Available(); err == nil || moto.Required() {
+		b := motoBackend(moto.Start(t))
+		peer = &b
+	} else {
+		t.Logf("moto is not available (%v): comparing the local backend with the recorded moto results in testdata/moto", err)
+	}
+	local := localBackend(t)
+	if local == nil && peer == nil {
+		t.Skip("neither moto nor the local backend is available")
+	}
+	if *update && peer == nil {
+		t.Fatal("-update needs moto")
+	}
+
+	// A group, so the parallel subtests end before moto stops.
+	t.Run("machines", func(t *testing.T) {
+		for _, m := range corpus {
+			t.Run(m.Name, func(t *testing.T) {
+				t.Parallel()
+				recorded, haveGolden := readGolden(t, m.Name)
+				var reference outcome
+				switch {
+				case peer != nil:
+					reference = execute(t, *peer, m)
+					if *update {
+						writeGolden(t, m.Name, reference)
+					} else if !haveGolden {
+						t.Errorf("no recording %s; run with -update", goldenPath(m.Name))
+					} else {
+						// moto against its own recording: catches a corpus edit without
+						// -update, and nondeterminism in the case itself.
+						compareRecorded(t, m, recorded, reference)
+					}
+				case haveGolden:
+					reference = recorded
+				default:
+					t.Fatalf("no recording %s and no moto to make one", goldenPath(m.Name))
+				}
+				if local != nil {
+					compare(t, m, sides{"moto", "local"}, reference, execute(t, *local, m), skips[m.Name])
+				}
+			})
+		}
+	})
+}
+
+// compareRecorded checks moto's live outcome against its recording, everything compared:
+// it catches a corpus edit without -update, and a case whose result is not deterministic.
+func compareRecorded(t *testing.T, m machine, recorded, live outcome) {
+	t.Helper()
+	compare(t, m, sides{"recorded", "moto"}, recorded, live, nil)
+}
