@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
 // ExecutionArn is the one execution a Replay serves.
@@ -415,4 +419,20 @@ func (h *History) Write(path string) error {
 	}
 	buf.WriteString("]}\n")
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// HistoryPath is the path of a history recorded in pkg/watch/testdata
+// (deploy-retry, digest-mismatch, lock-held, unhealthy, timeout, halt,
+// failure-dirty, lambda-stack, and the moto recordings).
+func HistoryPath(name string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "testdata", name+".json")
+}
+
+// Deployer returns the deployer's definition (as the recordings ran it) and
+// the events of a recorded deployer history.
+func Deployer(t testing.TB, name string) ([]byte, []types.HistoryEvent) {
+	t.Helper()
+	def := deployer.Definition(deployer.FunctionArn("us-east-1", "123456789012"))
+	return def, Events(t, def, HistoryPath(name))
 }

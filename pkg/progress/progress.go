@@ -1,0 +1,390 @@
+// Package progress holds the state of a deploy's live view: it folds watch
+// events into the step table a renderer draws, and does no I/O.
+package progress
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/watch"
+)
+
+// Header says what is being deployed where; the command fills it.
+type Header struct {
+	Project   string `json:"project,omitempty"`
+	Config    string `json:"config,omitempty"`
+	Release   string `json:"release,omitempty"`
+	Backend   string `json:"backend,omitempty"`
+	Account   string `json:"account,omitempty"`
+	Region    string `json:"region,omitempty"`
+	Execution string `json:"execution,omitempty"`
+}
+
+// Status is a step's state in the view.
+type Status string
+
+// Step statuses.
+const (
+	Pending   Status = "pending"
+	Running   Status = "running"
+	Retrying  Status = "retrying" // an attempt failed; the state machine will try again
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Stopped   Status = "stopped" // running when the execution was aborted or timed out
+	Skipped   Status = "skipped" // never reached by an execution that has ended
+)
+
+// Row is one top-level step.
+type Row struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Status  Status `json:"status"`
+	Attempt int    `json:"attempt,omitempty"` // the try in progress or last made, from 1
+	Visits  int    `json:"visits,omitempty"`  // a loop enters a state more than once
+	// Spent is the time spent in the step over finished visits; the current
+	// visit began at Entered.
+	Spent   time.Duration `json:"-"`
+	Entered time.Time     `json:"-"`
+	// Error and Cause are the failure shown under the step (the last failed
+	// attempt, or the step's failure).
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
+}
+
+// Duration is the time spent in the step, counting a running visit up to now.
+func (r Row) Duration(now time.Time) time.Duration {
+	d := r.Spent
+	if (r.Status == Running || r.Status == Retrying) && !r.Entered.IsZero() && now.After(r.Entered) {
+		d += now.Sub(r.Entered)
+	}
+	return d
+}
+
+// Health is the release's health from the latest task output that had one.
+type Health struct {
+	Healthy  bool      `json:"healthy"`
+	Services []Service `json:"services"`
+	Step     string    `json:"step"` // the step whose output it came from
+	At       time.Time `json:"at"`
+}
+
+// Service is one service's instance counts.
+type Service struct {
+	Name        string     `json:"name"`
+	Desired     int        `json:"desired"`
+	Healthy     int        `json:"healthy"`
+	Launching   int        `json:"launching"`
+	Unhealthy   int        `json:"unhealthy"`
+	Terminating int        `json:"terminating"`
+	Instances   []Instance `json:"instances,omitempty"`
+}
+
+// Instance is one copy of a service.
+type Instance struct {
+	ID        string   `json:"id"`
+	ReleaseID string   `json:"release_id,omitempty"`
+	State     string   `json:"state"`
+	PID       int      `json:"pid,omitempty"`
+	Port      int      `json:"port,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+	LogTail   []string `json:"log_tail,omitempty"`
+}
+
+// Failure is where and why the execution first went wrong.
+type Failure struct {
+	Step  string `json:"step"`
+	Error string `json:"error"`
+	Cause string `json:"cause,omitempty"`
+}
+
+// Model is the whole view state. Renderers read its fields; only Apply
+// changes them.
+type Model struct {
+	Header  Header
+	Rows    []Row
+	Started time.Time
+	Ended   time.Time
+	// Status is "" while running, else the execution's final status.
+	Status string
+	Error  string
+	Cause  string
+	Output string
+	Health *Health
+	// FirstFailure is the first step that failed (not counting Fail states,
+	// which only report it), nil while nothing failed.
+	FirstFailure *Failure
+	LastEventID  int64
+	// Warning is the latest transient problem the watch is riding out
+	// (throttling, network), cleared by the next event.
+	Warning string
+
+	index map[string]int
+}
+
+// New builds the view of an execution of definition (its steps come from
+// the definition, so steps not reached yet are shown).
+func New(definition []byte, h Header) (*Model, error) {
+	g, err := watch.ParseDefinition(definition)
+	if err != nil {
+		return nil, err
+	}
+	return FromGraph(g, h), nil
+}
+
+// FromGraph builds the view from an already parsed definition.
+func FromGraph(g *watch.Graph, h Header) *Model {
+	m := &Model{Header: h, index: map[string]int{}}
+	for i, s := range g.Steps {
+		m.Rows = append(m.Rows, Row{Name: s.Name, Type: s.Type, Status: Pending})
+		m.index[s.Name] = i
+	}
+	return m
+}
+
+func (m *Model) row(name string) *Row {
+	i, ok := m.index[name]
+	if !ok {
+		// A state the definition did not list (a definition changed under
+		// us): show it rather than drop it.
+		m.Rows = append(m.Rows, Row{Name: name, Status: Pending})
+		i = len(m.Rows) - 1
+		m.index[name] = i
+	}
+	return &m.Rows[i]
+}
+
+// Apply folds one event into the view and reports whether anything a
+// renderer shows changed.
+func (m *Model) Apply(ev watch.Event) bool {
+	if ev.ID > m.LastEventID {
+		m.LastEventID = ev.ID
+	}
+	m.Warning = ""
+	nested := ev.State != ev.Step
+	switch ev.Kind {
+	case watch.ExecutionStarted:
+		m.Started = ev.Time
+		return true
+	case watch.ExecutionEnded:
+		return m.end(ev)
+	}
+	if ev.Step == "" {
+		return false
+	}
+	r := m.row(ev.Step)
+	if nested {
+		// Inside a Parallel or Map: the row is the container; its own
+		// events say when it starts and ends.
+		return false
+	}
+	switch ev.Kind {
+	case watch.StepEntered:
+		r.Status, r.Entered, r.Attempt = Running, ev.Time, 0
+		r.Visits++
+		r.Error, r.Cause = "", ""
+	case watch.AttemptStarted, watch.RetryScheduled:
+		r.Status, r.Attempt = Running, ev.Attempt
+	case watch.AttemptFailed:
+		r.Status, r.Error, r.Cause = Retrying, ev.Error, ev.Cause
+	case watch.AttemptSucceeded:
+		r.Error, r.Cause = "", ""
+		m.health(ev)
+	case watch.StepSucceeded:
+		m.leave(r, ev.Time)
+		r.Status, r.Error, r.Cause = Succeeded, "", ""
+		if r.Type == "Task" {
+			// Other states pass the last health report along; it belongs
+			// to the task that made it.
+			m.health(ev)
+		}
+	case watch.StepFailed:
+		m.leave(r, ev.Time)
+		r.Status, r.Error, r.Cause = Failed, ev.Error, ev.Cause
+		if m.FirstFailure == nil && r.Type != "Fail" {
+			m.FirstFailure = &Failure{Step: r.Name, Error: ev.Error, Cause: ev.Cause}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *Model) leave(r *Row, at time.Time) {
+	if !r.Entered.IsZero() && at.After(r.Entered) {
+		r.Spent += at.Sub(r.Entered)
+	}
+	r.Entered = time.Time{}
+}
+
+func (m *Model) end(ev watch.Event) bool {
+	m.Status, m.Ended = ev.Status, ev.Time
+	m.Error, m.Cause = ev.Error, ev.Cause
+	if ev.Output != "" {
+		m.Output = ev.Output
+	}
+	for i := range m.Rows {
+		r := &m.Rows[i]
+		switch r.Status {
+		case Running, Retrying:
+			m.leave(r, ev.Time)
+			r.Status = Stopped
+		case Pending:
+			r.Status = Skipped
+		}
+	}
+	if m.FirstFailure == nil && ev.Status != "SUCCEEDED" && ev.Error != "" {
+		m.FirstFailure = &Failure{Error: ev.Error, Cause: ev.Cause}
+	}
+	return true
+}
+
+// health reads a task's output for the deployer's `health` field.
+func (m *Model) health(ev watch.Event) bool {
+	if ev.Output == "" {
+		return false
+	}
+	var out struct {
+		Health *struct {
+			Healthy  bool `json:"healthy"`
+			Services map[string]*struct {
+				Desired     int        `json:"desired"`
+				Healthy     int        `json:"healthy"`
+				Launching   int        `json:"launching"`
+				Unhealthy   int        `json:"unhealthy"`
+				Terminating int        `json:"terminating"`
+				Instances   []Instance `json:"instances"`
+			} `json:"services"`
+		} `json:"health"`
+	}
+	if json.Unmarshal([]byte(ev.Output), &out) != nil || out.Health == nil {
+		return false
+	}
+	h := &Health{Healthy: out.Health.Healthy, Step: ev.Step, At: ev.Time}
+	for name, s := range out.Health.Services {
+		if s == nil {
+			continue
+		}
+		h.Services = append(h.Services, Service{Name: name, Desired: s.Desired, Healthy: s.Healthy, Launching: s.Launching,
+			Unhealthy: s.Unhealthy, Terminating: s.Terminating, Instances: s.Instances})
+	}
+	sort.Slice(h.Services, func(i, j int) bool { return h.Services[i].Name < h.Services[j].Name })
+	m.Health = h
+	return true
+}
+
+// SetWarning records a transient problem to show until the next event.
+func (m *Model) SetWarning(msg string) { m.Warning = msg }
+
+// Done reports whether the execution has ended.
+func (m *Model) Done() bool { return m.Status != "" }
+
+// Elapsed is the execution's run time so far (or in all, once ended).
+func (m *Model) Elapsed(now time.Time) time.Duration {
+	if m.Started.IsZero() {
+		return 0
+	}
+	end := now
+	if !m.Ended.IsZero() {
+		end = m.Ended
+	}
+	if end.Before(m.Started) {
+		return 0
+	}
+	return end.Sub(m.Started)
+}
+
+// Steps counts finished steps and the steps there are. Once the execution
+// has ended, steps it never reached are not counted.
+func (m *Model) Steps() (done, total int) {
+	for _, r := range m.Rows {
+		switch r.Status {
+		case Succeeded, Failed, Stopped:
+			done++
+			total++
+		case Skipped:
+		default:
+			total++
+		}
+	}
+	return done, total
+}
+
+// Current is the step running now ("" when none).
+func (m *Model) Current() *Row {
+	for i := range m.Rows {
+		if s := m.Rows[i].Status; s == Running || s == Retrying {
+			return &m.Rows[i]
+		}
+	}
+	return nil
+}
+
+// Verdict is the one-line outcome and the process exit code it maps to.
+type Verdict struct {
+	Status string `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED, RUNNING
+	Code   int    `json:"exit_code"`
+	Text   string `json:"text"`
+}
+
+// Verdict says how the execution ended, or that it is still running.
+func (m *Model) Verdict(now time.Time) Verdict {
+	what := "deploy"
+	if m.Header.Project != "" {
+		what = fmt.Sprintf("deploy of %s/%s", m.Header.Project, m.Header.Config)
+		if m.Header.Release != "" {
+			what += " release " + m.Header.Release
+		}
+	}
+	took := FormatDuration(m.Elapsed(now))
+	failure := func() string {
+		f := m.FirstFailure
+		if f == nil {
+			return ""
+		}
+		s := ""
+		if f.Step != "" {
+			s = " at " + f.Step
+		}
+		if f.Error != "" {
+			s += ": " + f.Error
+		}
+		if msg := watch.UnwrapCause(f.Cause).Summary(); msg != "" {
+			s += ": " + msg
+		}
+		return s
+	}
+	switch m.Status {
+	case "SUCCEEDED":
+		return Verdict{"SUCCEEDED", exitcode.OK, fmt.Sprintf("%s succeeded in %s", what, took)}
+	case "FAILED":
+		if m.FirstFailure != nil && m.FirstFailure.Error == "HaltError" {
+			return Verdict{"HALTED", exitcode.Aborted, fmt.Sprintf("%s was halted after %s%s", what, took, failure())}
+		}
+		return Verdict{"FAILED", exitcode.Failed, fmt.Sprintf("%s failed after %s%s", what, took, failure())}
+	case "TIMED_OUT":
+		return Verdict{"TIMED_OUT", exitcode.TimedOut, fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
+	case "ABORTED":
+		return Verdict{"ABORTED", exitcode.Aborted, fmt.Sprintf("%s was aborted after %s", what, took)}
+	}
+	at := ""
+	if r := m.Current(); r != nil {
+		at = " (at " + r.Name + ")"
+	}
+	return Verdict{"RUNNING", exitcode.Running, fmt.Sprintf("%s is still running after %s%s", what, took, at)}
+}
+
+// FormatDuration is a short human duration: 850ms, 12s, 3m05s, 1h02m.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}

@@ -1,0 +1,153 @@
+package progress_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/watch"
+	"github.com/odin-deploy/odin/pkg/watch/watchtest"
+)
+
+var header = progress.Header{Project: "hello", Config: "production", Release: "r-20261125-2a9f", Backend: "local",
+	Account: "123456789012", Region: "us-east-1", Execution: "hello-production-r-20261125-2a9f"}
+
+// replay folds the first n events of a recorded history (all when n < 0).
+func replay(t *testing.T, name string, n int) *progress.Model {
+	t.Helper()
+	def, evs := watchtest.Deployer(t, name)
+	m, err := progress.New(def, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := watch.ParseDefinition(def)
+	tr := watch.NewTranslator(g)
+	for i, h := range evs {
+		if n >= 0 && i >= n {
+			break
+		}
+		for _, ev := range tr.Translate(h) {
+			m.Apply(ev)
+		}
+	}
+	return m
+}
+
+func statuses(m *progress.Model) string {
+	var b strings.Builder
+	for _, r := range m.Rows {
+		b.WriteString(r.Name + "=" + string(r.Status) + " ")
+	}
+	return b.String()
+}
+
+func TestOutcomes(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) // ignored once ended
+	tests := []struct {
+		history           string
+		status            string
+		code              int
+		failStep, failErr string
+		wantRows, verdict []string
+	}{
+		{"deploy-retry", "SUCCEEDED", 0, "", "",
+			[]string{"Validate=succeeded", "CheckHealthy=succeeded", "Success=succeeded", "FailureClean=skipped", "CleanUpFailure=skipped"},
+			[]string{"deploy of hello/production release r-20261125-2a9f succeeded in 21s"}},
+		{"digest-mismatch", "FAILED", 1, "Validate", "BadReleaseError",
+			[]string{"Validate=failed", "Lock=skipped", "FailureClean=failed"},
+			[]string{"failed after 0ms at Validate: BadReleaseError: release digest mismatch"}},
+		{"lock-held", "FAILED", 1, "Lock", "LockExistsError",
+			[]string{"Validate=succeeded", "Lock=failed", "FailureClean=failed"},
+			[]string{"at Lock: LockExistsError: deploys of hello/production are locked by release r-20261125-1c7e"}},
+		{"halt", "HALTED", 4, "CheckHealthy", "HaltError",
+			[]string{"CheckHealthy=failed", "CleanUpFailure=succeeded", "ReleaseLockFailure=succeeded", "FailureClean=failed"},
+			[]string{"was halted after"}},
+		{"timeout", "FAILED", 1, "CheckHealthy", "TimeoutError", []string{"CheckHealthy=failed"}, []string{"TimeoutError: release r-20261125-2a9f is not healthy"}},
+		{"failure-dirty", "FAILED", 1, "Deploy", "DeployError",
+			[]string{"Deploy=failed", "CleanUpFailure=failed", "ReleaseLockDirty=succeeded", "FailureDirty=failed"}, nil},
+		{"lambda-stack", "FAILED", 1, "Deploy", "Runtime.UnmarshalError", nil,
+			// The nested JSON errorMessage is unwrapped to its innermost message.
+			[]string{"Runtime.UnmarshalError: json: cannot unmarshal string into Go struct field"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.history, func(t *testing.T) {
+			m := replay(t, tt.history, -1)
+			v := m.Verdict(now)
+			if v.Status != tt.status || v.Code != tt.code {
+				t.Errorf("verdict %+v, want %s exit %d", v, tt.status, tt.code)
+			}
+			if tt.failStep != "" && (m.FirstFailure == nil || m.FirstFailure.Step != tt.failStep || m.FirstFailure.Error != tt.failErr) {
+				t.Errorf("first failure %+v, want %s %s", m.FirstFailure, tt.failStep, tt.failErr)
+			}
+			got := statuses(m)
+			for _, w := range tt.wantRows {
+				if !strings.Contains(got, w+" ") {
+					t.Errorf("want %s in %s", w, got)
+				}
+			}
+			for _, w := range tt.verdict {
+				if !strings.Contains(v.Text, w) {
+					t.Errorf("verdict %q lacks %q", v.Text, w)
+				}
+			}
+		})
+	}
+}
+
+// Part way through deploy-retry: the first health check failed and its
+// retry is pending.
+func TestRunningWithRetry(t *testing.T) {
+	def, evs := watchtest.Deployer(t, "deploy-retry")
+	n := 0
+	for i, h := range evs {
+		if h.Type == types.HistoryEventTypeLambdaFunctionFailed {
+			n = i + 1
+			break
+		}
+	}
+	_ = def
+	m := replay(t, "deploy-retry", n)
+	r := m.Current()
+	if r == nil || r.Name != "CheckHealthy" || r.Status != progress.Retrying || r.Attempt != 1 || r.Error != "HealthError" {
+		t.Fatalf("current %+v", r)
+	}
+	now := m.Started.Add(40 * time.Second)
+	v := m.Verdict(now)
+	if v.Status != "RUNNING" || v.Code != 5 || !strings.Contains(v.Text, "still running after 40s (at CheckHealthy)") {
+		t.Fatalf("verdict %+v", v)
+	}
+	if done, total := m.Steps(); done != 6 || total != 17 {
+		t.Fatalf("steps %d/%d", done, total)
+	}
+	if m.Health == nil || m.Health.Step != "Deploy" || m.Health.Services[0].Launching != 2 {
+		t.Fatalf("health %+v", m.Health)
+	}
+}
+
+// A loop (WaitForHealthy → CheckHealthy → Healthy? → WaitForHealthy) counts
+// visits and adds up time over them.
+func TestLoopVisits(t *testing.T) {
+	m := replay(t, "deploy-retry", -1)
+	for _, r := range m.Rows {
+		if r.Name == "WaitForHealthy" {
+			if r.Visits != 2 || r.Duration(time.Time{}) != 10*time.Second {
+				t.Fatalf("WaitForHealthy visits %d spent %s", r.Visits, r.Duration(time.Time{}))
+			}
+			return
+		}
+	}
+	t.Fatal("no WaitForHealthy row")
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		850 * time.Millisecond: "850ms", 12 * time.Second: "12s", 185 * time.Second: "3m05s", 3720 * time.Second: "1h02m",
+	} {
+		if got := progress.FormatDuration(d); got != want {
+			t.Errorf("%s: got %s want %s", d, got, want)
+		}
+	}
+}
