@@ -36,6 +36,9 @@ type Provider struct {
 	balancers map[int]*balancer   // by listen port
 	owners    map[int]string      // listen port -> project/config
 	closed    bool
+
+	done chan struct{}  // closed by Close: background work ends
+	wg   sync.WaitGroup // background work (restores)
 }
 
 // Options configure a Provider.
@@ -48,7 +51,9 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// New returns a Provider with nothing running.
+// New returns a Provider. It stops instances a crashed server left behind,
+// then brings back the releases that were serving when the last provider on
+// DataDir stopped.
 func New(opts Options) *Provider {
 	p := &Provider{
 		dataDir:   opts.DataDir,
@@ -58,6 +63,7 @@ func New(opts Options) *Provider {
 		active:    map[string]string{},
 		balancers: map[int]*balancer{},
 		owners:    map[int]string{},
+		done:      make(chan struct{}),
 	}
 	if p.stopGrace <= 0 {
 		p.stopGrace = 10 * time.Second
@@ -66,6 +72,7 @@ func New(opts Options) *Provider {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
 	p.reapOrphans()
+	p.restore()
 	return p
 }
 
@@ -344,6 +351,7 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 		p.balancers[s.Listen].route(d.ReleaseID, ports)
 	}
 	p.active[scope(d)] = d.ReleaseID
+	p.recordServing(d)
 	// A load balancer the release no longer listens on (a service removed
 	// or moved to another port) would route to stopped instances: close it.
 	listens := map[int]bool{}
@@ -421,7 +429,15 @@ func (p *Provider) stopAll(ins []*instance) error {
 // away, and with it whatever would supervise them.
 func (p *Provider) Close() error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
 	p.closed = true
+	close(p.done)
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.mu.Lock()
 	var ins []*instance
 	for _, r := range p.releases {
 		ins = append(ins, r.instances...)

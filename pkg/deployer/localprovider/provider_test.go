@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -392,5 +393,47 @@ func TestMovedListenPortIsClosed(t *testing.T) {
 	}
 	if _, err := http.Get("http://127.0.0.1:" + strconv.Itoa(first) + "/"); err == nil {
 		t.Fatal("the old port still answers")
+	}
+}
+
+// After the server stops and starts again, the release that was serving
+// serves again on the same port, from new processes.
+func TestServingReleaseComesBack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	listen := freeListenPort(t)
+	first := New(Options{DataDir: dir, StopGrace: 2 * time.Second})
+	d := deployment(t, "r-keep", "ok", 2, listen)
+	if err := first.Deploy(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, first, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if err := first.CleanUpSuccess(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	oldPIDs := first.PIDs("r-keep")
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get("http://127.0.0.1:" + strconv.Itoa(listen) + "/"); err == nil {
+		t.Fatal("the port still answers after Close")
+	}
+
+	second := New(Options{DataDir: dir, StopGrace: 2 * time.Second})
+	defer second.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for second.Serving("hello", "test") != "r-keep" {
+		if time.Now().After(deadline) {
+			t.Fatal("the serving release did not come back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := get(t, listen); !strings.HasPrefix(got, "200 r-keep web-") {
+		t.Fatalf("after restart answered %q", got)
+	}
+	for _, pid := range second.PIDs("r-keep") {
+		if slices.Contains(oldPIDs, pid) {
+			t.Errorf("pid %d is from before the restart", pid)
+		}
 	}
 }
