@@ -437,3 +437,34 @@ func TestServingReleaseComesBack(t *testing.T) {
 		}
 	}
 }
+
+func TestTCPHealthCheck(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	for _, tt := range []struct {
+		mode        string
+		wantHealthy bool
+	}{{"ok", true}, {"unhealthy", true}} { // a TCP check ignores the HTTP status
+		d := deployment(t, "r-tcp-"+tt.mode, tt.mode, 1, 0)
+		s := d.Services["web"]
+		s.HealthCheck.Type = "tcp"
+		d.Services["web"] = s
+		if err := p.Deploy(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy == tt.wantHealthy })
+	}
+	// Nothing listening: the TCP check fails and says so.
+	d := deployment(t, "r-tcp-deaf", "ok", 1, 0)
+	s := d.Services["web"]
+	s.HealthCheck.Type = "tcp"
+	s.Command = []string{"sleep", "60"}
+	d.Services["web"] = s
+	if err := p.Deploy(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Services["web"].Unhealthy == 1 })
+	if r := h.Services["web"].Instances[0].Reason; !strings.Contains(r, "tcp check 127.0.0.1:") || !strings.Contains(r, "connection refused") {
+		t.Errorf("reason %q", r)
+	}
+}
