@@ -16,13 +16,20 @@ import (
 
 // memStorage serves one release and no lock or halt, so any payload can get
 // as far as the handler lets it.
-type memStorage struct{ release []byte }
+type memStorage struct {
+	release  []byte
+	checksum string // the stored ChecksumSHA256 GetObject reports, if any
+}
 
 var errNoSuchKey = &smithy.GenericAPIError{Code: "NoSuchKey", Message: "not found"}
 
 func (m memStorage) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	if bytes.HasSuffix([]byte(*in.Key), []byte("/release")) {
-		return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(m.release))}, nil
+		out := &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(m.release))}
+		if m.checksum != "" {
+			out.ChecksumSHA256 = &m.checksum
+		}
+		return out, nil
 	}
 	return nil, errNoSuchKey
 }
