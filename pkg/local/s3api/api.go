@@ -235,7 +235,7 @@ func (a *API) objectOp(w http.ResponseWriter, r *http.Request, bucket, key strin
 	switch r.Method {
 	case http.MethodPut:
 		if r.Header.Get("X-Amz-Copy-Source") != "" {
-			return errNotImplemented("CopyObject is not implemented by the local backend.")
+			return a.copyObject(w, r, bucket, key)
 		}
 		return a.putObject(w, r, bucket, key)
 	case http.MethodGet, http.MethodHead:

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -624,5 +625,40 @@ func TestConditionalDeleteIsAtomic(t *testing.T) {
 	}
 	if deleted != 1 {
 		t.Fatalf("%d conditional deletes succeeded, want 1 (%v)", deleted, codes)
+	}
+}
+
+func TestCopyObject(t *testing.T) {
+	ctx := context.Background()
+	_, c := newTestAPI(t, t.TempDir())
+	for _, b := range []string{"src-b", "dst-b"} {
+		c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
+	}
+	body := []byte("copy me")
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src-b"), Key: aws.String("dir/a b+c"), Body: bytes.NewReader(body),
+		ChecksumSHA256: aws.String(sha256b64(body)), Metadata: map[string]string{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst-b"), Key: aws.String("copied"),
+		CopySource: aws.String("src-b/" + strings.ReplaceAll(url.PathEscape("dir/a b+c"), "%2F", "/"))})
+	if err != nil {
+		t.Fatalf("CopyObject: %v", err)
+	}
+	get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("dst-b"), Key: aws.String("copied"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(get.Body)
+	if !bytes.Equal(got, body) || get.Metadata["k"] != "v" || aws.ToString(get.ChecksumSHA256) != sha256b64(body) ||
+		aws.ToString(get.ETag) != aws.ToString(out.CopyObjectResult.ETag) {
+		t.Fatalf("copy: %q, metadata %v, checksum %q", got, get.Metadata, aws.ToString(get.ChecksumSHA256))
+	}
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst-b"), Key: aws.String("copied"),
+		CopySource: aws.String("src-b/dir/a%20b%2Bc"), IfNoneMatch: aws.String("*")}); apiCode(err) != "PreconditionFailed" {
+		t.Fatalf("create-only copy onto an existing key: %v", err)
+	}
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst-b"), Key: aws.String("x"),
+		CopySource: aws.String("src-b/missing")}); apiCode(err) != "NoSuchKey" {
+		t.Fatalf("copy of a missing key: %v", err)
 	}
 }

@@ -93,8 +93,9 @@ func TestAWSCLIS3(t *testing.T) {
 	if got, err := os.ReadFile(big + ".back"); err != nil || !bytes.Equal(got, bigBody) {
 		t.Fatalf("multipart round trip: %d bytes, %v", len(got), err)
 	}
+	must("s3", "cp", "s3://odin-releases/acct/proj/cfg/r1/release", "s3://odin-releases/acct/proj/copy/release") // CopyObject
 	ls := must("s3", "ls", "s3://odin-releases/acct/proj/")
-	if !strings.Contains(ls, "PRE cfg/") {
+	if !strings.Contains(ls, "PRE cfg/") || !strings.Contains(ls, "PRE copy/") {
 		t.Errorf("s3 ls:\n%s", ls)
 	}
 
