@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/internal/moto"
+	"github.com/odin-deploy/odin/pkg/local/asl"
+	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
 // The definition also runs on moto, a Step Functions implementation we did
@@ -83,7 +87,16 @@ func TestDefinitionOnMoto(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := waitExecution(t, c, aws.ToString(x.ExecutionArn))
-			path := statePath(t, c, aws.ToString(x.ExecutionArn))
+			path, types := statePath(t, c, aws.ToString(x.ExecutionArn))
+
+			// The same on our engine, with the same stand-in answers.
+			local, localPath, localTypes := runLocally(t, tt.results, plain)
+			if !slices.Equal(localPath, path) || !slices.Equal(localTypes, types) {
+				t.Errorf("our engine differs from moto:\n ours %v\n      %v\n moto %v\n      %v", localPath, localTypes, path, types)
+			}
+			if local.Status != string(d.Status) || local.Error != aws.ToString(d.Error) || local.Cause != aws.ToString(d.Cause) {
+				t.Errorf("our engine ended %s %q %q, moto %s %q %q", local.Status, local.Error, local.Cause, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+			}
 			if !slices.Equal(path, tt.wantPath) {
 				t.Errorf("path\n got %v\nwant %v", path, tt.wantPath)
 			}
@@ -120,10 +133,10 @@ func waitExecution(t *testing.T, c *sfn.Client, arn string) *sfn.DescribeExecuti
 	}
 }
 
-// statePath lists the states the execution entered, in order.
-func statePath(t *testing.T, c *sfn.Client, arn string) []string {
+// statePath lists the states the execution entered, in order, and the
+// types of all its events.
+func statePath(t *testing.T, c *sfn.Client, arn string) (path, types []string) {
 	t.Helper()
-	var path []string
 	in := &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000}
 	for {
 		out, err := c.GetExecutionHistory(context.Background(), in)
@@ -131,13 +144,76 @@ func statePath(t *testing.T, c *sfn.Client, arn string) []string {
 			t.Fatal(err)
 		}
 		for _, ev := range out.Events {
+			types = append(types, string(ev.Type))
 			if ev.StateEnteredEventDetails != nil {
 				path = append(path, aws.ToString(ev.StateEnteredEventDetails.Name))
 			}
 		}
 		if out.NextToken == nil {
-			return path
+			return path, types
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+// runLocally runs the definition on the local engine, its task function
+// answering with results in order, on a clock that skips the waits.
+func runLocally(t *testing.T, results []string, input string) (engine.Result, []string, []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var events []engine.Event
+	next := 0
+	fns := engine.NewFunctions()
+	fns.Register(FunctionName, func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(results) {
+			return nil, &DeployError{Msg: "no more queued results"}
+		}
+		next++
+		return json.RawMessage(results[next-1]), nil
+	})
+	done := make(chan engine.Result, 1)
+	eng := engine.New(engine.Options{
+		Clock: engine.NewAutoClock(time.Now()), Functions: fns,
+		Sink: sinkFunc(func(ev engine.Event) {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+		}),
+		OnDone: func(_ string, r engine.Result) { done <- r },
+	})
+	defer eng.Close()
+	sm, err := asl.Parse(Definition(FunctionArn("us-east-1", "123456789012")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background(), engine.Execution{Arn: "arn:aws:states:us-east-1:123456789012:execution:odin-deployer:x",
+		Name: "x", StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:odin-deployer", StateMachineName: "odin-deployer",
+		Machine: sm, Input: json.RawMessage(input)}); err != nil {
+		t.Fatal(err)
+	}
+	var r engine.Result
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the local execution did not end")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var path, types []string
+	for _, ev := range events {
+		types = append(types, ev.Type)
+		if strings.HasSuffix(ev.Type, "StateEntered") {
+			path = append(path, ev.Details.Name)
+		}
+	}
+	return r, path, types
+}
+
+type sinkFunc func(engine.Event)
+
+func (f sinkFunc) Append(_ context.Context, _ string, ev engine.Event) error {
+	f(ev)
+	return nil
 }
