@@ -34,6 +34,8 @@ type LocalOptions struct {
 	ListenSet   bool
 	AllowRemote bool
 	Verbose     bool
+	// DataDirFlag is the --data-dir to repeat in hints, empty for the default.
+	DataDirFlag string
 	// Functions are NAME=COMMAND task functions (--function), run as
 	// processes with the task input on stdin and the result on stdout.
 	Functions []string
@@ -53,6 +55,10 @@ func newLocalCmd(f *Factory) *cobra.Command {
 	prepare := func(cmd *cobra.Command) {
 		opts.Now = f.Now
 		opts.DataDir = localDataDir(f)
+		opts.DataDirFlag = ""
+		if opts.DataDir != config.DefaultDataDir(f.Env) {
+			opts.DataDirFlag = opts.DataDir
+		}
 		opts.Verbose = f.Settings.Verbose
 		if fl := cmd.Flags().Lookup("listen"); fl != nil {
 			opts.ListenSet = fl.Changed
@@ -259,7 +265,11 @@ func localStartRun(ctx context.Context, opts *LocalOptions) error {
 		verb = "already running"
 	}
 	fmt.Fprintf(opts.IO.Out, "local backend %s at %s (pid %d, data dir %s)\n", verb, ep.URL, st.Pid, st.DataDir)
-	fmt.Fprintf(opts.IO.Out, "use it from other tools with: eval \"$(odin local env)\"\n")
+	env := "odin local env"
+	if opts.DataDirFlag != "" {
+		env = "odin --data-dir " + shellQuote(opts.DataDirFlag) + " local env"
+	}
+	fmt.Fprintf(opts.IO.Out, "use it from other tools with: eval \"$(%s)\"\n", env)
 	return nil
 }
 
