@@ -164,8 +164,10 @@ func printable(s string) string {
 			return -1
 		}
 		return r
-	}, strings.NewReplacer("\t", `\t`, "\r", `\r`, "\n", `\n`).Replace(s))
+	}, controlEscapes.Replace(s))
 }
+
+var controlEscapes = strings.NewReplacer("\t", `\t`, "\r", `\r`, "\n", `\n`)
 
 func goccyError(data []byte) (p Pos, msg string, ok bool) {
 	if !goccySafe(data) {
