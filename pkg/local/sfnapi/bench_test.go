@@ -102,6 +102,22 @@ func BenchmarkHistoryPage(b *testing.B) {
 	r := newRig(b, "", Options{})
 	arn := longExecution(b, r, 500) // 1,004 events
 	ctx := context.Background()
+	b.Run("server/includeExecutionData=false", func(b *testing.B) {
+		body := fmt.Sprintf(`{"executionArn":%q,"maxResults":1000,"reverseOrder":true,"includeExecutionData":false}`, arn)
+		for b.Loop() {
+			req, _ := http.NewRequest("POST", r.srv.URL, strings.NewReader(body))
+			req.Header.Set("X-Amz-Target", "AWSStepFunctions.GetExecutionHistory")
+			resp, err := r.srv.Client().Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || n < 100_000 {
+				b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
+			}
+		}
+	})
 	for _, reverse := range []bool{false, true} {
 		b.Run(fmt.Sprintf("server/reverse=%v", reverse), func(b *testing.B) {
 			body := fmt.Sprintf(`{"executionArn":%q,"maxResults":1000,"reverseOrder":%v}`, arn, reverse)

@@ -286,11 +286,7 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if withData {
-			b.Write(events[j].Full)
-		} else {
-			b.Write(events[j].Lean)
-		}
+		b.Write(events[j].JSON(withData))
 	}
 	b.WriteByte(']')
 	if next >= 0 && lo < hi {

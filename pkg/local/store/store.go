@@ -93,11 +93,35 @@ type Execution struct {
 	Events   int       `json:"-"` // number of recorded events
 }
 
-// Event is a recorded history event in its wire form: Full with input and
-// output, Lean without them (GetExecutionHistory's includeExecutionData false).
+// Event is a recorded history event in its wire form.
 type Event struct {
-	Full []byte
-	Lean []byte
+	full    []byte
+	hasData bool                   // it carries input or output
+	lean    atomic.Pointer[[]byte] // made on first use: most reads want full
+}
+
+// JSON returns the event's wire form, with its input and output or without
+// (GetExecutionHistory's includeExecutionData false).
+func (e *Event) JSON(withData bool) []byte {
+	if withData || !e.hasData {
+		return e.full
+	}
+	if p := e.lean.Load(); p != nil {
+		return *p
+	}
+	var ev engine.Event
+	if err := json.Unmarshal(e.full, &ev); err != nil || ev.Details == nil {
+		return e.full // can't happen: full was marshalled from an Event
+	}
+	d := *ev.Details
+	d.Input, d.Output = "", ""
+	ev.Details = &d
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return e.full
+	}
+	e.lean.Store(&b)
+	return b
 }
 
 type executionRecord struct {
@@ -113,7 +137,7 @@ type revisionRecord struct {
 type execution struct {
 	Execution
 	seq    int64
-	events []Event
+	events []*Event
 }
 
 type stateMachine struct {
@@ -275,8 +299,7 @@ func (s *Store) replay(kind byte, payload []byte) error {
 			s.log.Warn("skipping an out-of-order event in the journal", "execution", x.Arn, "id", ev.ID, "want", len(x.events)+1)
 			return nil
 		}
-		full := payload[n:]
-		x.addEvent(ev, full, lean(ev, full))
+		x.addEvent(ev, payload[n:])
 	default:
 		return fmt.Errorf("unknown record kind %d", kind)
 	}
@@ -314,8 +337,9 @@ func (s *Store) applyExecution(r executionRecord) {
 
 // addEvent records ev (whose wire JSON is full) and, for a terminal event,
 // the execution's outcome.
-func (x *execution) addEvent(ev engine.Event, full, lean []byte) {
-	x.events = append(x.events, Event{Full: full, Lean: lean})
+func (x *execution) addEvent(ev engine.Event, full []byte) {
+	hasData := ev.Details != nil && (ev.Details.Input != "" || ev.Details.Output != "")
+	x.events = append(x.events, &Event{full: full, hasData: hasData})
 	x.Events = len(x.events)
 	d := ev.Details
 	if d == nil {
@@ -334,21 +358,6 @@ func (x *execution) addEvent(ev engine.Event, full, lean []byte) {
 		return
 	}
 	x.StopDate = ev.Timestamp
-}
-
-// lean is ev's wire form without input and output, or full when it has none.
-func lean(ev engine.Event, full []byte) []byte {
-	if ev.Details == nil || (ev.Details.Input == "" && ev.Details.Output == "") {
-		return full
-	}
-	d := *ev.Details
-	d.Input, d.Output = "", ""
-	ev.Details = &d
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return full
-	}
-	return b
 }
 
 // write appends one record to the journal. Callers hold s.mu.
@@ -549,7 +558,7 @@ func (s *Store) Running() []Execution {
 
 // History returns an execution's recorded events, oldest first. The slice
 // and its events must not be modified.
-func (s *Store) History(arn string) ([]Event, bool) {
+func (s *Store) History(arn string) ([]*Event, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	x := s.byArn[arn]
@@ -567,7 +576,7 @@ func (s *Store) Events(arn string) ([]engine.Event, error) {
 	}
 	out := make([]engine.Event, len(h))
 	for i, e := range h {
-		if err := json.Unmarshal(e.Full, &out[i]); err != nil {
+		if err := json.Unmarshal(e.full, &out[i]); err != nil {
 			return nil, fmt.Errorf("event %d of %s: %w", i+1, arn, err)
 		}
 	}
@@ -582,7 +591,6 @@ func (s *Store) Append(ctx context.Context, executionArn string, ev engine.Event
 	if err != nil {
 		return fmt.Errorf("append event %d to %s: %w", ev.ID, executionArn, err)
 	}
-	leanJSON := lean(ev, full)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	x := s.byArn[executionArn]
@@ -597,6 +605,6 @@ func (s *Store) Append(ctx context.Context, executionArn string, ev engine.Event
 	if err := s.write(kindEvent, payload); err != nil {
 		return fmt.Errorf("append event %d to %s: %w", ev.ID, executionArn, err)
 	}
-	x.addEvent(ev, full, leanJSON)
+	x.addEvent(ev, full)
 	return nil
 }

@@ -108,8 +108,8 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("state machine after reopen: %+v", sm)
 	}
 	h, _ := s2.History(arns[0])
-	if string(h[1].Lean) == string(h[1].Full) || len(h[0].Lean) >= len(h[0].Full) {
-		t.Fatalf("lean events keep their data: %s", h[1].Lean)
+	if string(h[1].JSON(false)) == string(h[1].JSON(true)) || len(h[0].JSON(false)) >= len(h[0].JSON(true)) {
+		t.Fatalf("lean events keep their data: %s", h[1].JSON(false))
 	}
 
 	st, err := os.Stat(filepath.Join(dir, "journal"))
