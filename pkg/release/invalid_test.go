@@ -97,6 +97,10 @@ func TestInvalid(t *testing.T) {
 			"1:15: project_name: must not be empty"}},
 		{"unknown target", strings.Replace(local, "target: local", "target: k8s", 1), []string{
 			`3:9: target: must be one of local, aws, not "k8s"`}},
+		{"CRLF line endings", strings.ReplaceAll(local+"timeout: 5\n", "\n", "\r\n"), []string{
+			"8:10: timeout: must be at least 30, not 5"}},
+		{"byte order mark", "\ufeff" + local + "timeout: 5\n", []string{
+			"8:10: timeout: must be at least 30, not 5"}},
 		{"timeout too small", local + "timeout: 5\n", []string{
 			"8:10: timeout: must be at least 30, not 5"}},
 		{"timeout too large", local + "timeout: 172801\n", []string{
