@@ -257,3 +257,33 @@ func TestNameRulesMatchSchema(t *testing.T) {
 		t.Errorf("schema env name rule %q, code %q", p, envNameRE)
 	}
 }
+
+// TestParseConcurrently: the deployer validates releases from many goroutines
+// against the one compiled schema (run with -race).
+func TestParseConcurrently(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "examples/aws/release.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			in := data
+			if i%2 == 1 {
+				in = []byte(local + "timeout: 5\n")
+			}
+			_, err := Parse("r.yml", in)
+			if i%2 == 1 && err == nil {
+				err = errors.New("invalid release accepted")
+			} else if i%2 == 1 {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
