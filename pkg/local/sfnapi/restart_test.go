@@ -3,6 +3,7 @@ package sfnapi
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -132,5 +133,38 @@ func TestStartsRecordedExecution(t *testing.T) {
 	d := r.waitDone(t, xArn)
 	if d.Status != types.ExecutionStatusSucceeded || aws.ToString(d.Output) != `{"a":{"x":1},"k":1}` || !d.StartDate.Equal(epoch0) {
 		t.Fatalf("recorded execution: %s %s %v", d.Status, aws.ToString(d.Output), d.StartDate)
+	}
+}
+
+// TestDataFiles checks where the state lives and that only its owner can
+// read it.
+func TestDataFiles(t *testing.T) {
+	dir := t.TempDir()
+	r := newRig(t, dir, Options{})
+	r.createMachine(t, "m", passMachine)
+	for path, want := range map[string]os.FileMode{
+		filepath.Join(dir, "sfn"):              0o700 | os.ModeDir,
+		filepath.Join(dir, "sfn", "journal"):   0o600,
+		filepath.Join(dir, "sfn", "token.key"): 0o600,
+	} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != want {
+			t.Errorf("%s has mode %v, want %v", path, st.Mode(), want)
+		}
+	}
+	// The token key survives a restart, so do the tokens.
+	r.createMachine(t, "n", passMachine)
+	out, err := r.client.ListStateMachines(context.Background(), &sfn.ListStateMachinesInput{MaxResults: 1})
+	if err != nil || out.NextToken == nil {
+		t.Fatalf("first page: %v", err)
+	}
+	r.close()
+	r2 := newRig(t, dir, Options{})
+	next, err := r2.client.ListStateMachines(context.Background(), &sfn.ListStateMachinesInput{MaxResults: 1, NextToken: out.NextToken})
+	if err != nil || len(next.StateMachines) != 1 || *next.StateMachines[0].Name != "n" {
+		t.Fatalf("a token from before the restart: %+v %v", next, err)
 	}
 }
