@@ -102,10 +102,13 @@ func TestCrashResume(t *testing.T) {
 		name   string
 		killAt types.HistoryEventType
 		task   string
+		signal syscall.Signal
 	}{
-		{"killed while waiting", types.HistoryEventTypeWaitStateEntered, "cat >/dev/null; printf '{\"ran\":true}'"},
+		{"killed while waiting", types.HistoryEventTypeWaitStateEntered, "cat >/dev/null; printf '{\"ran\":true}'", syscall.SIGKILL},
 		// The task sleeps so the kill lands while it runs: it runs again after the restart.
-		{"killed while the task runs", types.HistoryEventTypeLambdaFunctionStarted, "cat >/dev/null; sleep 1; printf '{\"ran\":true}'"},
+		{"killed while the task runs", types.HistoryEventTypeLambdaFunctionStarted, "cat >/dev/null; sleep 1; printf '{\"ran\":true}'", syscall.SIGKILL},
+		// A graceful stop must not record the interrupted task as failed.
+		{"stopped while the task runs", types.HistoryEventTypeLambdaFunctionStarted, "cat >/dev/null; sleep 1; printf '{\"ran\":true}'", syscall.SIGTERM},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,7 +132,7 @@ func TestCrashResume(t *testing.T) {
 			waitFor(t, c, *ex.ExecutionArn, string(tc.killAt), func(ev []types.HistoryEvent, _ *sfn.DescribeExecutionOutput) bool {
 				return hasEvent(ev, tc.killAt)
 			})
-			if err := proc.Signal(syscall.SIGKILL); err != nil {
+			if err := proc.Signal(tc.signal); err != nil {
 				t.Fatal(err)
 			}
 			proc.Wait()
@@ -159,7 +162,7 @@ func TestCrashResume(t *testing.T) {
 					t.Errorf("%d %s events, want 1%s", counts[typ], typ, eventTypes(events))
 				}
 			}
-			if counts[types.HistoryEventTypeLambdaFunctionSucceeded] != 1 {
+			if counts[types.HistoryEventTypeLambdaFunctionFailed] != 0 || counts[types.HistoryEventTypeLambdaFunctionSucceeded] != 1 {
 				t.Errorf("%d LambdaFunctionSucceeded events, want 1%s", counts[types.HistoryEventTypeLambdaFunctionSucceeded], eventTypes(events))
 			}
 			t.Logf("history after the crash:%s", eventTypes(events))

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,6 +109,9 @@ type Server struct {
 	states    StatesAPI
 	verifier  *sigv4.Verifier
 	serveErr  chan error
+	closing   atomic.Bool
+	statesOff sync.Once
+	statesErr error
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -245,6 +249,12 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var errs []error
+		// Stop the engine before the listener: a task handler calling back
+		// into this server must not see a refused connection and record a
+		// failure that never happened. Executions stay RUNNING in the store
+		// and the next server resumes them.
+		s.closing.Store(true)
+		errs = append(errs, s.closeStates())
 		if s.http != nil {
 			if err := s.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("shut down http: %w", err))
@@ -258,13 +268,19 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
+// closeStates closes the Step Functions API once.
+func (s *Server) closeStates() error {
+	s.statesOff.Do(func() {
+		if s.states != nil {
+			s.statesErr = s.states.Close()
+		}
+	})
+	return s.statesErr
+}
+
 // release closes what New opened, in reverse order; safe on a half-built server.
 func (s *Server) release() error {
-	var errs []error
-	if s.states != nil {
-		errs = append(errs, s.states.Close())
-		s.states = nil
-	}
+	errs := []error{s.closeStates()}
 	if s.s3 != nil {
 		errs = append(errs, s.s3.Close())
 		s.s3 = nil
@@ -399,6 +415,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
+	if s.closing.Load() {
+		// Shutting down: the APIs' stores may already be closed.
+		w.Header().Set("Connection", "close")
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.") {
+			writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the local backend is shutting down")
+		} else {
+			s3api.WriteError(w, r, &s3api.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "the local backend is shutting down"})
+		}
+		return "closing"
+	}
 	if r.URL.Path == HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(health{Status: "ok", Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(),
