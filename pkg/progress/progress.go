@@ -44,6 +44,8 @@ type Row struct {
 	Status  Status `json:"status"`
 	Attempt int    `json:"attempt,omitempty"` // the try in progress or last made, from 1
 	Visits  int    `json:"visits,omitempty"`  // a loop enters a state more than once
+	// Finished counts visits that ended (succeeded or failed).
+	Finished int `json:"-"`
 	// Spent is the time spent in the step over finished visits; the current
 	// visit began at Entered.
 	Spent   time.Duration `json:"-"`
@@ -213,6 +215,7 @@ func (m *Model) Apply(ev watch.Event) bool {
 }
 
 func (m *Model) leave(r *Row, at time.Time) {
+	r.Finished++
 	if !r.Entered.IsZero() && at.After(r.Entered) {
 		r.Spent += at.Sub(r.Entered)
 	}
@@ -296,17 +299,16 @@ func (m *Model) Elapsed(now time.Time) time.Duration {
 	return end.Sub(m.Started)
 }
 
-// Steps counts finished steps and the steps there are. Once the execution
-// has ended, steps it never reached are not counted.
+// Steps counts steps finished at least once (so a loop never makes the
+// count go back) and the steps there are. Once the execution has ended,
+// steps it never reached are not counted.
 func (m *Model) Steps() (done, total int) {
 	for _, r := range m.Rows {
-		switch r.Status {
-		case Succeeded, Failed, Stopped:
+		if r.Status != Skipped {
+			total++
+		}
+		if r.Finished > 0 || r.Status == Stopped {
 			done++
-			total++
-		case Skipped:
-		default:
-			total++
 		}
 	}
 	return done, total

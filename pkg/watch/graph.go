@@ -11,9 +11,10 @@ import (
 // states in the order a reader expects them, and which top-level state owns
 // each nested state (a Parallel branch's or a Map iteration's states).
 type Graph struct {
-	// Steps are the top-level states: the path from StartAt first (Next,
-	// Choices, Default), then the states only reached through a Catch, then
-	// any unreachable ones by name.
+	// Steps are the top-level states: the happy path from StartAt to a
+	// Succeed state first, then the rest of what Next, Choices and Default
+	// reach, then the states only reached through a Catch, then any
+	// unreachable ones by name.
 	Steps []Step
 	owner map[string]string
 }
@@ -27,6 +28,7 @@ type Step struct {
 type aslState struct {
 	Type    string `json:"Type"`
 	Next    string `json:"Next"`
+	End     bool   `json:"End"`
 	Default string `json:"Default"`
 	Choices []struct {
 		Next string `json:"Next"`
@@ -73,6 +75,23 @@ func ParseDefinition(def []byte) (*Graph, error) {
 		}
 		walk(st.Default)
 	}
+	// The happy path first: StartAt to the nearest Succeed state.
+	for _, name := range happyPath(m) {
+		seen[name] = true
+		g.Steps = append(g.Steps, Step{Name: name, Type: m.States[name].Type})
+		for _, c := range m.States[name].Catch {
+			catchTargets = append(catchTargets, c.Next)
+		}
+	}
+	// Then the rest of what normal transitions reach, depth first.
+	for _, name := range slices.Clone(g.Steps) {
+		st := m.States[name.Name]
+		walk(st.Next)
+		for _, c := range st.Choices {
+			walk(c.Next)
+		}
+		walk(st.Default)
+	}
 	walk(m.StartAt)
 	// Catch targets are the failure paths: show them after the happy path,
 	// in the order they were found.
@@ -94,6 +113,60 @@ func ParseDefinition(def []byte) (*Graph, error) {
 		addNested(g.owner, name, st, 0)
 	}
 	return g, nil
+}
+
+// happyPath is the shortest path over normal transitions (Next, Choices,
+// Default) from StartAt to a Succeed state, or to a state that ends the
+// machine (End) when there is no Succeed state; nil when neither is reached.
+func happyPath(m aslMachine) []string {
+	parent := map[string]string{}
+	queue := []string{m.StartAt}
+	if _, ok := m.States[m.StartAt]; !ok {
+		return nil
+	}
+	parent[m.StartAt] = ""
+	var end, fallback string
+	for len(queue) > 0 && end == "" {
+		name := queue[0]
+		queue = queue[1:]
+		st := m.States[name]
+		if st.Type == "Succeed" {
+			end = name
+			break
+		}
+		if fallback == "" && (st.End || (st.Next == "" && st.Type != "Choice" && st.Type != "Fail")) {
+			fallback = name
+		}
+		next := []string{st.Next}
+		for _, c := range st.Choices {
+			next = append(next, c.Next)
+		}
+		next = append(next, st.Default)
+		for _, n := range next {
+			if _, ok := m.States[n]; !ok {
+				continue
+			}
+			if _, ok := parent[n]; !ok {
+				parent[n] = name
+				queue = append(queue, n)
+			}
+		}
+	}
+	if end == "" {
+		end = fallback
+	}
+	if end == "" {
+		return nil
+	}
+	var path []string
+	for n := end; ; n = parent[n] {
+		path = append(path, n)
+		if n == m.StartAt || len(path) > len(m.States) {
+			break
+		}
+	}
+	slices.Reverse(path)
+	return path
 }
 
 // addNested maps every state nested under a top-level state to it. depth

@@ -1,0 +1,128 @@
+package ui
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/watch"
+)
+
+// JSONLines writes one JSON object a line (`--output json`):
+//
+//	{"type":"start", "header":{project,config,release,backend,account,region,execution}, "steps":[{"name","type"}]}
+//	{"type":"event", "kind", "id", "time", "event_type", "state", "step", "attempt", "error", "cause", "message", "status", "health"}
+//	{"type":"warning", "message", "retry_in_ms"}
+//	{"type":"outcome", "status", "exit_code", "text", "execution", "elapsed_ms", "error", "cause", "failure", "steps", "health", "output"}
+//
+// kind is one of watch's Kind values (step_entered, attempt_started,
+// retry_scheduled, attempt_failed, attempt_succeeded, step_succeeded,
+// step_failed, execution_started, execution_ended); event_type is the raw
+// history event type; message is the cause unwrapped to its innermost
+// message; health is present on the event that changed it. Empty fields are
+// left out. The last line is always the outcome.
+type JSONLines struct {
+	enc        *json.Encoder
+	m          *progress.Model
+	lastHealth *progress.Health
+}
+
+// NewJSONLines returns a JSON-lines renderer of m to w.
+func NewJSONLines(w io.Writer, m *progress.Model) *JSONLines {
+	return &JSONLines{enc: json.NewEncoder(w), m: m}
+}
+
+type jsonStep struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Start writes the start object.
+func (j *JSONLines) Start() {
+	steps := make([]jsonStep, 0, len(j.m.Rows))
+	for _, r := range j.m.Rows {
+		steps = append(steps, jsonStep{r.Name, r.Type})
+	}
+	j.enc.Encode(struct {
+		Type   string          `json:"type"`
+		Header progress.Header `json:"header"`
+		Steps  []jsonStep      `json:"steps"`
+	}{"start", j.m.Header, steps})
+}
+
+type jsonEvent struct {
+	Type      string           `json:"type"`
+	Kind      watch.Kind       `json:"kind"`
+	ID        int64            `json:"id"`
+	Time      time.Time        `json:"time"`
+	EventType string           `json:"event_type"`
+	State     string           `json:"state,omitempty"`
+	Step      string           `json:"step,omitempty"`
+	Attempt   int              `json:"attempt,omitempty"`
+	Error     string           `json:"error,omitempty"`
+	Cause     string           `json:"cause,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	Status    string           `json:"status,omitempty"`
+	Health    *progress.Health `json:"health,omitempty"`
+}
+
+// Event writes one event object (after the event was applied to the model).
+func (j *JSONLines) Event(ev watch.Event) {
+	out := jsonEvent{Type: "event", Kind: ev.Kind, ID: ev.ID, Time: ev.Time.UTC(), EventType: ev.Type, State: ev.State,
+		Step: ev.Step, Attempt: ev.Attempt, Error: ev.Error, Cause: ev.Cause, Status: ev.Status}
+	if ev.Cause != "" {
+		out.Message = watch.UnwrapCause(ev.Cause).Summary()
+	}
+	if j.m.Health != j.lastHealth {
+		j.lastHealth = j.m.Health
+		out.Health = j.m.Health
+	}
+	j.enc.Encode(out)
+}
+
+// Warn writes a warning object.
+func (j *JSONLines) Warn(err error, retryIn time.Duration) {
+	j.enc.Encode(struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+		RetryIn int64  `json:"retry_in_ms"`
+	}{"warning", err.Error(), retryIn.Milliseconds()})
+}
+
+type jsonRow struct {
+	Name     string          `json:"name"`
+	Status   progress.Status `json:"status"`
+	Attempt  int             `json:"attempt,omitempty"`
+	Visits   int             `json:"visits,omitempty"`
+	Duration int64           `json:"duration_ms"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// Finish writes the outcome object.
+func (j *JSONLines) Finish(v progress.Verdict, now time.Time) {
+	rows := make([]jsonRow, 0, len(j.m.Rows))
+	for _, r := range j.m.Rows {
+		rows = append(rows, jsonRow{r.Name, r.Status, r.Attempt, r.Visits, r.Duration(now).Milliseconds(), r.Error})
+	}
+	out := struct {
+		Type      string            `json:"type"`
+		Status    string            `json:"status"`
+		ExitCode  int               `json:"exit_code"`
+		Text      string            `json:"text"`
+		Execution string            `json:"execution,omitempty"`
+		Elapsed   int64             `json:"elapsed_ms"`
+		Error     string            `json:"error,omitempty"`
+		Cause     string            `json:"cause,omitempty"`
+		Failure   *progress.Failure `json:"failure,omitempty"`
+		Steps     []jsonRow         `json:"steps"`
+		Health    *progress.Health  `json:"health,omitempty"`
+		Output    json.RawMessage   `json:"output,omitempty"`
+	}{Type: "outcome", Status: v.Status, ExitCode: v.Code, Text: v.Text, Execution: j.m.Header.Execution,
+		Elapsed: j.m.Elapsed(now).Milliseconds(), Error: j.m.Error, Cause: j.m.Cause, Failure: j.m.FirstFailure,
+		Steps: rows, Health: j.m.Health}
+	if json.Valid([]byte(j.m.Output)) {
+		out.Output = json.RawMessage(j.m.Output)
+	}
+	j.enc.Encode(out)
+}

@@ -1,0 +1,333 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/watch"
+)
+
+// Messages into the TUI. Everything outside Update arrives as one of these.
+type (
+	eventMsg    struct{ ev watch.Event }
+	warnMsg     struct{ text string }
+	doneMsg     struct{ err error }
+	tickMsg     time.Time
+	haltDoneMsg struct{ err error }
+)
+
+// tuiModel is the live view. Update is pure apart from the tea.Cmds it
+// returns; View is a function of the model.
+type tuiModel struct {
+	m     *progress.Model
+	st    styles
+	keys  keyMap
+	help  help.Model
+	spin  spinner.Model
+	clock func() time.Time
+	now   time.Time
+
+	width, height int
+	expanded      bool
+	showHelp      bool
+	confirming    bool // asked "halt?", waiting for y/n
+	halting       bool
+	haltNote      string
+	halt          func(ctx context.Context) error
+	ctx           context.Context
+
+	warning  string
+	done     bool
+	err      error
+	detached bool
+}
+
+func newTUIModel(ctx context.Context, m *progress.Model, r *lipgloss.Renderer, clock func() time.Time, halt func(context.Context) error) tuiModel {
+	st := newStyles(r)
+	h := help.New()
+	h.Styles.ShortKey = r.NewStyle().Bold(true)
+	h.Styles.ShortDesc = st.dim
+	h.Styles.ShortSeparator = st.dim
+	h.Styles.FullKey = r.NewStyle().Bold(true)
+	h.Styles.FullDesc = st.dim
+	h.Styles.FullSeparator = st.dim
+	sp := spinner.New(spinner.WithSpinner(spinner.Line), spinner.WithStyle(st.running))
+	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, clock: clock, now: clock(),
+		width: 80, height: 24, halt: halt, ctx: ctx}
+}
+
+func (t tuiModel) tick() tea.Cmd {
+	clock := t.clock
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg(clock()) })
+}
+
+func (t tuiModel) Init() tea.Cmd { return tea.Batch(t.spin.Tick, t.tick()) }
+
+func (t tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		t.width, t.height = msg.Width, msg.Height
+		t.help.Width = msg.Width
+	case tea.KeyMsg:
+		return t.key(msg)
+	case eventMsg:
+		t.m.Apply(msg.ev)
+		t.warning = ""
+	case warnMsg:
+		t.warning = msg.text
+	case doneMsg:
+		t.done, t.err = true, msg.err
+		return t, tea.Quit
+	case tickMsg:
+		t.now = time.Time(msg)
+		return t, t.tick()
+	case haltDoneMsg:
+		t.halting = false
+		if msg.err != nil {
+			t.haltNote = "halt failed: " + oneLine(msg.err.Error())
+		} else {
+			t.haltNote = "halt requested: the deployer is rolling back"
+		}
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		t.spin, cmd = t.spin.Update(msg)
+		return t, cmd
+	}
+	return t, nil
+}
+
+func (t tuiModel) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if t.confirming {
+		switch {
+		case key.Matches(msg, t.keys.Yes):
+			t.confirming, t.halting = false, true
+			return t, t.haltCmd()
+		case key.Matches(msg, t.keys.No), key.Matches(msg, t.keys.Detach):
+			t.confirming = false
+		}
+		return t, nil
+	}
+	switch {
+	case key.Matches(msg, t.keys.Detach):
+		t.detached = true
+		return t, tea.Quit
+	case key.Matches(msg, t.keys.Halt):
+		if !t.m.Done() && !t.halting {
+			t.confirming = true
+		}
+	case key.Matches(msg, t.keys.Details):
+		t.expanded = !t.expanded
+	case key.Matches(msg, t.keys.Help):
+		t.showHelp = !t.showHelp
+		t.help.ShowAll = t.showHelp
+	}
+	return t, nil
+}
+
+// haltCmd calls the command's halt function off the UI goroutine.
+func (t tuiModel) haltCmd() tea.Cmd {
+	halt, ctx := t.halt, t.ctx
+	return func() tea.Msg { return haltDoneMsg{err: halt(ctx)} }
+}
+
+// glyph is a step's status at a glance; the words in the row say it too, so
+// the view reads without colour.
+func (t tuiModel) glyph(r progress.Row) string {
+	switch r.Status {
+	case progress.Running:
+		return t.spin.View()
+	case progress.Retrying:
+		return t.st.warn.Render("↻")
+	case progress.Succeeded:
+		return t.st.ok.Render("✓")
+	case progress.Failed:
+		return t.st.bad.Render("✗")
+	case progress.Stopped:
+		return t.st.bad.Render("■")
+	case progress.Skipped:
+		return t.st.dim.Render("-")
+	}
+	return t.st.dim.Render("·")
+}
+
+func (t tuiModel) View() string {
+	w := max(t.width, 20)
+	var top, rows, bottom []string
+	h := t.m.Header
+	title := "odin"
+	if h.Project != "" {
+		title += fmt.Sprintf("  %s/%s  release %s", h.Project, h.Config, h.Release)
+	}
+	top = append(top, t.st.title.Render(title))
+	var where []string
+	for _, kv := range [][2]string{{"backend", h.Backend}, {"account", h.Account}, {"region", h.Region}, {"execution", h.Execution}} {
+		if kv[1] != "" {
+			where = append(where, kv[0]+" "+kv[1])
+		}
+	}
+	if len(where) > 0 {
+		top = append(top, t.st.dim.Render(strings.Join(where, " · ")))
+	}
+	done, total := t.m.Steps()
+	top = append(top, fmt.Sprintf("elapsed %s · steps %d/%d", progress.FormatDuration(t.m.Elapsed(t.now)), done, total), "")
+
+	nameW := 8
+	for _, r := range t.m.Rows {
+		nameW = max(nameW, lipgloss.Width(r.Name))
+	}
+	nameW = min(nameW, max(w/2, 8))
+	for _, r := range t.m.Rows {
+		if r.Status == progress.Skipped && !t.expanded {
+			continue
+		}
+		status := string(r.Status)
+		switch {
+		case r.Status == progress.Retrying:
+			status = fmt.Sprintf("retrying after attempt %d", r.Attempt)
+		case r.Status == progress.Running && r.Attempt > 1:
+			status = fmt.Sprintf("running, attempt %d", r.Attempt)
+		}
+		if r.Visits > 1 {
+			status += fmt.Sprintf(" (×%d)", r.Visits)
+		}
+		dur := ""
+		if r.Status != progress.Pending && r.Status != progress.Skipped {
+			dur = progress.FormatDuration(r.Duration(t.now))
+		}
+		line := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(r.Name, nameW), status, dur)
+		rows = append(rows, strings.TrimRight(line, " "))
+		if r.Error != "" && (r.Status == progress.Failed || r.Status == progress.Retrying || r.Status == progress.Stopped) && r.Type != "Fail" {
+			rows = append(rows, t.st.errorText.Render("     "+truncate(errorText(r.Error, r.Cause), w-5)))
+			if t.expanded {
+				rows = append(rows, t.causeDetail(r.Cause, w)...)
+			}
+		}
+	}
+	if hl := healthLine(t.m.Health); hl != "" {
+		bottom = append(bottom, "", "health: "+hl)
+		if t.expanded {
+			bottom = append(bottom, t.instances(w)...)
+		}
+	}
+	if t.warning != "" {
+		bottom = append(bottom, t.st.warn.Render(truncate("! "+t.warning, w)))
+	}
+	switch {
+	case t.confirming:
+		bottom = append(bottom, "", t.st.warn.Render("Halt this deploy and roll back? (y/n)"))
+	case t.halting:
+		bottom = append(bottom, "", t.st.warn.Render("halting…"))
+	case t.haltNote != "":
+		bottom = append(bottom, "", t.st.warn.Render(t.haltNote))
+	}
+	if t.m.Done() {
+		v := t.m.Verdict(t.now)
+		style := t.st.verdictBad
+		if v.Code == 0 {
+			style = t.st.verdictOK
+		}
+		// The verdict is the line people read: wrap it, up to 4 lines.
+		text := lipgloss.NewStyle().Width(w).Render(oneLine(v.Status + ": " + v.Text))
+		lines := strings.Split(text, "\n")
+		if len(lines) > 4 {
+			lines = lines[:4]
+			lines[3] = truncate(strings.TrimRight(lines[3], " ")+" …", w)
+		}
+		bottom = append(bottom, "")
+		for _, l := range lines {
+			bottom = append(bottom, style.Render(strings.TrimRight(l, " ")))
+		}
+	} else if t.err != nil {
+		bottom = append(bottom, "", t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w)))
+	}
+	if !t.done && !t.detached && !t.m.Done() {
+		bottom = append(bottom, "", t.help.View(t.keys))
+	}
+	// Fit the height: the header and the end matter most; drop finished
+	// rows from the top of the table first.
+	if t.height > 0 {
+		room := t.height - len(top) - len(bottom)
+		switch {
+		case room < len(rows) && room >= 2:
+			cut := len(rows) - room + 1
+			rows = append([]string{t.st.dim.Render(fmt.Sprintf(" … %d lines above", cut))}, rows[cut:]...)
+		case room < len(rows):
+			rows = nil
+		}
+	}
+	out := append(append(top, rows...), bottom...)
+	if t.height > 0 && len(out) > t.height {
+		// Still too tall (a tiny terminal): keep the first line and the end.
+		out = append(out[:1:1], out[len(out)-t.height+1:]...)
+	}
+	for i, l := range out {
+		out[i] = clip(l, w)
+	}
+	return strings.Join(out, "\n")
+}
+
+func (t tuiModel) causeDetail(cause string, w int) []string {
+	c := watch.UnwrapCause(cause)
+	var out []string
+	for d := &c; d != nil; d = d.Nested {
+		if d != &c && d.Type != "" {
+			// The outer type is the error name, shown already.
+			out = append(out, t.st.dim.Render("       type: "+d.Type))
+		}
+		for _, l := range d.StackTrace {
+			out = append(out, t.st.dim.Render(truncate("         at "+oneLine(l), w)))
+		}
+	}
+	return out
+}
+
+func (t tuiModel) instances(w int) []string {
+	var out []string
+	for _, s := range t.m.Health.Services {
+		for _, in := range s.Instances {
+			line := fmt.Sprintf("  %s/%s %s", s.Name, in.ID, in.State)
+			if in.Reason != "" {
+				line += ": " + oneLine(in.Reason)
+			}
+			out = append(out, truncate(line, w))
+			if in.State != "healthy" {
+				for _, l := range in.LogTail {
+					out = append(out, t.st.dim.Render(truncate("    | "+oneLine(l), w)))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// truncate cuts plain text to w cells with an ellipsis.
+func truncate(s string, w int) string {
+	if w <= 1 || lipgloss.Width(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	if len(r) > w {
+		r = r[:w]
+	}
+	for len(r) > 0 && lipgloss.Width(string(r)) > w-1 {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
+
+// clip cuts a styled line to w cells so the terminal never wraps it.
+func clip(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	return lipgloss.NewStyle().MaxWidth(w).Render(s)
+}

@@ -1,0 +1,298 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/watch"
+	"github.com/odin-deploy/odin/pkg/watch/watchtest"
+)
+
+// teatest's golden package defines -update; define it when it is absent so
+// this file does not depend on that.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func updating() bool { return flag.Lookup("update").Value.String() == "true" }
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if updating() {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+var header = progress.Header{Project: "hello", Config: "production", Release: "r-20261125-2a9f", Backend: "local",
+	Account: "123456789012", Region: "us-east-1", Execution: "hello-production-r-20261125-2a9f"}
+
+// events translates the first n events (all when n < 0) of a recorded
+// deployer history.
+func events(t *testing.T, name string, n int) ([]byte, []watch.Event) {
+	t.Helper()
+	def, hs := watchtest.Deployer(t, name)
+	g, err := watch.ParseDefinition(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := watch.NewTranslator(g)
+	var out []watch.Event
+	for i, h := range hs {
+		if n >= 0 && i >= n {
+			break
+		}
+		out = append(out, tr.Translate(h)...)
+	}
+	return def, out
+}
+
+var histories = []string{"deploy-retry", "digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack"}
+
+// The plain and JSON renderers, from recorded histories, read through the
+// real tailer from a replay of the recorded API responses.
+func TestPlainAndJSON(t *testing.T) {
+	for _, name := range histories {
+		for _, mode := range []Mode{ModePlain, ModeJSON} {
+			t.Run(name+"/"+string(mode), func(t *testing.T) {
+				def := watchtest.Deployer
+				d, _ := def(t, name)
+				h, err := watchtest.ReadHistory(watchtest.HistoryPath(name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := watchtest.NewReplay(t, d, h)
+				tl := watch.New(r.Client(), watchtest.ExecutionArn, watch.Options{IncludeData: true})
+				_, g, err := tl.Definition(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := progress.FromGraph(g, header)
+				io, _, out, errOut := iostreams.Test()
+				now := func() time.Time { return time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC) }
+				v := New(m, Options{Mode: mode, IO: io, Now: now})
+				vd, err := v.Run(context.Background(), tl.Run)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(out.String(), "\x1b") {
+					t.Error("escape codes in output")
+				}
+				if errOut.Len() > 0 {
+					t.Errorf("stderr: %s", errOut)
+				}
+				if (name == "deploy-retry") != (vd.Code == 0) {
+					t.Errorf("verdict %+v", vd)
+				}
+				ext := ".txt"
+				if mode == ModeJSON {
+					ext = ".jsonl"
+					checkJSONLines(t, out.Bytes())
+				}
+				golden(t, name+ext, out.Bytes())
+			})
+		}
+	}
+}
+
+func checkJSONLines(t *testing.T, b []byte) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if !strings.HasPrefix(lines[0], `{"type":"start"`) || !strings.HasPrefix(lines[len(lines)-1], `{"type":"outcome"`) {
+		t.Errorf("first line %.40s…, last %.40s…", lines[0], lines[len(lines)-1])
+	}
+	for _, l := range lines[1 : len(lines)-1] {
+		if !strings.HasPrefix(l, `{"type":"event"`) {
+			t.Errorf("line %.60s…", l)
+		}
+	}
+}
+
+// frame renders the TUI at 100x30 without colour after the given events.
+func frame(t *testing.T, name string, n int, now time.Duration, keys ...string) (tuiModel, string) {
+	t.Helper()
+	lipgloss.SetColorProfile(termenv.Ascii)
+	def, evs := events(t, name, n)
+	m, err := progress.New(def, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := lipgloss.NewRenderer(&bytes.Buffer{})
+	r.SetColorProfile(termenv.Ascii)
+	start := time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return start.Add(now) }
+	var tm tea.Model = newTUIModel(context.Background(), m, r, clock, func(context.Context) error { return nil })
+	tm, _ = tm.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	for _, ev := range evs {
+		tm, _ = tm.Update(eventMsg{ev: ev})
+	}
+	for _, k := range keys {
+		tm, _ = tm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
+	}
+	return tm.(tuiModel), tm.View()
+}
+
+// firstFailure is the count of events up to the first failed attempt.
+func firstFailure(t *testing.T, name string) int {
+	_, hs := watchtest.Deployer(t, name)
+	for i, h := range hs {
+		if h.Type == types.HistoryEventTypeLambdaFunctionFailed {
+			return i + 1
+		}
+	}
+	t.Fatal("no failure")
+	return 0
+}
+
+func TestTUIFrames(t *testing.T) {
+	tests := []struct {
+		golden  string
+		history string
+		n       int // events; -1 all
+		keys    []string
+	}{
+		{"tui-running-retry", "deploy-retry", firstFailure(t, "deploy-retry"), nil},
+		{"tui-success", "deploy-retry", -1, nil},
+		{"tui-failure-lock", "lock-held", -1, nil},
+		{"tui-failure-unhealthy-expanded", "unhealthy", -1, []string{"e"}},
+		{"tui-failure-stack-expanded", "lambda-stack", -1, []string{"e"}},
+		{"tui-help", "deploy-retry", firstFailure(t, "deploy-retry"), []string{"?"}},
+		{"tui-halt-confirm", "deploy-retry", firstFailure(t, "deploy-retry"), []string{"h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			_, view := frame(t, tt.history, tt.n, 40*time.Second, tt.keys...)
+			if strings.Contains(view, "\x1b") {
+				t.Error("escape codes with the ASCII profile")
+			}
+			for i, l := range strings.Split(view, "\n") {
+				if w := lipgloss.Width(l); w > 100 {
+					t.Errorf("line %d is %d wide", i, w)
+				}
+			}
+			if n := strings.Count(view, "\n") + 1; n > 30 {
+				t.Errorf("%d lines, taller than 30", n)
+			}
+			golden(t, tt.golden, []byte(view+"\n"))
+		})
+	}
+}
+
+// A narrow, short terminal: lines are clipped, the table scrolls, the
+// verdict stays.
+func TestTUIResize(t *testing.T) {
+	tm, _ := frame(t, "unhealthy", -1, 0)
+	m, _ := tm.Update(tea.WindowSizeMsg{Width: 40, Height: 12})
+	view := m.View()
+	lines := strings.Split(view, "\n")
+	if len(lines) > 12 {
+		t.Errorf("%d lines at height 12", len(lines))
+	}
+	for _, l := range lines {
+		if lipgloss.Width(l) > 40 {
+			t.Errorf("line %q wider than 40", l)
+		}
+	}
+	if !strings.Contains(view, "FAILED") {
+		t.Errorf("verdict lost:\n%s", view)
+	}
+}
+
+// Keys: h asks, n cancels, h y halts (the command's func runs), q detaches.
+func TestTUIKeys(t *testing.T) {
+	def, evs := events(t, "deploy-retry", firstFailure(t, "deploy-retry"))
+	m, _ := progress.New(def, header)
+	r := lipgloss.NewRenderer(&bytes.Buffer{})
+	r.SetColorProfile(termenv.Ascii)
+	halted := make(chan struct{}, 1)
+	clock := func() time.Time { return time.Date(2026, 11, 25, 21, 0, 40, 0, time.UTC) }
+	model := newTUIModel(context.Background(), m, r, clock, func(context.Context) error { halted <- struct{}{}; return nil })
+	tm := teatest.NewTestModel(t, model, teatest.WithInitialTermSize(100, 30))
+	for _, ev := range evs {
+		tm.Send(eventMsg{ev: ev})
+	}
+	tm.Type("h")
+	tm.Type("n")
+	tm.Type("h")
+	tm.Type("y")
+	select {
+	case <-halted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("halt was not called")
+	}
+	tm.Type("q")
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(tuiModel)
+	if !final.detached || final.done {
+		t.Fatalf("detached %v done %v", final.detached, final.done)
+	}
+	if final.haltNote != "halt requested: the deployer is rolling back" {
+		t.Fatalf("halt note %q", final.haltNote)
+	}
+}
+
+// Run in plain mode when the watch is cancelled (detach): exit code 5 and the
+// re-attach command on stderr.
+func TestDetachHint(t *testing.T) {
+	def, evs := events(t, "deploy-retry", 10)
+	m, _ := progress.New(def, header)
+	io, _, out, errOut := iostreams.Test()
+	v := New(m, Options{IO: io, Reattach: "odin status hello-production-r-20261125-2a9f"})
+	if v.Mode() != ModePlain {
+		t.Fatalf("mode %s without a terminal", v.Mode())
+	}
+	vd, err := v.Run(context.Background(), func(ctx context.Context, emit func(watch.Event)) (*watch.Result, error) {
+		for _, ev := range evs {
+			emit(ev)
+		}
+		return nil, context.Canceled
+	})
+	if err != nil || vd.Code != 5 {
+		t.Fatalf("verdict %+v err %v", vd, err)
+	}
+	if !strings.Contains(errOut.String(), "odin status hello-production-r-20261125-2a9f") {
+		t.Errorf("stderr %q", errOut)
+	}
+	if !strings.Contains(out.String(), "RUNNING: deploy of hello/production release r-20261125-2a9f is still running") {
+		t.Errorf("stdout %q", out)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"": ModeAuto, "auto": ModeAuto, "tui": ModeTUI, "plain": ModePlain, "json": ModeJSON} {
+		if got, err := ParseMode(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseMode("yaml"); err == nil {
+		t.Error("yaml accepted")
+	}
+}
