@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -145,8 +146,8 @@ func redactCredential(v string) string {
 func (v *Verifier) Verify(r *http.Request) (*Request, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		if r.URL.Query().Get("X-Amz-Signature") != "" {
-			return nil, fail(http.StatusForbidden, CodeMissingAuth, "presigned URLs are not supported by the local backend; sign the request's Authorization header")
+		if r.URL.Query().Has("X-Amz-Signature") {
+			return v.verifyPresigned(r)
 		}
 		return nil, fail(http.StatusForbidden, CodeMissingAuth, "request is missing an AWS Signature Version 4 Authorization header")
 	}
@@ -420,3 +421,60 @@ func (c *checkedBody) Read(p []byte) (int, error) {
 }
 
 func (c *checkedBody) Close() error { return c.r.Close() }
+
+// maxPresignExpiry is S3's limit on X-Amz-Expires (7 days).
+const maxPresignExpiry = 7 * 24 * time.Hour
+
+// verifyPresigned checks an S3 presigned URL (query-string authentication):
+// the same signature over the canonical request, the payload unsigned, valid
+// from X-Amz-Date for X-Amz-Expires seconds.
+func (v *Verifier) verifyPresigned(r *http.Request) (*Request, error) {
+	q := r.URL.Query()
+	if q.Get("X-Amz-Algorithm") != Algorithm {
+		return nil, fail(http.StatusBadRequest, CodeMalformed, "X-Amz-Algorithm must be %s", Algorithm)
+	}
+	cred := strings.Split(q.Get("X-Amz-Credential"), "/")
+	if len(cred) != 5 || cred[4] != "aws4_request" {
+		return nil, fail(http.StatusBadRequest, CodeMalformed, "X-Amz-Credential is not ACCESS_KEY/DATE/REGION/SERVICE/aws4_request")
+	}
+	a := authorization{accessKey: cred[0], date: cred[1], region: cred[2], service: cred[3],
+		signedHeaders: strings.Split(q.Get("X-Amz-SignedHeaders"), ";"), signature: q.Get("X-Amz-Signature")}
+	if !hmac.Equal([]byte(a.accessKey), []byte(v.AccessKeyID)) {
+		return nil, fail(http.StatusForbidden, CodeInvalidAccessKeyID, "the access key id %q is not this local backend's (see `odin local env`)", a.accessKey)
+	}
+	if a.service != "s3" {
+		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "presigned URLs are served for s3 only, not %q", a.service)
+	}
+	rawDate := q.Get("X-Amz-Date")
+	date, err := time.Parse(amzDateFormat, rawDate)
+	if err != nil || a.date != rawDate[:8] {
+		return nil, fail(http.StatusForbidden, CodeMissingAuth, "X-Amz-Date %q is not the credential's date in the form 20060102T150405Z", rawDate)
+	}
+	secs, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
+	if err != nil || secs < 1 || time.Duration(secs)*time.Second > maxPresignExpiry {
+		return nil, fail(http.StatusBadRequest, CodeMalformed, "X-Amz-Expires must be a number of seconds from 1 to 604800")
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	switch t := now(); {
+	case t.Before(date.Add(-MaxSkew)):
+		return nil, fail(http.StatusForbidden, CodeMissingAuth, "request is not valid yet")
+	case t.After(date.Add(time.Duration(secs) * time.Second)):
+		return nil, fail(http.StatusForbidden, CodeMissingAuth, "request has expired")
+	}
+	if !contains(a.signedHeaders, "host") {
+		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "the signed headers must include host")
+	}
+	key := signingKey(v.SecretAccessKey, a.date, a.region, a.service)
+	scope := strings.Join([]string{a.date, a.region, a.service, "aws4_request"}, "/")
+	for _, uri := range canonicalURIs(r, a.service) {
+		sts := stringToSign(rawDate, scope, canonicalRequest(r, uri, a.signedHeaders, UnsignedPayload))
+		if hmac.Equal([]byte(hex.EncodeToString(hmacSHA256(key, sts))), []byte(strings.ToLower(a.signature))) {
+			return &Request{Service: a.service, Region: a.region, Date: date, PayloadHash: UnsignedPayload}, nil
+		}
+	}
+	return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch,
+		"the request signature we calculated does not match the signature you provided; check your secret access key and signing method (`odin local env`)")
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -271,4 +272,42 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestPresigned(t *testing.T) {
+	presign := func(t *testing.T, method, target, secret string, at time.Time, expires time.Duration) *http.Request {
+		t.Helper()
+		r := httptest.NewRequest(method, target, nil)
+		r.Host = "127.0.0.1:4599"
+		q := r.URL.Query()
+		q.Set("X-Amz-Expires", fmt.Sprint(int(expires.Seconds())))
+		r.URL.RawQuery = q.Encode()
+		u, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).PresignHTTP(context.Background(),
+			aws.Credentials{AccessKeyID: testKey, SecretAccessKey: secret}, r, UnsignedPayload, "s3", "us-east-1", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := httptest.NewRequest(method, u[strings.Index(u, "/b/"):], nil)
+		out.Host = r.Host
+		return out
+	}
+	cases := []struct {
+		name string
+		req  *http.Request
+		code string
+	}{
+		{"get", presign(t, "GET", "/b/dir/a%20b", testSecret, signTime, time.Hour), ""},
+		{"put", presign(t, "PUT", "/b/k", testSecret, signTime, time.Hour), ""},
+		{"expired", presign(t, "GET", "/b/k", testSecret, signTime, 30*time.Second), CodeMissingAuth},
+		{"wrong secret", presign(t, "GET", "/b/k", "nope", signTime, time.Hour), CodeSignatureDoesNotMatch},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifier().Verify(tc.req)
+			var e *Error
+			if tc.code == "" && err != nil || tc.code != "" && (!errors.As(err, &e) || e.Code != tc.code) {
+				t.Fatalf("Verify = %v, want code %q", err, tc.code)
+			}
+		})
+	}
 }
