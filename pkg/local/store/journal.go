@@ -45,14 +45,18 @@ func appendRecord(buf []byte, kind byte, payload []byte) []byte {
 	return append(buf, payload...)
 }
 
-// errTorn marks the end of the usable journal: what follows is a torn or
-// corrupt record and is dropped.
-var errTorn = errors.New("torn record")
+// ErrCorrupt says a record in the middle of the journal is damaged: not a
+// crash's torn tail, which Open drops, but damage Open won't paper over by
+// dropping the whole records after it.
+var ErrCorrupt = errors.New("journal is corrupt")
 
-// readRecords calls fn for every whole record of f from the start and returns
-// the offset just past the last whole one. A torn or corrupt record ends the
-// scan without error: it is what a crash mid-write leaves.
-func readRecords(f *os.File, fn func(kind byte, payload []byte) error) (int64, error) {
+// readRecords calls fn for every whole record of f (size bytes) from the
+// start and returns the offset just past the last whole one. A damaged
+// record that reaches the end of the file, or is followed only by zeros, is
+// what a crash mid-write leaves: the scan ends there without error. A damaged
+// record followed by data is ErrCorrupt. (A torn record whose zero-filled
+// rest hides its length is told from damage by the zeros after it.)
+func readRecords(f *os.File, size int64, fn func(kind byte, payload []byte) error) (int64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
@@ -60,29 +64,60 @@ func readRecords(f *os.File, fn func(kind byte, payload []byte) error) (int64, e
 	var off int64
 	var h [headerLen]byte
 	var body []byte
+	// damaged decides about a bad record at off: torn when it reaches the
+	// end of the file or only zeros follow zerosFrom.
+	damaged := func(end, zerosFromOff int64, what string) (int64, error) {
+		if end >= size {
+			return off, nil
+		}
+		if zero, err := zerosFrom(f, zerosFromOff, size); err != nil || zero {
+			return off, err
+		}
+		return off, fmt.Errorf("%w: %s at offset %d, with %d bytes after it", ErrCorrupt, what, off, size-end)
+	}
 	for {
 		if _, err := io.ReadFull(r, h[:]); err != nil {
 			return off, nil // clean end, or a torn header
 		}
 		n := binary.LittleEndian.Uint32(h[0:4])
+		end := off + headerLen + int64(n)
 		if n == 0 || n > maxRecordLen {
-			return off, nil
+			return damaged(end, off, fmt.Sprintf("record length %d", n))
 		}
 		if cap(body) < int(n) {
 			body = make([]byte, n)
 		}
 		body = body[:n]
 		if _, err := io.ReadFull(r, body); err != nil {
-			return off, nil
+			return off, nil // torn: the file ends inside the record
 		}
 		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(h[4:8]) {
-			return off, nil
+			return damaged(end, end, "checksum mismatch")
 		}
 		// fn may keep payload: give it its own copy.
 		payload := append([]byte(nil), body[1:]...)
 		if err := fn(body[0], payload); err != nil {
 			return off, fmt.Errorf("record at offset %d: %w", off, err)
 		}
-		off += headerLen + int64(n)
+		off = end
 	}
+}
+
+// zerosFrom reports whether f holds only zero bytes from off to size, as a
+// file system can leave past the last write after a power loss.
+func zerosFrom(f *os.File, off, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		off += int64(n)
+		if err != nil && off < size {
+			return false, err
+		}
+	}
+	return true, nil
 }

@@ -152,6 +152,8 @@ func TestTornTail(t *testing.T) {
 		b[int(whole)+at] ^= 0x40
 		damage[fmt.Sprintf("byte %d flipped", at)] = b
 	}
+	damage["cut, then zeros"] = append(append([]byte(nil), full[:int(whole)+last/2]...), make([]byte, 4096)...)
+	damage["zeros instead"] = append(append([]byte(nil), full[:whole]...), make([]byte, last)...)
 	for name, b := range damage {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -176,6 +178,28 @@ func TestTornTail(t *testing.T) {
 				t.Fatalf("after the rewrite: %+v", x)
 			}
 		})
+	}
+}
+
+// TestCorruptMiddle flips a byte in a record with more records after it:
+// Open refuses the journal instead of dropping everything after the damage.
+func TestCorruptMiddle(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	arn := seed(t, s, 1)[0]
+	appendAll(t, s, arn, runTypes...)
+	s.Close()
+	path := filepath.Join(dir, "journal")
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open: %v, want ErrCorrupt", err)
+	}
+	if after, _ := os.ReadFile(path); len(after) != len(b) {
+		t.Fatalf("the refused journal went from %d to %d bytes", len(b), len(after))
 	}
 }
 
