@@ -268,6 +268,7 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 	}
 	bin := odinBinary(t)
 	dir := filepath.Join(t.TempDir(), "data")
+	t.Cleanup(func() { server.Stop(context.Background(), dir, time.Second) })
 	start := func() server.Endpoint {
 		t.Helper()
 		script := filepath.Join(filepath.Dir(dir), "task.sh")
@@ -285,7 +286,6 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 		}
 		return st.Endpoint
 	}
-	t.Cleanup(func() { server.Stop(context.Background(), dir, time.Second) })
 	ep := start()
 	c := sfnClientFor(ep)
 	ctx := context.Background()

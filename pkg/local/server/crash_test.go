@@ -39,6 +39,8 @@ func startHelperServer(t *testing.T, dir string, functions map[string][]string) 
 	if proc == nil {
 		t.Fatal("a server was already running")
 	}
+	// Never leave a server behind, whatever the test does with it.
+	t.Cleanup(func() { proc.Kill(); proc.Wait() })
 	return proc, ep
 }
 
@@ -138,7 +140,6 @@ func TestCrashResume(t *testing.T) {
 			proc.Wait()
 
 			proc, ep = startHelperServer(t, dir, fns)
-			t.Cleanup(func() { proc.Signal(syscall.SIGTERM); proc.Wait() })
 			c = sfnClient(ep, ep.SecretAccessKey)
 			events := waitFor(t, c, *ex.ExecutionArn, "the end of the execution", func(_ []types.HistoryEvent, d *sfn.DescribeExecutionOutput) bool {
 				return d.Status != types.ExecutionStatusRunning

@@ -424,6 +424,9 @@ func TestBackgroundServerLifecycle(t *testing.T) {
 				}
 				var err error
 				proc, err = StartDetached(exe, []string{"-test.run=^$"}, filepath.Join(dir, LogFile))
+				if err == nil {
+					t.Cleanup(func() { proc.Kill() })
+				}
 				return err
 			}
 			ep, err := Ensure(context.Background(), dir, start)
