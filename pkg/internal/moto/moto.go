@@ -378,13 +378,22 @@ func (s *Server) QueueLambdaResults(t testing.TB, results ...string) {
 // per account and Region, and a legacy Lambda task invokes in its function ARN's Region.
 func (s *Server) QueueLambdaResultsIn(t testing.TB, region string, results ...string) {
 	t.Helper()
+	if err := s.EnqueueLambdaResults(context.Background(), region, results...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// EnqueueLambdaResults is QueueLambdaResultsIn for code that reports errors itself (for
+// example from a goroutine, where t.Fatal must not be called).
+func (s *Server) EnqueueLambdaResults(ctx context.Context, region string, results ...string) error {
 	if results == nil {
 		results = []string{}
 	}
 	body := map[string]any{"results": results, "region": region, "account_id": Account}
-	if err := s.post(context.Background(), "/moto-api/static/lambda-simple/response", body); err != nil {
-		t.Fatalf("queue Lambda results in moto: %v", err)
+	if err := s.post(ctx, "/moto-api/static/lambda-simple/response", body); err != nil {
+		return fmt.Errorf("queue Lambda results in moto: %w", err)
 	}
+	return nil
 }
 
 func (s *Server) post(ctx context.Context, path string, body any) error {
