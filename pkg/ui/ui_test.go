@@ -76,7 +76,8 @@ func events(t *testing.T, name string, n int) ([]byte, []watch.Event) {
 	return def, out
 }
 
-var histories = []string{"deploy-retry", "digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack"}
+var histories = []string{"deploy-retry", "digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack",
+	"moto-deploy", "moto-retry-catch"}
 
 // The plain and JSON renderers, from recorded histories, read through the
 // real tailer from a replay of the recorded API responses.
@@ -84,8 +85,7 @@ func TestPlainAndJSON(t *testing.T) {
 	for _, name := range histories {
 		for _, mode := range []Mode{ModePlain, ModeJSON} {
 			t.Run(name+"/"+string(mode), func(t *testing.T) {
-				def := watchtest.Deployer
-				d, _ := def(t, name)
+				d, _ := watchtest.Recorded(t, name)
 				h, err := watchtest.ReadHistory(watchtest.HistoryPath(name))
 				if err != nil {
 					t.Fatal(err)
@@ -110,7 +110,7 @@ func TestPlainAndJSON(t *testing.T) {
 				if errOut.Len() > 0 {
 					t.Errorf("stderr: %s", errOut)
 				}
-				if (name == "deploy-retry") != (vd.Code == 0) {
+				if (name == "deploy-retry" || name == "moto-deploy") != (vd.Code == 0) {
 					t.Errorf("verdict %+v", vd)
 				}
 				ext := ".txt"

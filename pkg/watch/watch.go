@@ -119,6 +119,10 @@ func (t *Tailer) Definition(ctx context.Context) ([]byte, *Graph, error) {
 	return def, g, nil
 }
 
+// Forward reports whether the tailer found the server ignores reverseOrder
+// (moto 5.2.1) and reads the history forward.
+func (t *Tailer) Forward() bool { return t.forward }
+
 // Calls is how many GetExecutionHistory calls the tailer has made.
 func (t *Tailer) Calls() int { return t.calls }
 

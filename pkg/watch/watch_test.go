@@ -28,6 +28,7 @@ type tickClock struct {
 	now    time.Time
 	waits  []time.Duration
 	onWait func(n int)
+	real   time.Duration // real time each wait takes; default 1 ms
 }
 
 func (c *tickClock) Now() time.Time {
@@ -46,7 +47,11 @@ func (c *tickClock) After(d time.Duration) <-chan time.Time {
 		hook(n)
 	}
 	ch := make(chan time.Time, 1)
-	go func() { time.Sleep(time.Millisecond); ch <- now }()
+	real := c.real
+	if real == 0 {
+		real = time.Millisecond
+	}
+	go func() { time.Sleep(real); ch <- now }()
 	return ch
 }
 

@@ -429,6 +429,17 @@ func HistoryPath(name string) string {
 	return filepath.Join(filepath.Dir(file), "..", "testdata", name+".json")
 }
 
+// Recorded returns a recorded history's definition (testdata/<name>.asl.json,
+// else the deployer's) and its events.
+func Recorded(t testing.TB, name string) ([]byte, []types.HistoryEvent) {
+	t.Helper()
+	def, err := os.ReadFile(strings.TrimSuffix(HistoryPath(name), ".json") + ".asl.json")
+	if err != nil {
+		def = deployer.Definition(deployer.FunctionArn("us-east-1", "123456789012"))
+	}
+	return def, Events(t, def, HistoryPath(name))
+}
+
 // Deployer returns the deployer's definition (as the recordings ran it) and
 // the events of a recorded deployer history.
 func Deployer(t testing.TB, name string) ([]byte, []types.HistoryEvent) {
