@@ -1,0 +1,82 @@
+package diagnose_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/diagnose"
+	"github.com/odin-deploy/odin/pkg/watch"
+	"github.com/odin-deploy/odin/pkg/watch/watchtest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// executionOf is what DescribeExecution would say about a recorded history.
+func executionOf(events []types.HistoryEvent) diagnose.Execution {
+	e := diagnose.Execution{Arn: watchtest.ExecutionArn, Name: "replay", Status: "RUNNING"}
+	if len(events) > 0 {
+		e.StartDate = aws.ToTime(events[0].Timestamp)
+		last := events[len(events)-1]
+		if watch.IsTerminal(last.Type) {
+			e.StopDate = aws.ToTime(last.Timestamp)
+			e.Error, e.Cause, _ = watch.ErrorOf(last)
+			switch last.Type {
+			case types.HistoryEventTypeExecutionSucceeded:
+				e.Status = "SUCCEEDED"
+			case types.HistoryEventTypeExecutionFailed:
+				e.Status = "FAILED"
+			case types.HistoryEventTypeExecutionTimedOut:
+				e.Status = "TIMED_OUT"
+			case types.HistoryEventTypeExecutionAborted:
+				e.Status = "ABORTED"
+			}
+		}
+	}
+	return e
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// TestDeployerFailures diagnoses the deployer's recorded failure paths and
+// pins the text and JSON reports.
+func TestDeployerFailures(t *testing.T) {
+	for _, name := range []string{"digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack", "deploy-retry"} {
+		t.Run(name, func(t *testing.T) {
+			def, events := watchtest.Deployer(t, name)
+			r, err := diagnose.Explain(executionOf(events), def, events, diagnose.Options{ReleaseFile: "release.yml"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text, js bytes.Buffer
+			if err := r.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", name+".txt"), text.Bytes())
+			golden(t, filepath.Join("testdata", name+".json"), js.Bytes())
+		})
+	}
+}

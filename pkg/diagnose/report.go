@@ -1,0 +1,219 @@
+package diagnose
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/watch"
+)
+
+// maxLogLines is how many of an instance's last log lines a report shows.
+const maxLogLines = 10
+
+// Report returns the diagnosis of the events added so far. exec.Status
+// decides the verdict; when it is empty the history's own end decides
+// (RUNNING if it has none).
+func (x *Explainer) Report(exec Execution, opts Options) *Report {
+	status := exec.Status
+	if status == "" {
+		status = x.finalStatus
+		if status == "" {
+			status = "RUNNING"
+		}
+	}
+	r := &Report{
+		Execution:       x.info(exec, status),
+		Release:         x.release,
+		Events:          x.events,
+		RetriedFailures: x.retried,
+		Path:            slices.Clone(x.path),
+		PathOmitted:     x.omitted,
+		LaterFailures:   slices.Clone(x.later),
+		FinalState:      x.final,
+	}
+	if x.root != nil {
+		f := *x.root
+		r.Failure = &f
+	}
+	switch status {
+	case "SUCCEEDED":
+		r.Verdict = Succeeded
+		// A failure that was caught and led to success is not the story.
+		r.Failure, r.Path, r.PathOmitted, r.LaterFailures = nil, nil, 0, nil
+	case "RUNNING":
+		r.Verdict = Running
+		r.RunningIn = x.runningIn()
+		r.FinalState = ""
+	case "TIMED_OUT":
+		r.Verdict = TimedOut
+	case "ABORTED":
+		r.Verdict = Aborted
+	default:
+		r.Verdict = Failed
+	}
+	if r.Verdict != Succeeded && r.Verdict != Running {
+		x.completeFailure(r, exec)
+		finalErr := exec.Error
+		if finalErr == "" {
+			finalErr = x.finalErr
+		}
+		if r.Failure != nil && finalErr != "" && finalErr != r.Failure.Error {
+			r.FinalError = finalErr
+		}
+		if r.Verdict == Failed && (r.Failure != nil && r.Failure.Error == "HaltError" || finalErr == "HaltError") {
+			r.Verdict = Halted
+		}
+	}
+	if r.Failure != nil {
+		r.Unhealthy = unhealthy(x.health)
+		if r.Failure.Error == "BadReleaseError" {
+			r.Problems = problems(r.Failure.Cause.Innermost().Message)
+		}
+	}
+	r.NextSteps = advise(r, opts)
+	return r
+}
+
+// completeFailure fills in the failure when no state failed in the history:
+// a timeout or abort ends the execution while a state runs, and the
+// history may have been cut short.
+func (x *Explainer) completeFailure(r *Report, exec Execution) {
+	if r.Failure != nil {
+		return
+	}
+	errName, cause := exec.Error, exec.Cause
+	if errName == "" && cause == "" {
+		errName = x.finalErr
+	}
+	f := &Failure{State: x.lastIn, Error: errName, Cause: watch.UnwrapCause(cause)}
+	if v := x.open[x.lastIn]; v != nil {
+		entered := v.entered
+		f.Type, f.Visit, f.Entered = v.typ, v.n, &entered
+		f.Attempts, f.AttemptsOmitted = slices.Clone(v.attempts), v.dropped
+		f.Input, f.InputTruncated = clipInput(v.input)
+		if f.Error == "" {
+			f.Error, f.Cause = v.lastErr, watch.UnwrapCause(v.lastCause)
+		}
+	}
+	if f.State == "" && f.Error == "" {
+		return
+	}
+	r.Failure = f
+	if f.State != "" {
+		r.Path = []string{f.State}
+	}
+	r.FinalState = x.lastIn
+}
+
+func (x *Explainer) info(exec Execution, status string) ExecutionInfo {
+	in := ExecutionInfo{Arn: exec.Arn, Name: exec.Name, Status: status}
+	start, stop := exec.StartDate, exec.StopDate
+	if start.IsZero() {
+		start = x.first
+	}
+	if stop.IsZero() && status != "RUNNING" {
+		stop = x.last
+	}
+	if !start.IsZero() {
+		s := start.UTC()
+		in.Started = &s
+	}
+	if !stop.IsZero() {
+		s := stop.UTC()
+		in.Stopped = &s
+		if !start.IsZero() {
+			in.Duration = stop.Sub(start).Round(time.Second).String()
+		}
+	}
+	return in
+}
+
+// runningIn lists the states entered and not yet left, oldest first.
+func (x *Explainer) runningIn() []string {
+	vs := make([]*visit, 0, len(x.open))
+	for _, v := range x.open {
+		if v.typ != "" {
+			vs = append(vs, v)
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool {
+		if !vs[i].entered.Equal(vs[j].entered) {
+			return vs[i].entered.Before(vs[j].entered)
+		}
+		return vs[i].name < vs[j].name
+	})
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.name
+	}
+	return out
+}
+
+// healthOutput is the part of the deployer's task output that reports
+// health (see pkg/deployer's State.Health).
+type healthOutput struct {
+	Health *struct {
+		Services map[string]struct {
+			Instances []struct {
+				ID        string   `json:"id"`
+				ReleaseID string   `json:"release_id"`
+				State     string   `json:"state"`
+				PID       int      `json:"pid"`
+				Port      int      `json:"port"`
+				Reason    string   `json:"reason"`
+				LogTail   []string `json:"log_tail"`
+			} `json:"instances"`
+		} `json:"services"`
+	} `json:"health"`
+}
+
+// unhealthy lists the instances of a health report that are not healthy,
+// by service then id.
+func unhealthy(output string) []Instance {
+	if output == "" {
+		return nil
+	}
+	var h healthOutput
+	if json.Unmarshal([]byte(output), &h) != nil || h.Health == nil {
+		return nil
+	}
+	var out []Instance
+	for name, s := range h.Health.Services {
+		for _, in := range s.Instances {
+			if in.State == "healthy" {
+				continue
+			}
+			tail := in.LogTail
+			if len(tail) > maxLogLines {
+				tail = tail[len(tail)-maxLogLines:]
+			}
+			out = append(out, Instance{Service: name, ID: in.ID, ReleaseID: in.ReleaseID, State: in.State,
+				PID: in.PID, Port: in.Port, Reason: in.Reason, LogTail: slices.Clone(tail)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// positionLine matches a release problem, "FILE:LINE:COL: message".
+var positionLine = regexp.MustCompile(`^\S+:\d+:\d+: \S`)
+
+func problems(msg string) []string {
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if positionLine.MatchString(line) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
