@@ -7,6 +7,8 @@ import (
 	"context"
 	_ "embed"
 	"time"
+
+	"github.com/odin-deploy/odin/pkg/release"
 )
 
 // FunctionName is the Lambda function (and local backend function) that runs
@@ -131,6 +133,9 @@ type Deployment struct {
 	// Services are the release's services, defaults applied and working
 	// directories made absolute.
 	Services map[string]Service
+	// Release is the whole release file, for what Services does not carry
+	// (an AWS provider's instance types, subnets, images).
+	Release *release.Release `json:"-"`
 	// Started is when the execution started; Deadline when the release must
 	// be healthy.
 	Started  time.Time

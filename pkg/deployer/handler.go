@@ -203,7 +203,7 @@ func (h *Handler) deployment(ctx context.Context, st *State, ex execution) (*Dep
 	if err != nil {
 		return nil, err
 	}
-	services, err := parseServices(st, data)
+	info, err := checkRelease(st, data)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,8 @@ func (h *Handler) deployment(ctx context.Context, st *State, ex execution) (*Dep
 		Config:    st.ConfigName,
 		Account:   st.AWSAccountID,
 		Region:    st.AWSRegion,
-		Services:  services,
+		Services:  info.services,
+		Release:   info.release,
 		Started:   st.started(),
 		Deadline:  st.deadline(),
 	}, nil

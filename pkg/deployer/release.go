@@ -11,6 +11,7 @@ import (
 
 // releaseInfo is what the deployer takes from a release file.
 type releaseInfo struct {
+	release     *release.Release
 	timeout     int
 	minInterval time.Duration
 	services    map[string]Service
@@ -48,7 +49,7 @@ func checkRelease(st *State, data []byte) (*releaseInfo, error) {
 		return nil, &BadReleaseError{Msg: fmt.Sprintf("release %s does not match the execution input: %s", where, strings.Join(problems, "; "))}
 	}
 
-	info := &releaseInfo{timeout: r.Timeout, services: map[string]Service{}}
+	info := &releaseInfo{release: r, timeout: r.Timeout, services: map[string]Service{}}
 	for name, s := range r.Services {
 		hc := s.HealthCheck
 		if hc == nil {
@@ -77,12 +78,4 @@ func checkRelease(st *State, data []byte) (*releaseInfo, error) {
 		info.services[name] = svc
 	}
 	return info, nil
-}
-
-func parseServices(st *State, data []byte) (map[string]Service, error) {
-	info, err := checkRelease(st, data)
-	if err != nil {
-		return nil, err
-	}
-	return info.services, nil
 }

@@ -35,6 +35,7 @@ type Provider struct {
 	active    map[string]string   // project/config -> release id serving traffic
 	balancers map[int]*balancer   // by listen port
 	owners    map[int]string      // listen port -> project/config
+	ports     map[int]bool        // ports given to instances still running
 	closed    bool
 
 	done chan struct{}  // closed by Close: background work ends
@@ -63,6 +64,7 @@ func New(opts Options) *Provider {
 		active:    map[string]string{},
 		balancers: map[int]*balancer{},
 		owners:    map[int]string{},
+		ports:     map[int]bool{},
 		done:      make(chan struct{}),
 	}
 	if p.stopGrace <= 0 {
@@ -207,7 +209,7 @@ func (p *Provider) ensureBalancer(d *deployer.Deployment, port int) error {
 
 func (p *Provider) start(d *deployer.Deployment, service string, n int, s deployer.Service) (*instance, error) {
 	id := service + "-" + strconv.Itoa(n)
-	port, err := freePort()
+	port, err := p.assignPort()
 	if err != nil {
 		return nil, err
 	}
@@ -249,11 +251,32 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 		err := cmd.Wait()
 		logFile.Close()
 		p.removePid(in)
+		p.mu.Lock()
+		delete(p.ports, port)
+		p.mu.Unlock()
 		in.exitedWith(err)
 	}()
 	go in.watch()
 	p.logger.Info("instance started", "release", d.ReleaseID, "instance", id, "pid", cmd.Process.Pid, "port", port)
 	return in, nil
+}
+
+// assignPort picks a free port no instance of this provider holds. The
+// kernel may hand a just-closed port out again before the instance it was
+// picked for has bound it, so the ports given out are remembered until their
+// instance exits. Called with p.mu held.
+func (p *Provider) assignPort() (int, error) {
+	for range 20 {
+		port, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		if !p.ports[port] {
+			p.ports[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("find a free port: every port offered is already given to an instance")
 }
 
 func freePort() (int, error) {

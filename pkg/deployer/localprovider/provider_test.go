@@ -468,3 +468,22 @@ func TestTCPHealthCheck(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 }
+
+// Ports given to instances are never given again while they run, even
+// though the kernel may offer a just-closed port twice.
+func TestAssignPortNeverRepeats(t *testing.T) {
+	p := newProvider(t)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[int]bool{}
+	for range 200 {
+		port, err := p.assignPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[port] {
+			t.Fatalf("port %d given twice", port)
+		}
+		seen[port] = true
+	}
+}
