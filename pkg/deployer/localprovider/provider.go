@@ -371,7 +371,12 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 				ports = append(ports, in.port)
 			}
 		}
-		p.balancers[s.Listen].route(d.ReleaseID, ports)
+		b := p.balancers[s.Listen]
+		if b == nil {
+			p.mu.Unlock()
+			return &deployer.CleanUpError{Msg: fmt.Sprintf("not switching to release %s: services.%s has no load balancer on port %d", d.ReleaseID, name, s.Listen)}
+		}
+		b.route(d.ReleaseID, ports)
 	}
 	p.active[scope(d)] = d.ReleaseID
 	p.recordServing(d)
