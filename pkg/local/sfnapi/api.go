@@ -129,12 +129,33 @@ func New(ctx context.Context, opts Options) (*API, error) {
 }
 
 // resume restarts every execution the store has as RUNNING from its
-// recorded history. One that can't be resumed is logged and left as it is.
+// recorded history. One that can't be resumed (its definition no longer
+// parses, its history is damaged) is failed with States.Runtime, so that it
+// doesn't stay RUNNING with nothing running it.
 func (a *API) resume(ctx context.Context) {
 	for _, x := range a.store.Running() {
 		if err := a.resumeOne(ctx, x); err != nil {
 			a.log.Error("resume execution", "execution", x.Arn, "err", err)
+			a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime",
+				"The local backend could not resume this execution after a restart: "+err.Error())
 		}
+	}
+}
+
+// endUnowned records the terminal event of an execution the store has as
+// RUNNING but the engine doesn't run.
+func (a *API) endUnowned(ctx context.Context, arn, typ, errName, cause string) {
+	x, ok := a.store.Execution(arn)
+	if !ok || x.Status != engine.StatusRunning || a.engine.Running(arn) {
+		return
+	}
+	ev := engine.Event{ID: int64(x.Events) + 1, Timestamp: a.opts.Clock.Now(), Type: typ,
+		Details: &engine.Details{Error: errName, Cause: cause}}
+	if typ != "ExecutionAborted" { // AWS's ExecutionAborted points at event 0
+		ev.PreviousEventID = int64(x.Events)
+	}
+	if err := a.store.Append(ctx, arn, ev); err != nil {
+		a.log.Error("end execution", "execution", arn, "err", err)
 	}
 }
 

@@ -406,10 +406,13 @@ func (a *API) stopExecution(ctx context.Context, body []byte) (any, error) {
 			cause = *in.Cause
 		}
 		err := a.engine.Stop(ctx, x.Arn, errName, cause)
-		if err != nil && !errors.Is(err, engine.ErrExecutionNotFound) {
+		if errors.Is(err, engine.ErrExecutionNotFound) {
+			// It ended between the two looks, or the engine never ran it
+			// (its start is still on the way): record the stop directly.
+			a.endUnowned(ctx, x.Arn, "ExecutionAborted", errName, cause)
+		} else if err != nil {
 			return nil, err
 		}
-		// Not found in the engine: it ended between the two looks.
 		x, _ = a.store.Execution(x.Arn)
 	}
 	stop := x.StopDate

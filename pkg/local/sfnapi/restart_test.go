@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,5 +167,46 @@ func TestDataFiles(t *testing.T) {
 	next, err := r2.client.ListStateMachines(context.Background(), &sfn.ListStateMachinesInput{MaxResults: 1, NextToken: out.NextToken})
 	if err != nil || len(next.StateMachines) != 1 || *next.StateMachines[0].Name != "n" {
 		t.Fatalf("a token from before the restart: %+v %v", next, err)
+	}
+}
+
+// TestUnresumableExecutionFails covers an execution whose definition no
+// longer parses when the server restarts: it fails with States.Runtime
+// instead of staying RUNNING with nothing running it.
+func TestUnresumableExecutionFails(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "sfn"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	smArn := stateMachineArn(region, account, "m")
+	if _, err := st.CreateStateMachine(ctx, store.StateMachine{Arn: smArn, Name: "m", Type: "STANDARD", Created: epoch0,
+		Revisions: []store.Revision{{ID: "r", Definition: `{"StartAt":"Gone"}`, RoleArn: role, Date: epoch0}}}); err != nil {
+		t.Fatal(err)
+	}
+	xArn := executionArn(region, account, "m", "x")
+	if _, err := st.CreateExecution(ctx, store.Execution{Arn: xArn, Name: "x", StateMachineArn: smArn, StateMachineName: "m",
+		RoleArn: role, Input: `{}`, StartDate: epoch0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append(ctx, xArn, engine.Event{ID: 1, Timestamp: epoch0, Type: "ExecutionStarted", Details: &engine.Details{Input: "{}"}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	r := newRig(t, dir, Options{Clock: engine.NewFakeClock(epoch0.Add(time.Minute))})
+	d, err := r.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(xArn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "States.Runtime" ||
+		!strings.HasPrefix(aws.ToString(d.Cause), "The local backend could not resume this execution after a restart: ") ||
+		!d.StopDate.Equal(epoch0.Add(time.Minute)) {
+		t.Fatalf("unresumable execution: %s %v %q %v", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), d.StopDate)
+	}
+	h, err := r.client.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(xArn)})
+	if err != nil || len(h.Events) != 2 || h.Events[1].Type != types.HistoryEventTypeExecutionFailed || h.Events[1].PreviousEventId != 1 {
+		t.Fatalf("history: %+v %v", h, err)
 	}
 }
