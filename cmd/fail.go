@@ -1,17 +1,169 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
+
+	"github.com/odin-deploy/odin/pkg/diagnose"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Placeholder until the fail command lands; it refuses to run.
+// FailOptions are the inputs of `odin fail`.
+type FailOptions struct {
+	IO     *iostreams.IOStreams
+	Target targetFlags
+	Arg    string
+	// JSON prints the report as one JSON object (--output json).
+	JSON bool
+}
+
+const failLong = `Explain why a deploy failed: the first state that failed and its error, the cause
+unwrapped (a Lambda error's message, type and stack trace), every attempt with its
+timing, the path the deployer took from there to its final state (the rollback), the
+unhealthy instances and their last log lines, the input of the failing state, and
+what to do next. It says so plainly when the execution succeeded or is still running.
+
+With no argument: the latest failed deploy of the release.yml in the current
+directory, or of --project/--config-name. An execution name or ARN is explained
+whatever its outcome.
+
+The exit code is the execution's outcome, as for odin status --no-follow, so a script
+can branch on it: 0 succeeded (nothing failed), 1 failed, 3 timed out, 4 aborted or
+halted, 5 still running. Errors reading the execution also exit 1, with a message on
+stderr and nothing on stdout.
+
+--output json prints one JSON object:
+  execution        {arn, name, status, started, stopped, duration}
+  verdict          succeeded | running | failed | timed_out | aborted | halted
+  release          {id, project, config, deployed_by} from the execution input
+  failure          the root cause: {state, step, type, visit, error, cause {message,
+                   type, stack_trace, nested}, caught, entered, attempts [{number,
+                   scheduled, started, ended, duration, error, message}],
+                   attempts_omitted, input, input_truncated}
+  path             states from the failing one to the final state
+  path_omitted     states left out of a long path
+  later_failures   [{state, error, message}] after the root cause (cleanup failing)
+  final_state      the last state entered
+  final_error      the execution's error when it differs from the root cause's
+  unhealthy        [{service, id, release_id, state, pid, port, reason, log_tail}]
+  problems         FILE:LINE:COL lines of an invalid release
+  running_in       states a running execution is in
+  retried_failures failed attempts a retry recovered from
+  events           history events read
+  next_steps       what to do now
+Fields that do not apply are left out.`
+
 func newFailCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "fail",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("fail: not built yet") },
+	opts := &FailOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:               "fail [EXECUTION|FILE]",
+		Short:             "Explain why a deploy failed and what to do next",
+		Long:              failLong,
+		Example:           "  odin fail\n  odin fail release.yml --output json\n  odin fail --project hello --config-name production\n  odin fail deploy-hello_production_r-0123456789abcdef",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeExecutionsOrFiles(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Arg = args[0]
+			}
+			opts.JSON = f.Settings.Output == "json"
+			return failRun(cmd.Context(), f, opts)
+		},
 	}
+	opts.Target.register(cmd)
+	return cmd
+}
+
+func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
+	b, err := f.Backend(ctx, false)
+	if err != nil {
+		return err
+	}
+	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	if err != nil {
+		return err
+	}
+	arn, err := t.execution(ctx, deployClient(f, b), true)
+	if err != nil {
+		return err
+	}
+	var dopts diagnose.Options
+	if t.File != nil {
+		dopts.ReleaseFile = t.File.Path
+	}
+	r, err := explainExecution(ctx, b.SFN, arn, dopts)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		err = r.WriteJSON(opts.IO.Out)
+	} else {
+		err = r.WriteText(opts.IO.Out)
+	}
+	if err != nil {
+		return err
+	}
+	return outcomeError(r.Execution.Status, r.FinalErrorOrRoot(), "")
+}
+
+// historyAPI is what odin fail reads of an execution; *sfn.Client has it.
+type historyAPI interface {
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	DescribeStateMachineForExecution(ctx context.Context, in *sfn.DescribeStateMachineForExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeStateMachineForExecutionOutput, error)
+	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
+}
+
+// historyPageSize is the most events GetExecutionHistory returns per call.
+const historyPageSize = 1000
+
+// explainExecution reads an execution's status, definition and whole
+// history (oldest first, with inputs and outputs) and diagnoses it. Each
+// page is handed to the explainer and dropped, so memory stays flat
+// however long the history.
+func explainExecution(ctx context.Context, api historyAPI, arn string, opts diagnose.Options) (*diagnose.Report, error) {
+	name := executionName(arn)
+	d, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return nil, fmt.Errorf("describe execution %s: %w", name, err)
+	}
+	// The definition only names the top-level step of a nested state; a
+	// backend without DescribeStateMachineForExecution still gets a report.
+	var def []byte
+	if sm, err := api.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: aws.String(arn)}); err == nil {
+		def = []byte(aws.ToString(sm.Definition))
+	}
+	x, err := diagnose.NewExplainer(def)
+	if err != nil {
+		x, _ = diagnose.NewExplainer(nil)
+	}
+	var token *string
+	for {
+		page, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
+			ExecutionArn:         aws.String(arn),
+			IncludeExecutionData: aws.Bool(true),
+			MaxResults:           historyPageSize,
+			NextToken:            token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the history of %s: %w", name, err)
+		}
+		for _, ev := range page.Events {
+			x.Add(ev)
+		}
+		// moto answers every event with no token; a token that repeats
+		// would loop forever.
+		if page.NextToken == nil || aws.ToString(page.NextToken) == aws.ToString(token) || len(page.Events) == 0 {
+			break
+		}
+		token = page.NextToken
+	}
+	return x.Report(diagnose.Execution{
+		Arn: arn, Name: aws.ToString(d.Name), Status: string(d.Status),
+		Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause),
+		StartDate: aws.ToTime(d.StartDate), StopDate: aws.ToTime(d.StopDate),
+	}, opts), nil
 }

@@ -111,12 +111,17 @@ func (x *Explainer) completeFailure(r *Report, exec Execution) {
 
 func (x *Explainer) info(exec Execution, status string) ExecutionInfo {
 	in := ExecutionInfo{Arn: exec.Arn, Name: exec.Name, Status: status}
-	start, stop := exec.StartDate, exec.StopDate
+	// The history's own times are the execution's when it has its first
+	// and last events; DescribeExecution's fill in when it does not.
+	start, stop := x.first, time.Time{}
 	if start.IsZero() {
-		start = x.first
+		start = exec.StartDate
 	}
-	if stop.IsZero() && status != "RUNNING" {
-		stop = x.last
+	if status != "RUNNING" {
+		stop = exec.StopDate
+		if x.finalStatus != "" || stop.IsZero() {
+			stop = x.last
+		}
 	}
 	if !start.IsZero() {
 		s := start.UTC()
@@ -149,6 +154,10 @@ func (x *Explainer) runningIn() []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = v.name
+	}
+	if len(out) == 0 && x.lastIn != "" {
+		// Between two states: the one it just left says where it is.
+		out = []string{x.lastIn}
 	}
 	return out
 }

@@ -1,0 +1,156 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/watch/watchtest"
+)
+
+// replayOdin runs odin against a Replay of a recorded history: the whole
+// command (flags, backend, target, history paging, report, exit code)
+// through the real SDK.
+func replayOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	io, _, out, errOut := iostreams.Test()
+	f := &Factory{
+		IO:  io,
+		Env: func(k string) (string, bool) { return map[string]string{"XDG_CONFIG_HOME": dir}[k], k == "XDG_CONFIG_HOME" },
+		Now: time.Now,
+		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+			return backend.LocalEndpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := Run(ctx, f, append([]string{"--data-dir", dir}, args...))
+	return code, out.String(), errOut.String()
+}
+
+func replayOf(t *testing.T, name string) *watchtest.Replay {
+	t.Helper()
+	def, _ := watchtest.Deployer(t, name)
+	h, err := watchtest.ReadHistory(watchtest.HistoryPath(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return watchtest.NewReplay(t, def, h)
+}
+
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd -run %s -update writes it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// TestFailGolden runs `odin fail EXECUTION` on each recorded deployer
+// failure path, in text and JSON, and checks the exit code scripts see.
+func TestFailGolden(t *testing.T) {
+	tests := []struct {
+		history  string
+		wantCode int
+		wantText []string // what a reader must find, beyond the golden
+	}{
+		{"digest-mismatch", 1, []string{"BadReleaseError in Validate", "digest mismatch", "Validate → FailureClean"}},
+		{"lock-held", 1, []string{"LockExistsError in Lock", "odin unlock --project hello --config-name production"}},
+		{"unhealthy", 1, []string{"HealthError in CheckHealthy", "web/web-2  unhealthy", "connection refused", "#4"}},
+		{"timeout", 1, []string{"TimeoutError in CheckHealthy", "raise the release's timeout", "web/web-2"}},
+		{"halt", 4, []string{"HALTED and rolled back", "CheckHealthy → CleanUpFailure → ReleaseLockFailure → FailureClean"}},
+		{"failure-dirty", 1, []string{"DeployError in Deploy", "Ended with    CleanUpError (in FailureDirty)", "ALERT"}},
+		{"lambda-stack", 1, []string{"Runtime.UnmarshalError", "Stack trace", "(*Handler).deploy (tasks.go:275)", "UnmarshalTypeError"}},
+		{"deploy-retry", 0, []string{"succeeded: nothing failed", "1 failed attempt was retried"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.history, func(t *testing.T) {
+			t.Parallel()
+			r := replayOf(t, tt.history)
+			code, out, errOut := replayOdin(t, r, "fail", watchtest.ExecutionArn)
+			if code != tt.wantCode {
+				t.Errorf("text: exit %d, want %d; stderr %s", code, tt.wantCode, errOut)
+			}
+			for _, w := range tt.wantText {
+				if !strings.Contains(out, w) {
+					t.Errorf("the report lacks %q", w)
+				}
+			}
+			checkGolden(t, filepath.Join("testdata", "fail", tt.history+".golden"), []byte(out))
+
+			code, out, errOut = replayOdin(t, r, "fail", watchtest.ExecutionArn, "--output", "json")
+			if code != tt.wantCode {
+				t.Errorf("json: exit %d, want %d; stderr %s", code, tt.wantCode, errOut)
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(out), &v); err != nil {
+				t.Fatalf("--output json is not one JSON object: %v\n%s", err, out)
+			}
+			checkGolden(t, filepath.Join("testdata", "fail", tt.history+".json.golden"), []byte(out))
+		})
+	}
+}
+
+// TestFailReadsEveryPage checks the report is the same whether the server
+// pages (AWS, the local backend) or answers everything at once (moto).
+func TestFailReadsEveryPage(t *testing.T) {
+	r := replayOf(t, "unhealthy")
+	_, paged, _ := replayOdin(t, r, "fail", watchtest.ExecutionArn, "--output", "json")
+	r.IgnorePaging(true)
+	_, whole, _ := replayOdin(t, r, "fail", watchtest.ExecutionArn, "--output", "json")
+	if paged != whole {
+		t.Errorf("paged and unpaged reads differ:\n%s\n---\n%s", paged, whole)
+	}
+}
+
+// TestFailStillRunning shows an execution cut mid-way (as a running one
+// is): it says where it is and exits 5.
+func TestFailStillRunning(t *testing.T) {
+	r := replayOf(t, "unhealthy")
+	r.SetVisible(28) // CheckHealthy's first try has started
+	code, out, _ := replayOdin(t, r, "fail", watchtest.ExecutionArn)
+	if code != 5 {
+		t.Errorf("exit %d, want 5", code)
+	}
+	if !strings.Contains(out, "is still running, in CheckHealthy.") || !strings.Contains(out, "odin status") {
+		t.Errorf("running report:\n%s", out)
+	}
+}
+
+func TestFailUsage(t *testing.T) {
+	r := replayOf(t, "unhealthy")
+	for _, args := range [][]string{
+		{"fail", "a", "b"},
+		{"fail", "--project", "hello"},
+		{"fail", "x.yml", "--project", "hello", "--config-name", "c"},
+		{"fail", "arn:aws:states:us-east-1:123456789012:stateMachine:odin-deployer"},
+	} {
+		if code, _, errOut := replayOdin(t, r, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+	code, out, errOut := replayOdin(t, r, "fail", "arn:aws:states:us-east-1:123456789012:execution:odin-deployer:nope")
+	if code != 1 || out != "" || !strings.Contains(errOut, "ExecutionDoesNotExist") {
+		t.Errorf("missing execution: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
