@@ -296,3 +296,35 @@ func TestParseMode(t *testing.T) {
 		t.Error("yaml accepted")
 	}
 }
+
+// The whole TUI path through View.Run, on buffers: events in, the final
+// frame with the verdict out, no colour when colour is off.
+func TestRunTUI(t *testing.T) {
+	def, evs := events(t, "lock-held", -1)
+	m, _ := progress.New(def, header)
+	io, _, out, _ := iostreams.Test()
+	io.SetStdoutTTY(true)
+	io.SetColorEnabled(false)
+	v := New(m, Options{IO: io, Now: func() time.Time { return time.Date(2026, 11, 25, 21, 0, 1, 0, time.UTC) }})
+	if v.Mode() != ModeTUI {
+		t.Fatalf("mode %s on a terminal", v.Mode())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	vd, err := v.Run(ctx, func(ctx context.Context, emit func(watch.Event)) (*watch.Result, error) {
+		for _, ev := range evs {
+			emit(ev)
+		}
+		return &watch.Result{Status: "FAILED"}, nil
+	})
+	if err != nil || vd.Code != 1 {
+		t.Fatalf("verdict %+v err %v", vd, err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "FAILED: deploy of hello/production") || !strings.Contains(s, "LockExistsError") {
+		t.Fatalf("final frame lacks the verdict:\n%s", s)
+	}
+	if strings.Contains(s, "\x1b[3") || strings.Contains(s, "\x1b[9") {
+		t.Error("colour escapes with colour off")
+	}
+}
