@@ -360,23 +360,33 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 			return &deployer.CleanUpError{Msg: fmt.Sprintf("not switching to release %s: instance %s is %s", d.ReleaseID, s.ID, s.State)}
 		}
 	}
+	// Every service's balancer is checked before any is switched, so a
+	// release is never half promoted.
+	type switchover struct {
+		b     *balancer
+		ports []int
+	}
+	var switches []switchover
 	for _, name := range serviceNames(d) {
 		s := d.Services[name]
 		if s.Listen == 0 {
 			continue
-		}
-		var ports []int
-		for _, in := range r.instances {
-			if in.service == name {
-				ports = append(ports, in.port)
-			}
 		}
 		b := p.balancers[s.Listen]
 		if b == nil {
 			p.mu.Unlock()
 			return &deployer.CleanUpError{Msg: fmt.Sprintf("not switching to release %s: services.%s has no load balancer on port %d", d.ReleaseID, name, s.Listen)}
 		}
-		b.route(d.ReleaseID, ports)
+		sw := switchover{b: b}
+		for _, in := range r.instances {
+			if in.service == name {
+				sw.ports = append(sw.ports, in.port)
+			}
+		}
+		switches = append(switches, sw)
+	}
+	for _, sw := range switches {
+		sw.b.route(d.ReleaseID, sw.ports)
 	}
 	p.active[scope(d)] = d.ReleaseID
 	p.recordServing(d)
