@@ -1,5 +1,19 @@
 // Package sfnapi serves the AWS Step Functions JSON 1.0 API over the local
 // engine and its durable store.
+//
+// Where it knowingly differs from AWS:
+//   - STANDARD state machines only: EXPRESS gives StateMachineTypeNotSupported;
+//     publishing versions, aliases and map runs give ValidationException.
+//   - RedriveExecution is not served, though DescribeExecution reports
+//     redriveStatus as AWS records it.
+//   - DeleteStateMachine deletes at once (no DELETING status); executions
+//     already running go on to their end and stay readable.
+//   - An execution name stays taken for good, not for 90 days.
+//   - InvalidExecutionInput carries Go's JSON parser message, not Jackson's.
+//   - nextTokens are signed with a key kept in DataDir/sfn/token.key, so they
+//     outlive a restart; a token may change maxResults but nothing else.
+//   - With Options.Throttle, ListStateMachines and other operations AWS
+//     publishes no quota for share a 100-token bucket refilled at 2/s.
 package sfnapi
 
 import (
