@@ -281,7 +281,7 @@ type backend struct {
 }
 
 // execute runs m on b and reads back its outcome.
-func execute(t *testing.T, b backend, m machine) (outcome, error) {
+func execute(b backend, m machine) (outcome, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runBound)
 	defer cancel()
 	sm, err := b.client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
@@ -670,60 +670,62 @@ func TestConformance(t *testing.T) {
 	}
 	local := localBackend(t, corpus)
 
-	// A group, so the parallel subtests end before the servers stop.
-	t.Run("machines", func(t *testing.T) {
-		for _, m := range corpus {
-			t.Run(m.Name, func(t *testing.T) {
-				t.Parallel()
-				recorded, haveGolden := readGolden(t, m.Name)
-				if !haveGolden && !*update {
-					t.Fatalf("no recording %s; run with -update (needs moto)", goldenPath(m.Name))
-				}
-				// Both backends at once: some machines wait for seconds.
-				var (
-					wg                sync.WaitGroup
-					live, got         outcome
-					liveErr, localErr error
-				)
-				if peer != nil {
-					wg.Go(func() { live, liveErr = execute(t, *peer, m) })
-				}
-				wg.Go(func() { got, localErr = execute(t, *local, m) })
-				wg.Wait()
-				if liveErr != nil {
-					t.Fatal(liveErr)
-				}
-				reference := recorded
-				if peer != nil {
-					reference = live
-					if *update {
-						writeGolden(t, m.Name, live)
-					} else {
-						for _, d := range compare(m, sides{"recorded", "moto"}, recorded, live, nil) {
-							t.Errorf("moto differs from its recording: %s", d.msg)
-						}
-					}
-				}
-				if localErr != nil {
-					t.Fatal(localErr)
-				}
-				mismatched := map[string]bool{}
-				for _, d := range compare(m, sides{"moto", "local"}, reference, got, skips[m.Name]) {
-					mismatched[d.aspect] = true
-					if bug, ok := bugs[m.Name][d.aspect]; ok {
-						t.Logf("known local bug (%s): %s", bug, d.msg)
-						continue
-					}
-					t.Error(d.msg)
-				}
-				for aspect := range bugs[m.Name] {
-					if !mismatched[aspect] {
-						t.Errorf("local-known-bugs.json lists %s of %s, but the local backend now agrees with moto: remove the entry", aspect, m.Name)
-					}
-				}
-			})
+	// Every machine runs at once (t.Parallel would allow only GOMAXPROCS, and most of
+	// the time is spent waiting for moto); the subtests then compare.
+	type run struct {
+		live, got         outcome
+		liveErr, localErr error
+	}
+	runs := make([]run, len(corpus))
+	var wg sync.WaitGroup
+	for i, m := range corpus {
+		if peer != nil {
+			wg.Go(func() { runs[i].live, runs[i].liveErr = execute(*peer, m) })
 		}
-	})
+		wg.Go(func() { runs[i].got, runs[i].localErr = execute(*local, m) })
+	}
+	wg.Wait()
+
+	for i, m := range corpus {
+		r := runs[i]
+		t.Run(m.Name, func(t *testing.T) {
+			recorded, haveGolden := readGolden(t, m.Name)
+			if !haveGolden && !*update {
+				t.Fatalf("no recording %s; run with -update (needs moto)", goldenPath(m.Name))
+			}
+			if r.liveErr != nil {
+				t.Fatal(r.liveErr)
+			}
+			reference := recorded
+			if peer != nil {
+				reference = r.live
+				if *update {
+					writeGolden(t, m.Name, r.live)
+				} else {
+					for _, d := range compare(m, sides{"recorded", "moto"}, recorded, r.live, nil) {
+						t.Errorf("moto differs from its recording: %s", d.msg)
+					}
+				}
+			}
+			if r.localErr != nil {
+				t.Fatal(r.localErr)
+			}
+			mismatched := map[string]bool{}
+			for _, d := range compare(m, sides{"moto", "local"}, reference, r.got, skips[m.Name]) {
+				mismatched[d.aspect] = true
+				if bug, ok := bugs[m.Name][d.aspect]; ok {
+					t.Logf("known local bug (%s): %s", bug, d.msg)
+					continue
+				}
+				t.Error(d.msg)
+			}
+			for aspect := range bugs[m.Name] {
+				if !mismatched[aspect] {
+					t.Errorf("local-known-bugs.json lists %s of %s, but the local backend now agrees with moto: remove the entry", aspect, m.Name)
+				}
+			}
+		})
+	}
 }
 
 // loadKnownBugs reads testdata/local-known-bugs.json: the aspects in which the local
