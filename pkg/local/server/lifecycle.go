@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -23,6 +22,9 @@ type Status struct {
 	DataDir   string
 	StartedAt time.Time
 }
+
+// errLocked is tryLock's answer when another holder has the lock.
+var errLocked = errors.New("locked")
 
 // ErrNotRunning is returned when no server holds the data directory.
 var ErrNotRunning = errors.New("no local backend server is running for this data directory")
@@ -38,8 +40,8 @@ func lockHeld(dir string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	if err := tryLock(f, false); err != nil {
+		if errors.Is(err, errLocked) {
 			return true, nil
 		}
 		return false, err
@@ -178,11 +180,11 @@ func lockStart(ctx context.Context, dir string) (func(), error) {
 		return nil, fmt.Errorf("open start lock: %w", err)
 	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := tryLock(f, true)
 		if err == nil {
 			return func() { f.Close() }, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !errors.Is(err, errLocked) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", filepath.Join(dir, StartLock), err)
 		}
@@ -218,7 +220,7 @@ func StartDetached(exe string, args []string, logPath string) (*os.Process, erro
 	defer devnull.Close()
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detached()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", exe, err)
 	}
@@ -249,13 +251,13 @@ func Stop(ctx context.Context, dataDir string, grace time.Duration) (pid int, ki
 	if err != nil {
 		return pid, false, err
 	}
-	if err := proc.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := askToStop(proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return pid, false, fmt.Errorf("signal pid %d: %w", pid, err)
 	}
 	if waitUnlocked(ctx, dir, grace) {
 		return pid, false, nil
 	}
-	if err := proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := proc.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return pid, false, fmt.Errorf("kill pid %d: %w", pid, err)
 	}
 	if !waitUnlocked(ctx, dir, 5*time.Second) {

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/local/engine"
@@ -352,9 +351,9 @@ func lockServer(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: open lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(f, true); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLocked) {
 			if pid, _ := readPid(dir); pid > 0 {
 				return nil, fmt.Errorf("%w (pid %d, %s)", ErrAlreadyRunning, pid, dir)
 			}
