@@ -6,9 +6,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -152,5 +157,84 @@ func TestFailUsage(t *testing.T) {
 	code, out, errOut := replayOdin(t, r, "fail", "arn:aws:states:us-east-1:123456789012:execution:odin-deployer:nope")
 	if code != 1 || out != "" || !strings.Contains(errOut, "ExecutionDoesNotExist") {
 		t.Errorf("missing execution: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestFailOnLocalBackend deploys examples/failing (its service exits at
+// start) with the real deployer on the local backend, then asks odin fail
+// why, by release file, by project/config and as JSON. With -update it
+// also stores the history as a diagnose test fixture.
+func TestFailOnLocalBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("deploys real processes")
+	}
+	o := startLocalOdin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const file = "../examples/failing/release.yml"
+	code, out, errOut := o.run(ctx, "deploy", file, "--output", "plain")
+	if code != 1 {
+		t.Fatalf("deploy of a failing release: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	code, text, errOut := o.run(ctx, "fail", file)
+	t.Logf("odin fail:\n%s", text)
+	if code != 1 {
+		t.Errorf("odin fail: exit %d, want 1; stderr %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Deploy of hello/failing ", " FAILED: ", "Failed state", "Attempts", "Path ", "FailureClean",
+		"Input of ", "Next steps", "odin deploy " + file,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("odin fail's report lacks %q", want)
+		}
+	}
+
+	code, js, _ := o.run(ctx, "fail", "--project", "hello", "--config-name", "failing", "--output", "json")
+	if code != 1 {
+		t.Errorf("odin fail --project: exit %d, want 1", code)
+	}
+	var rep struct {
+		Execution struct{ Arn, Status string }
+		Verdict   string
+		Release   struct{ Project, Config string }
+		Failure   struct {
+			State, Error string
+			Attempts     []struct{ Error string }
+		}
+		Path []string
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("--output json: %v\n%s", err, js)
+	}
+	if rep.Verdict != "failed" || rep.Execution.Status != "FAILED" || rep.Release.Project != "hello" || rep.Release.Config != "failing" ||
+		rep.Failure.State == "" || rep.Failure.Error == "" || len(rep.Failure.Attempts) == 0 || len(rep.Path) < 2 || rep.Path[len(rep.Path)-1] != "FailureClean" {
+		t.Errorf("JSON report: %+v", rep)
+	}
+	if *update {
+		recordFixture(t, ctx, o, rep.Execution.Arn, "../pkg/diagnose/testdata/history/local-crash.json")
+	}
+}
+
+// recordFixture stores an execution's history for pkg/diagnose's tests,
+// with this run's temporary directory replaced so re-recording gives a
+// small diff.
+func recordFixture(t *testing.T, ctx context.Context, o *localOdin, arn, path string) {
+	t.Helper()
+	ep := o.backend.Endpoint()
+	cfg := aws.Config{Region: ep.Region, Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")}
+	h, err := watchtest.Record(ctx, cfg, []func(*sfn.Options){func(so *sfn.Options) { so.BaseEndpoint = aws.String(ep.URL) }}, arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("..")
+	tmp := regexp.MustCompile(regexp.QuoteMeta(strings.ReplaceAll(o.dataDir, `/`, `\/`)) + "|" + regexp.QuoteMeta(o.dataDir))
+	for i, ev := range h.Events {
+		b := tmp.ReplaceAll(ev, []byte("/tmp/odin-data"))
+		h.Events[i] = bytes.ReplaceAll(b, []byte(abs), []byte("/src/odin"))
+	}
+	if err := h.Write(path); err != nil {
+		t.Fatal(err)
 	}
 }

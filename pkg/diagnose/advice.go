@@ -52,10 +52,10 @@ func advise(r *Report, opts Options) []string {
 		case "TimeoutError":
 			what = "was not healthy before the release's timeout"
 		}
-		if len(r.Unhealthy) > 0 {
-			add("The new " + releaseID + " " + what + ": the unhealthy instances and their last log lines are above.")
+		if hasLogs(r.Unhealthy) {
+			add("The new " + releaseID + " " + what + ": the message, the unhealthy instances and their last log lines above say why.")
 		} else {
-			add("The new " + releaseID + " " + what + ": see the message above for the instance and its last log lines.")
+			add("The new " + releaseID + " " + what + ": the message above names the instance and its last log lines.")
 		}
 		add("It was rolled back; the previous release, if any, keeps serving.")
 		if errName == "TimeoutError" {
@@ -167,4 +167,13 @@ func statusCmd(r *Report, opts Options) string {
 		return "odin status " + r.Execution.Name
 	}
 	return "odin status"
+}
+
+func hasLogs(ins []Instance) bool {
+	for _, in := range ins {
+		if len(in.LogTail) > 0 || in.Reason != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/diagnose"
 	"github.com/odin-deploy/odin/pkg/watch"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
@@ -61,9 +63,20 @@ func golden(t *testing.T, path string, got []byte) {
 // TestDeployerFailures diagnoses the deployer's recorded failure paths and
 // pins the text and JSON reports.
 func TestDeployerFailures(t *testing.T) {
+	histories := map[string]string{} // name -> recorded history
 	for _, name := range []string{"digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack", "deploy-retry"} {
+		histories[name] = watchtest.HistoryPath(name)
+	}
+	// Histories of the real deployer on the local backend, recorded by
+	// cmd's TestFailOnLocalBackend -update.
+	local, _ := filepath.Glob(filepath.Join("testdata", "history", "*.json"))
+	for _, path := range local {
+		histories[strings.TrimSuffix(filepath.Base(path), ".json")] = path
+	}
+	def := deployer.Definition(deployer.FunctionArn("us-east-1", "123456789012"))
+	for name, path := range histories {
 		t.Run(name, func(t *testing.T) {
-			def, events := watchtest.Deployer(t, name)
+			events := watchtest.Events(t, def, path)
 			r, err := diagnose.Explain(executionOf(events), def, events, diagnose.Options{ReleaseFile: "release.yml"})
 			if err != nil {
 				t.Fatal(err)
@@ -75,8 +88,8 @@ func TestDeployerFailures(t *testing.T) {
 			if err := r.WriteJSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", name+".txt"), text.Bytes())
-			golden(t, filepath.Join("testdata", name+".json"), js.Bytes())
+			golden(t, filepath.Join("testdata", name+".golden.txt"), text.Bytes())
+			golden(t, filepath.Join("testdata", name+".golden.json"), js.Bytes())
 		})
 	}
 }
