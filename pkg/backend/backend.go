@@ -130,9 +130,12 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("unknown backend %q", s.Backend)
 	}
+	// Keep what the SDK's configuration chose (a custom CA bundle, say) unless
+	// the caller brings its own client.
 	if opts.HTTPClient != nil {
 		cfg.HTTPClient = opts.HTTPClient
 	}
+	cfg.HTTPClient = httpClient(cfg.HTTPClient)
 	// Transient errors and throttling are retried with the SDK's jittered
 	// backoff; five attempts ride out a short burst of throttling.
 	cfg.RetryMaxAttempts = 5
