@@ -68,6 +68,8 @@ func TestOutcomes(t *testing.T) {
 		{"timeout", "FAILED", 1, "CheckHealthy", "TimeoutError", []string{"CheckHealthy=failed"}, []string{"TimeoutError: release r-20261125-2a9f is not healthy"}},
 		{"failure-dirty", "FAILED", 1, "Deploy", "DeployError",
 			[]string{"Deploy=failed", "CleanUpFailure=failed", "ReleaseLockDirty=succeeded", "FailureDirty=failed"}, nil},
+		{"aborted", "ABORTED", 4, "", "", []string{"Deploy=succeeded", "WaitForDeploy=stopped", "CheckHealthy=skipped"},
+			[]string{"was aborted after 0ms"}},
 		{"lambda-stack", "FAILED", 1, "Deploy", "Runtime.UnmarshalError", nil,
 			// The nested JSON errorMessage is unwrapped to its innermost message.
 			[]string{"Runtime.UnmarshalError: json: cannot unmarshal string into Go struct field"}},

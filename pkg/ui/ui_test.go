@@ -77,7 +77,7 @@ func events(t *testing.T, name string, n int) ([]byte, []watch.Event) {
 }
 
 var histories = []string{"deploy-retry", "digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack",
-	"moto-deploy", "moto-retry-catch"}
+	"moto-deploy", "moto-retry-catch", "aborted"}
 
 // The plain and JSON renderers, from recorded histories, read through the
 // real tailer from a replay of the recorded API responses.

@@ -67,15 +67,16 @@ func stackTrace(raw json.RawMessage) []string {
 	if len(raw) == 0 {
 		return nil
 	}
-	var lines []string
-	if json.Unmarshal(raw, &lines) == nil {
-		return lines
+	var strs []string
+	if json.Unmarshal(raw, &strs) == nil {
+		return strs
 	}
-	var any []json.RawMessage
-	if json.Unmarshal(raw, &any) != nil {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
 		return nil
 	}
-	for _, a := range any {
+	var lines []string
+	for _, a := range items {
 		var s string
 		if json.Unmarshal(a, &s) == nil {
 			lines = append(lines, s)

@@ -213,3 +213,49 @@ func runScenario(t *testing.T, script map[string][]outcome) *watchtest.History {
 }
 
 var _ = fmt.Sprint
+
+// An execution stopped by StopExecution (`odin halt --abort`) while it
+// waits for the new release: recorded as testdata/aborted.json.
+func TestRecordAborted(t *testing.T) {
+	b := newLocalBackendClock(t, engine.NewFakeClock(t0)) // time never moves: the Wait waits
+	b.fns.Register(deployer.FunctionName, scripted(map[string][]outcome{
+		"Validate": {validated}, "Lock": {locked}, "Deploy": {deployed}}))
+	arn := b.start(t, "odin-deployer", string(deployerDefinition(t)), deployInput)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		evs := fullHistory(t, b.client, arn, false)
+		if len(evs) > 0 && evs[len(evs)-1].Type == "WaitStateEntered" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("never reached WaitForDeploy")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, err := b.client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(arn),
+		Error: aws.String("odin.Abort"), Cause: aws.String("aborted by ada with odin halt --abort")}); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, b.client, arn)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	h, err := watchtest.Record(ctx, cfg, []func(*sfn.Options){func(o *sfn.Options) { o.BaseEndpoint = aws.String(b.url) }}, arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "aborted.json")
+	if *record {
+		if err := h.Write(path); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	old, err := watchtest.ReadHistory(path)
+	if err != nil {
+		t.Fatalf("%v (run with -record)", err)
+	}
+	if got, want := typeSeq(t, h), typeSeq(t, old); got != want {
+		t.Errorf("history changed:\n got %s\nwant %s", got, want)
+	}
+}
