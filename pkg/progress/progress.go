@@ -369,7 +369,7 @@ func (m *Model) Verdict(now time.Time) Verdict {
 	case "TIMED_OUT":
 		return Verdict{"TIMED_OUT", exitcode.TimedOut, fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
 	case "ABORTED":
-		return Verdict{"ABORTED", exitcode.Aborted, fmt.Sprintf("%s was aborted after %s", what, took)}
+		return Verdict{"ABORTED", exitcode.Aborted, fmt.Sprintf("%s was aborted after %s%s", what, took, failure())}
 	}
 	at := ""
 	if r := m.Current(); r != nil {
