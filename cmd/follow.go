@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,7 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/ui"
 	"github.com/odin-deploy/odin/pkg/watch"
 )
 
@@ -19,30 +24,88 @@ type followOptions struct {
 	Timeout time.Duration
 }
 
-// follow watches an execution to its end and returns the exit code of its
-// outcome.
+// follow shows an execution live until it ends (or the user detaches, or
+// the timeout passes) and returns the exit code of its outcome.
 func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opts followOptions) error {
+	mode, err := ui.ParseMode(f.Settings.Output)
+	if err != nil {
+		return exitcode.UsageError(err)
+	}
+	in, err := executionInput(ctx, b, arn)
+	if err != nil {
+		return err
+	}
+	watchCtx := ctx
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		watchCtx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	t := watch.New(b.SFN, arn, watch.Options{IncludeData: true})
-	res, err := t.Run(ctx, func(ev watch.Event) {
-		fmt.Fprintf(f.IO.Out, "%s %s %s %s\n", ev.Time.Format(time.TimeOnly), ev.Kind, ev.Step, ev.Error)
+
+	var view *ui.View
+	tailer := watch.New(b.SFN, arn, watch.Options{
+		IncludeData: true, // task output carries each service's health
+		OnError:     func(err error, retryIn time.Duration) { view.Warn(err, retryIn) },
 	})
+	_, graph, err := tailer.Definition(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return exitcode.New(exitcode.Running, fmt.Errorf("stopped watching; the deploy goes on: odin status %s", executionName(arn)))
+		return fmt.Errorf("read the definition of %s: %w", executionName(arn), err)
+	}
+	model := progress.FromGraph(graph, progress.Header{
+		Project:   in.ProjectName,
+		Config:    in.ConfigName,
+		Release:   in.ReleaseID,
+		Backend:   b.Kind,
+		Account:   in.AWSAccountID,
+		Region:    in.AWSRegion,
+		Execution: executionName(arn),
+	})
+	reattach := "odin status " + executionName(arn)
+	view = ui.New(model, ui.Options{
+		Mode:     mode,
+		IO:       f.IO,
+		Now:      f.Now,
+		Reattach: reattach,
+		Halt: func(ctx context.Context) error {
+			if in.ProjectName == "" {
+				return errors.New("not an odin deploy: nothing to halt")
+			}
+			_, err := deployClient(f, b).Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, deploy.HaltNote{By: b.CallerArn, Reason: "halted from the live view"})
+			return err
+		},
+	})
+	verdict, err := view.Run(watchCtx, tailer.Run)
+	if err != nil {
+		if watchCtx.Err() != nil {
+			return stoppedWatching(reattach)
 		}
 		return err
 	}
-	return outcomeError(res.Status, res.Error, res.Cause)
+	if verdict.Code == exitcode.Running {
+		return stoppedWatching(reattach)
+	}
+	return exitcode.New(verdict.Code, nil)
+}
+
+func stoppedWatching(reattach string) error {
+	return exitcode.New(exitcode.Running, fmt.Errorf("stopped watching; the deploy goes on. Attach again with: %s", reattach))
+}
+
+// executionInput reads the deploy input of an execution; an execution that
+// is not an odin deploy gives an empty input.
+func executionInput(ctx context.Context, b *backend.Backend, arn string) (deploy.Input, error) {
+	var in deploy.Input
+	d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return in, fmt.Errorf("describe execution %s: %w", executionName(arn), err)
+	}
+	_ = json.Unmarshal([]byte(aws.ToString(d.Input)), &in)
+	return in, nil
 }
 
 // outcomeError maps how an execution ended to odin's exit codes. A deploy that
 // the deployer rolled back because it was halted exits 4 like an abort.
-func outcomeError(status, errName, cause string) error {
+func outcomeError(status, errName, _ string) error {
 	switch status {
 	case "SUCCEEDED":
 		return nil
