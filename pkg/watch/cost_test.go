@@ -122,3 +122,36 @@ func BenchmarkPoll25k(b *testing.B) {
 	watch.New(api, watchtest.ExecutionArn, watch.Options{Clock: clk, Rand: half}).Run(ctx, func(watch.Event) {})
 	b.ReportMetric(float64(r.Bytes("GetExecutionHistory"))/float64(r.Calls("GetExecutionHistory")), "bytes/call")
 }
+
+// Once returns after one read, with RUNNING when the execution goes on.
+func TestTailOnce(t *testing.T) {
+	h := bigHistory(t, 100)
+	r := watchtest.NewReplay(t, []byte(loopMachine), h)
+	r.SetVisible(200)
+	var n int
+	res, err := watch.New(r.Client(), watchtest.ExecutionArn, watch.Options{Once: true, Clock: &tickClock{now: t0}}).
+		Run(context.Background(), func(watch.Event) { n++ })
+	if err != nil || res.Status != "RUNNING" || res.LastEventID != 200 || n == 0 {
+		t.Fatalf("res %+v err %v events %d", res, err, n)
+	}
+}
+
+// BenchmarkAttach25k is `odin status --no-follow` on a finished
+// 25,000-event execution of the local backend: read it all (newest first,
+// 1000 a page) and fold it into events.
+func BenchmarkAttach25k(b *testing.B) {
+	lb := newLocalBackend(b, false)
+	arn := lb.start(b, "loop", loopMachine, `{"i":0,"n":6249}`)
+	waitDoneTB(b, lb.client, arn)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		tl := watch.New(lb.client, arn, watch.Options{Once: true, Clock: &tickClock{now: t0}})
+		res, err := tl.Run(context.Background(), func(watch.Event) { n++ })
+		if err != nil || res.Status != "SUCCEEDED" || res.LastEventID != 25000 {
+			b.Fatalf("res %+v err %v", res, err)
+		}
+		b.ReportMetric(float64(tl.Calls()), "calls/op")
+	}
+}

@@ -52,6 +52,10 @@ type Options struct {
 	// Clock and Rand (a float in [0,1) for jitter) default to the real ones.
 	Clock Clock
 	Rand  func() float64
+	// Once reads what the history has now and returns without waiting for
+	// the end (`odin status --no-follow`); the Result's Status is RUNNING
+	// when the execution has not ended.
+	Once bool
 	// OnError is told about each transient error (throttling, network) the
 	// tailer rides out, and the delay before it tries again.
 	OnError func(err error, retryIn time.Duration)
@@ -174,6 +178,9 @@ func (t *Tailer) Run(ctx context.Context, emit func(Event)) (*Result, error) {
 		}
 		if res != nil {
 			return t.finish(ctx, res), nil
+		}
+		if t.opts.Once {
+			return &Result{Status: string(types.ExecutionStatusRunning), LastEventID: t.lastSeen}, nil
 		}
 		if len(evs) > 0 {
 			interval = t.opts.MinInterval
