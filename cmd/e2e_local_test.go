@@ -48,8 +48,10 @@ func startLocalOdin(t *testing.T) *localOdin {
 func (o *localOdin) run(ctx context.Context, args ...string) (int, string, string) {
 	io, _, out, errOut := iostreams.Test()
 	f := &Factory{
-		IO:  io,
-		Env: func(k string) (string, bool) { return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME" },
+		IO: io,
+		Env: func(k string) (string, bool) {
+			return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME"
+		},
 		Now: time.Now,
 		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
 			return backend.LocalEndpoint(o.backend.Endpoint()), nil
