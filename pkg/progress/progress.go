@@ -12,6 +12,9 @@ import (
 	"github.com/odin-deploy/odin/pkg/watch"
 )
 
+// historyWarnAt is when to warn about the 25,000-event cap (stepfunctions.md §3.2).
+const historyWarnAt = 24000
+
 // Header says what is being deployed where; the command fills it.
 type Header struct {
 	Project   string `json:"project,omitempty"`
@@ -119,6 +122,9 @@ type Model struct {
 	// which only report it), nil while nothing failed.
 	FirstFailure *Failure
 	LastEventID  int64
+	// HistoryWarning is set once the history nears Step Functions' hard cap
+	// of 25,000 events, at which the execution fails.
+	HistoryWarning string
 	// Warning is the latest transient problem the watch is riding out
 	// (throttling, network), cleared by the next event.
 	Warning string
@@ -163,6 +169,9 @@ func (m *Model) row(name string) *Row {
 func (m *Model) Apply(ev watch.Event) bool {
 	if ev.ID > m.LastEventID {
 		m.LastEventID = ev.ID
+		if ev.ID >= historyWarnAt && m.HistoryWarning == "" {
+			m.HistoryWarning = fmt.Sprintf("the execution's history has %d events; Step Functions fails an execution at 25,000", ev.ID)
+		}
 	}
 	m.Warning = ""
 	nested := ev.State != ev.Step

@@ -153,3 +153,15 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryWarning(t *testing.T) {
+	m, _ := progress.New([]byte(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`), header)
+	m.Apply(watch.Event{Kind: watch.StepEntered, ID: 23999, State: "P", Step: "P"})
+	if m.HistoryWarning != "" {
+		t.Fatal("warned early")
+	}
+	m.Apply(watch.Event{Kind: watch.StepSucceeded, ID: 24000, State: "P", Step: "P"})
+	if !strings.Contains(m.HistoryWarning, "24000 events") {
+		t.Fatalf("warning %q", m.HistoryWarning)
+	}
+}

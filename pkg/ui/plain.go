@@ -13,10 +13,11 @@ import (
 // Plain writes one line per change, without escape codes, for logs and CI;
 // the last line is the verdict.
 type Plain struct {
-	w          io.Writer
-	m          *progress.Model
-	lastHealth string
-	shown      map[string]string // step -> the error text last printed for it
+	w           io.Writer
+	m           *progress.Model
+	lastHealth  string
+	shown       map[string]string // step -> the error text last printed for it
+	warnedLimit bool
 }
 
 // NewPlain returns a plain renderer of m to w.
@@ -46,7 +47,11 @@ func (p *Plain) Start() {
 func (p *Plain) Event(ev watch.Event) {
 	line := p.line(ev)
 	if line != "" {
-		fmt.Fprintf(p.w, "[%s] %s\n", p.stamp(ev.Time), line)
+		fmt.Fprintf(p.w, "[%s] %s\n", p.stamp(ev.Time), oneLine(line))
+	}
+	if w := p.m.HistoryWarning; w != "" && !p.warnedLimit {
+		p.warnedLimit = true
+		fmt.Fprintf(p.w, "warning: %s\n", w)
 	}
 	if h := healthLine(p.m.Health); h != "" && h != p.lastHealth {
 		p.lastHealth = h
@@ -61,7 +66,7 @@ func (p *Plain) Warn(err error, retryIn time.Duration) {
 
 // Finish prints the verdict line.
 func (p *Plain) Finish(v progress.Verdict) {
-	fmt.Fprintf(p.w, "%s: %s\n", v.Status, v.Text)
+	fmt.Fprintf(p.w, "%s: %s\n", v.Status, oneLine(v.Text))
 }
 
 func (p *Plain) stamp(t time.Time) string {

@@ -203,7 +203,7 @@ func (t tuiModel) View() string {
 		if r.Status != progress.Pending && r.Status != progress.Skipped {
 			dur = progress.FormatDuration(r.Duration(t.now))
 		}
-		line := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(r.Name, nameW), status, dur)
+		line := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(oneLine(r.Name), nameW), status, dur)
 		rows = append(rows, strings.TrimRight(line, " "))
 		if r.Error != "" && (r.Status == progress.Failed || r.Status == progress.Retrying || r.Status == progress.Stopped) && r.Type != "Fail" {
 			rows = append(rows, t.st.errorText.Render("     "+truncate(errorText(r.Error, r.Cause), w-5)))
@@ -217,6 +217,9 @@ func (t tuiModel) View() string {
 		if t.expanded {
 			bottom = append(bottom, t.instances(w)...)
 		}
+	}
+	if t.m.HistoryWarning != "" {
+		bottom = append(bottom, t.st.warn.Render(truncate("! "+t.m.HistoryWarning, w)))
 	}
 	if t.warning != "" {
 		bottom = append(bottom, t.st.warn.Render(truncate("! "+t.warning, w)))

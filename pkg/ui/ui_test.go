@@ -328,3 +328,27 @@ func TestRunTUI(t *testing.T) {
 		t.Error("colour escapes with colour off")
 	}
 }
+
+// A cause is remote text: escape sequences in it never reach the terminal.
+func TestPlainStripsEscapes(t *testing.T) {
+	m, _ := progress.New([]byte(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"x","End":true}}}`), header)
+	var out bytes.Buffer
+	p := NewPlain(&out, m)
+	evil := `{"errorMessage":"boom\u001b[2J\u001b]0;pwned\u0007","errorType":"X"}`
+	for _, ev := range []watch.Event{
+		{Kind: watch.StepEntered, ID: 2, State: "T", Step: "T"},
+		{Kind: watch.AttemptFailed, ID: 5, State: "T", Step: "T", Error: "X", Cause: evil, Attempt: 1},
+		{Kind: watch.StepFailed, ID: 6, State: "T", Step: "T", Error: "X\x1b[31m", Cause: evil},
+		{Kind: watch.ExecutionEnded, ID: 7, Status: "FAILED", Error: "X", Cause: evil},
+	} {
+		m.Apply(ev)
+		p.Event(ev)
+	}
+	p.Finish(m.Verdict(time.Time{}))
+	if bytes.ContainsAny(out.Bytes(), "\x1b\x07") {
+		t.Fatalf("control characters in %q", out.String())
+	}
+	if !strings.Contains(out.String(), "boom[2J]0;pwned") {
+		t.Fatalf("message lost: %q", out.String())
+	}
+}
