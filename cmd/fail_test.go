@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,5 +238,99 @@ func recordFixture(t *testing.T, ctx context.Context, o *localOdin, arn, path st
 	}
 	if err := h.Write(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingClient counts the Step Functions operations odin calls.
+type countingClient struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingClient) Do(req *http.Request) (*http.Response, error) {
+	if op := req.Header.Get("X-Amz-Target"); op != "" {
+		c.mu.Lock()
+		c.calls[strings.TrimPrefix(op, "AWSStepFunctions.")]++
+		c.mu.Unlock()
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// loopDefinition loops until Step Functions' 25,000-event cap ends it.
+const loopDefinition = `{"StartAt":"CheckHealthy","States":{
+  "CheckHealthy":{"Type":"Pass","Next":"Healthy?"},
+  "Healthy?":{"Type":"Choice","Choices":[{"Variable":"$.healthy","BooleanEquals":true,"Next":"Done"}],"Default":"CheckHealthy"},
+  "Done":{"Type":"Succeed"}}}`
+
+// TestFailLongHistoryOnLocalBackend runs an execution to the 25,000-event
+// cap on the local backend and asks odin fail about it: every page is
+// read (25 of 1,000) and the cap is named as the cause. (Its speed and
+// memory are measured by BenchmarkExplain25k and by /usr/bin/time; see
+// the report of issue 6.)
+func TestFailLongHistoryOnLocalBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 25,000 events")
+	}
+	o := startLocalOdin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ep := o.backend.Endpoint()
+	c := sfn.New(sfn.Options{Region: ep.Region, BaseEndpoint: aws.String(ep.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("loop"), Definition: aws.String(loopDefinition),
+		RoleArn: aws.String("arn:aws:iam::" + ep.Account + ":role/odin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("cap"),
+		Input: aws.String(`{"project_name":"hello","config_name":"loop","release_id":"r-loop","healthy":false}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: ex.ExecutionArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != "RUNNING" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the loop did not reach the cap")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	counter := &countingClient{calls: map[string]int{}}
+	io, _, out, errOut := iostreams.Test()
+	f := &Factory{
+		IO: io, Now: time.Now, HTTPClient: counter,
+		Env: func(k string) (string, bool) { return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME" },
+		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+			return backend.LocalEndpoint(o.backend.Endpoint()), nil
+		},
+	}
+	code := Run(ctx, f, []string{"--data-dir", o.dataDir, "fail", aws.ToString(ex.ExecutionArn), "--output", "json"})
+	if code != 1 {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	var rep struct {
+		Events  int
+		Failure struct {
+			State, Error string
+			Visit        int
+		}
+		NextSteps []string `json:"next_steps"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != 25000 || rep.Failure.Error != "States.Runtime" || rep.Failure.State == "" || rep.Failure.Visit < 6000 ||
+		len(rep.NextSteps) == 0 || !strings.Contains(rep.NextSteps[0], "25,000") {
+		t.Errorf("report %+v", rep)
+	}
+	if n := counter.calls["GetExecutionHistory"]; n != 25 {
+		t.Errorf("%d GetExecutionHistory calls for 25,000 events in pages of 1,000", n)
 	}
 }

@@ -92,6 +92,11 @@ func advise(r *Report, opts Options) []string {
 		add("A task ran past its TimeoutSeconds or missed its heartbeat: check the task's own logs for where it was stuck, " +
 			"and raise the state's timeout if the work is legitimately slow.")
 	case "States.Runtime":
+		if r.Failure != nil && strings.Contains(r.Failure.Cause.Summary(), "maximum number of history events") {
+			add("The execution hit Step Functions' cap of 25,000 history events: a loop ran too long (for the deployer, " +
+				"a long timeout with a short wait_for_healthy). Bound the loop: fewer iterations, longer waits, or carry on in a new execution.")
+			break
+		}
 		add("The state machine failed on its own data (a path that matched nothing, an invalid value): the cause names the state and path. " +
 			"Fix the definition or the input; retrying will fail the same way.")
 	case "States.TaskFailed":

@@ -200,6 +200,9 @@ type Explainer struct {
 	release *Release
 	visits  map[string]int    // times each state was entered
 	open    map[string]*visit // the current visit of each state
+	// closed is the last finished visit of each state: an execution cut
+	// off between two states (the history cap, an abort) failed in it.
+	closed map[string]*visit
 	lastIn  string            // the last state entered
 	// health is the last task output that carried a health report, up to
 	// the root failure.
@@ -242,7 +245,7 @@ func NewExplainer(definition []byte) (*Explainer, error) {
 			return nil, err
 		}
 	}
-	return &Explainer{tr: watch.NewTranslator(g), visits: map[string]int{}, open: map[string]*visit{}}, nil
+	return &Explainer{tr: watch.NewTranslator(g), visits: map[string]int{}, open: map[string]*visit{}, closed: map[string]*visit{}}, nil
 }
 
 // Add takes the next history event. Events at or below the last id seen
@@ -330,10 +333,10 @@ func (x *Explainer) apply(ev watch.Event) {
 			x.health = ev.Output
 		}
 	case watch.StepSucceeded:
-		delete(x.open, ev.State)
+		x.close(ev.State)
 	case watch.StepFailed:
 		x.failed(ev)
-		delete(x.open, ev.State)
+		x.close(ev.State)
 	case watch.ExecutionEnded:
 		x.final = x.lastIn
 		x.finalErr = ev.Error
@@ -372,6 +375,9 @@ func (x *Explainer) failed(ev watch.Event) {
 	for _, o := range x.open {
 		o.input = ""
 	}
+	for _, o := range x.closed {
+		o.input = ""
+	}
 }
 
 func (x *Explainer) addPath(state string) {
@@ -387,10 +393,21 @@ func (x *Explainer) addPath(state string) {
 	x.path = append(x.path, state)
 }
 
-// visit returns the open visit of an event's state, making one for events
-// whose Entered event was not seen (a history read from the middle).
+func (x *Explainer) close(state string) {
+	if v := x.open[state]; v != nil {
+		x.closed[state] = v
+		delete(x.open, state)
+	}
+}
+
+// visit returns the open visit of an event's state, else (for a failure
+// reported after the state was left) its last visit, else a new one for
+// events whose Entered event was not seen (a history read from the middle).
 func (x *Explainer) visit(ev watch.Event) *visit {
 	if v := x.open[ev.State]; v != nil {
+		return v
+	}
+	if v := x.closed[ev.State]; v != nil && ev.Kind == watch.StepFailed {
 		return v
 	}
 	x.visits[ev.State]++
