@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +87,10 @@ func TestDeployHelloOnLocalBackend(t *testing.T) {
 	if body := get(t, "http://127.0.0.1:8080/"); !strings.Contains(body, "version v1") {
 		t.Fatalf("hello answers %q", body)
 	}
-	_ = os.Getenv
+
+	// Attach to it afterwards: the release file names the project/config.
+	code, out, errOut = o.run(ctx, "status", "../examples/hello/release.yml", "--no-follow")
+	if code != 0 || !strings.Contains(out, "SUCCEEDED: deploy of hello/development release r-") || !strings.Contains(out, "CheckHealthy") {
+		t.Fatalf("status --no-follow: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
 }

@@ -123,9 +123,3 @@ func outcomeError(status, errName, _ string) error {
 	}
 	return exitcode.New(exitcode.Failed, nil)
 }
-
-// snapshot prints where an execution is now and returns its outcome's code.
-func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string, d *sfn.DescribeExecutionOutput) error {
-	fmt.Fprintf(f.IO.Out, "%s %s\n", aws.ToString(d.Name), d.Status)
-	return outcomeError(string(d.Status), aws.ToString(d.Error), aws.ToString(d.Cause))
-}

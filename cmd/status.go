@@ -2,11 +2,8 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -63,11 +60,7 @@ func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
 	}
 	newStatusLine(f).Println(b.Describe())
 	if opts.NoFollow {
-		d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		if err != nil {
-			return fmt.Errorf("describe execution %s: %w", executionName(arn), err)
-		}
-		return snapshot(ctx, f, b, arn, d)
+		return snapshot(ctx, f, b, arn)
 	}
 	return follow(ctx, f, b, arn, followOptions{Timeout: opts.Timeout})
 }
