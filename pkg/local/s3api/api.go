@@ -154,6 +154,11 @@ func unsupportedSubresource(q url.Values) string {
 }
 
 func (a *API) bucketOp(w http.ResponseWriter, r *http.Request, bucket string, q url.Values) error {
+	if r.Method == http.MethodGet {
+		if ok, err := a.bucketConfig(w, bucket, q); ok {
+			return err
+		}
+	}
 	if s := unsupportedSubresource(q); s != "" {
 		return errNotImplemented("The local backend does not implement the ?" + s + " sub-resource.")
 	}
@@ -228,6 +233,11 @@ func (a *API) objectOp(w http.ResponseWriter, r *http.Request, bucket, key strin
 	}
 	if q.Has("uploads") && r.Method == http.MethodPost {
 		return a.createUpload(w, r, bucket, key)
+	}
+	if r.Method == http.MethodGet {
+		if ok, err := a.objectConfig(w, bucket, key, q); ok {
+			return err
+		}
 	}
 	if s := unsupportedSubresource(q); s != "" {
 		return errNotImplemented("The local backend does not implement the ?" + s + " sub-resource.")

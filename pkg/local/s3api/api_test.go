@@ -45,10 +45,15 @@ func newTestAPI(t *testing.T, dir string) (*API, *s3.Client) {
 	return a, c
 }
 
+// apiCode is the S3 error code of err, "" for no error, and the error text
+// for any other failure, so a transport error never passes for success.
 func apiCode(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		return ae.ErrorCode()
+	}
+	if err != nil {
+		return "not an S3 error: " + err.Error()
 	}
 	return ""
 }
@@ -660,5 +665,59 @@ func TestCopyObject(t *testing.T) {
 	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst-b"), Key: aws.String("x"),
 		CopySource: aws.String("src-b/missing")}); apiCode(err) != "NoSuchKey" {
 		t.Fatalf("copy of a missing key: %v", err)
+	}
+}
+
+// TestUnsetBucketConfiguration: reads of configuration nobody set answer as
+// S3 does for a fresh bucket; writes are refused.
+func TestUnsetBucketConfiguration(t *testing.T) {
+	ctx := context.Background()
+	_, c := newTestAPI(t, t.TempDir())
+	b := aws.String("conf")
+	c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b})
+	c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("k"), Body: strings.NewReader("x")})
+	cases := []struct {
+		name string
+		do   func() error
+		code string
+	}{
+		{"versioning", func() error { _, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b}); return err }, ""},
+		{"acl", func() error {
+			out, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: b})
+			if err == nil && (len(out.Grants) != 1 || out.Grants[0].Permission != types.PermissionFullControl) {
+				return fmt.Errorf("grants %+v", out.Grants)
+			}
+			return err
+		}, ""},
+		{"encryption", func() error {
+			out, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
+			if err == nil && out.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm != types.ServerSideEncryptionAes256 {
+				return fmt.Errorf("encryption %+v", out.ServerSideEncryptionConfiguration)
+			}
+			return err
+		}, ""},
+		{"cors", func() error { _, err := c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: b}); return err }, "NoSuchCORSConfiguration"},
+		{"policy", func() error { _, err := c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: b}); return err }, "NoSuchBucketPolicy"},
+		{"tagging", func() error { _, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b}); return err }, "NoSuchTagSet"},
+		{"lifecycle", func() error {
+			_, err := c.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
+			return err
+		}, "NoSuchLifecycleConfiguration"},
+		{"object tagging", func() error {
+			_, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("k")})
+			return err
+		}, ""},
+		{"missing bucket", func() error { _, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("nope")}); return err }, "NoSuchBucket"},
+		{"put versioning refused", func() error {
+			_, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b,
+				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
+			return err
+		}, "NotImplemented"},
+	}
+	for _, tc := range cases {
+		err := tc.do()
+		if tc.code == "" && err != nil || tc.code != "" && apiCode(err) != tc.code {
+			t.Errorf("%s: %v, want code %q", tc.name, err, tc.code)
+		}
 	}
 }

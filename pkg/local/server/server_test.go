@@ -113,6 +113,9 @@ func errCode(err error) string {
 	if errors.As(err, &ae) {
 		return ae.ErrorCode()
 	}
+	if err != nil {
+		return "not an API error: " + err.Error()
+	}
 	return ""
 }
 
