@@ -681,7 +681,10 @@ func TestUnsetBucketConfiguration(t *testing.T) {
 		do   func() error
 		code string
 	}{
-		{"versioning", func() error { _, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b}); return err }, ""},
+		{"versioning", func() error {
+			_, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b})
+			return err
+		}, ""},
 		{"acl", func() error {
 			out, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: b})
 			if err == nil && (len(out.Grants) != 1 || out.Grants[0].Permission != types.PermissionFullControl) {
@@ -707,7 +710,10 @@ func TestUnsetBucketConfiguration(t *testing.T) {
 			_, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("k")})
 			return err
 		}, ""},
-		{"missing bucket", func() error { _, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("nope")}); return err }, "NoSuchBucket"},
+		{"missing bucket", func() error {
+			_, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("nope")})
+			return err
+		}, "NoSuchBucket"},
 		{"put versioning refused", func() error {
 			_, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b,
 				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
