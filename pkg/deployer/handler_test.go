@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/odin-deploy/odin/pkg/internal/moto"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
 // The test binary doubles as the release's service: with TEST_SERVICE_MODE

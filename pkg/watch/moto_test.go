@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/odin-deploy/odin/pkg/internal/moto"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 	"github.com/odin-deploy/odin/pkg/watch"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
 )

@@ -27,7 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/odin-deploy/odin/pkg/internal/moto"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
 var (

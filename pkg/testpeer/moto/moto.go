@@ -1,4 +1,5 @@
 // Package moto starts and stops a moto server (a third-party AWS emulator) as a test peer.
+// It lives outside internal/ so that the CLI's end-to-end tests (package cmd) can use it.
 //
 // moto 5.2.1 lives in the machine image's pyenv Python. The server is started through an
 // embedded launcher that turns Step Functions execution on and works around
