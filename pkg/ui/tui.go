@@ -275,7 +275,13 @@ func (t tuiModel) View() string {
 	for i, l := range out {
 		out[i] = clip(l, w)
 	}
-	return strings.Join(out, "\n")
+	view := strings.Join(out, "\n")
+	if t.done || t.detached {
+		// bubbletea erases the line the cursor is on when it stops: give it
+		// an empty one so the last frame stays whole on the screen.
+		view += "\n"
+	}
+	return view
 }
 
 func (t tuiModel) causeDetail(cause string, w int) []string {
