@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
@@ -197,12 +198,15 @@ func (c *Client) upload(ctx context.Context, p *Plan) error {
 		return errors.New("release bytes changed since they were validated")
 	}
 	_, err := c.Storage.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:         aws.String(c.Bucket),
-		Key:            aws.String(p.Key),
-		Body:           bytes.NewReader(p.File.Bytes),
-		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-		ContentType:    aws.String("application/yaml"),
-		IfNoneMatch:    aws.String("*"),
+		Bucket: aws.String(c.Bucket),
+		Key:    aws.String(p.Key),
+		Body:   bytes.NewReader(p.File.Bytes),
+		// Name the algorithm too: without it the SDK adds its default CRC32
+		// and some servers keep that instead of the SHA-256.
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		ContentType:       aws.String("application/yaml"),
+		IfNoneMatch:       aws.String("*"),
 	})
 	if err != nil && !isCode(err, "PreconditionFailed") {
 		return fmt.Errorf("upload release to s3://%s/%s: %w", c.Bucket, p.Key, err)

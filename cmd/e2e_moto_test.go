@@ -1,0 +1,117 @@
+package cmd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
+	"github.com/odin-deploy/odin/pkg/release"
+)
+
+// runAWS runs odin against an AWS-compatible endpoint with the SDK's own
+// credential chain (the environment), as `--backend aws` does for real.
+func runAWS(ctx context.Context, t *testing.T, endpoint string, args ...string) (int, string, string) {
+	t.Helper()
+	io, _, out, errOut := iostreams.Test()
+	dir := t.TempDir()
+	f := &Factory{
+		IO:  io,
+		Env: func(k string) (string, bool) { return map[string]string{"XDG_CONFIG_HOME": dir}[k], k == "XDG_CONFIG_HOME" },
+		Now: time.Now,
+	}
+	base := []string{"--backend", "aws", "--endpoint", endpoint, "--region", moto.Region}
+	code := Run(ctx, f, append(base, args...))
+	return code, out.String(), errOut.String()
+}
+
+// End to end against moto, a Step Functions and S3 we did not write: odin
+// deploy uploads the release with its SHA-256 and starts the deployer; odin
+// status tails the execution to its end. moto's stand-in Lambda answers the
+// deployer's tasks with queued results (the handler itself is tested on the
+// local backend).
+func TestDeployAndStatusOnMoto(t *testing.T) {
+	mt := moto.Start(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", moto.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", moto.SecretAccessKey)
+	t.Setenv("AWS_REGION", moto.Region)
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	bucket := "odin-" + moto.Account + "-" + moto.Region
+	if _, err := mt.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deployer.EnsureStateMachine(ctx, mt.SFN(), moto.Region, moto.Account); err != nil {
+		t.Fatal(err)
+	}
+	healthy := true
+	state, _ := json.Marshal(deployer.State{WaitForDeploy: 1, WaitForHealthy: 1, Timeout: 60})
+	done, _ := json.Marshal(deployer.State{WaitForDeploy: 1, WaitForHealthy: 1, Timeout: 60, Healthy: &healthy})
+	// Validate, Lock, ValidateResources, Deploy, CheckHealthy, CleanUpSuccess, ReleaseLock.
+	mt.QueueLambdaResults(t, string(state), string(state), string(state), string(state), string(done), string(done), string(done))
+
+	file := "../examples/hello/release.yml"
+	code, out, errOut := runAWS(ctx, t, mt.URL, "deploy", file, "--detach")
+	if code != 0 {
+		t.Fatalf("deploy exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "backend aws "+mt.URL+" · account "+moto.Account+" · region "+moto.Region) {
+		t.Errorf("the first line does not say where the deploy goes:\n%s", errOut)
+	}
+
+	rel, err := release.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := release.ReleaseID(rel.SHA256)
+	key := rel.Release.Root(moto.Account) + "/" + id + "/release"
+	head, err := mt.S3().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatalf("release not uploaded to s3://%s/%s: %v", bucket, key, err)
+	}
+	sum := sha256.Sum256(rel.Bytes)
+	if got, want := aws.ToString(head.ChecksumSHA256), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+		t.Errorf("uploaded checksum %q, want %q", got, want)
+	}
+
+	name := rel.Release.ExecutionName(id)
+	arn := "arn:aws:states:" + moto.Region + ":" + moto.Account + ":execution:" + deployer.StateMachineName + ":" + name
+	d, err := mt.SFN().DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatalf("execution %s not started: %v", name, err)
+	}
+	var in map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &in); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"release_id": id, "release_key": key, "release_sha256": rel.SHA256, "bucket": bucket, "project_name": "hello"} {
+		if in[k] != want {
+			t.Errorf("input %s = %v, want %s", k, in[k], want)
+		}
+	}
+
+	code, out, errOut = runAWS(ctx, t, mt.URL, "status", name, "--output", "plain")
+	if code != 0 {
+		t.Fatalf("status exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, step := range []string{"Validate", "Lock", "Deploy", "CheckHealthy", "ReleaseLock", "Success"} {
+		if !strings.Contains(out, step) {
+			t.Errorf("status output lacks step %s:\n%s", step, out)
+		}
+	}
+}
