@@ -2,13 +2,18 @@ package watch_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/odin-deploy/odin/pkg/watch"
 )
@@ -61,5 +66,28 @@ func TestTailGap(t *testing.T) {
 	}
 	if res.Status != "SUCCEEDED" || res.Output != "{}" {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestTransientErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"throttled", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}, true},
+		{"no such execution", &types.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist")}, false},
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Fault: smithy.FaultClient}, false},
+		{"server fault", &smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, true},
+		{"connection refused", &smithyhttp.RequestSendError{Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, true},
+		{"truncated body", &smithy.DeserializationError{Err: io.ErrUnexpectedEOF}, true},
+		{"retry quota", &ratelimit.QuotaExceededError{Available: 0, Requested: 5}, true},
+		{"no credentials", errors.New("failed to retrieve credentials: no EC2 IMDS role found"), false},
+		{"cancelled", context.Canceled, false},
+	}
+	for _, tt := range tests {
+		if got := watch.Transient(tt.err); got != tt.want {
+			t.Errorf("%s: transient %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

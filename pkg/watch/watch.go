@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
@@ -364,28 +366,35 @@ var throttleCodes = map[string]bool{
 	"RequestLimitExceeded": true, "LimitExceededException": true, "SlowDown": true,
 }
 
-// transient reports whether retrying later may succeed.
+// transient reports whether retrying later may succeed: throttling, server
+// faults, and failures to reach the server or read its answer. Anything
+// else (no such execution, access denied, no credentials) ends the watch.
+// Transient reports whether the tailer retries err (see transient).
+func Transient(err error) bool { return transient(err) }
+
 func transient(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		if throttleCodes[ae.ErrorCode()] || ae.ErrorFault() == smithy.FaultServer {
-			return true
-		}
-		var re *smithyhttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
-			return true
-		}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return throttleCodes[ae.ErrorCode()] || ae.ErrorFault() == smithy.FaultServer || httpStatus(err) >= 500
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	if st := httpStatus(err); st >= 500 || st == 429 {
 		return true
 	}
-	// The SDK's own retry quota running dry, a dropped connection, a
-	// truncated body: all worth another try.
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	var send *smithyhttp.RequestSendError
+	var quota *ratelimit.QuotaExceededError
+	var decode *smithy.DeserializationError
+	var ne net.Error
+	return errors.As(err, &send) || errors.As(err, &quota) || errors.As(err, &decode) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }
