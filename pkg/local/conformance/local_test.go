@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
 // lambdaQueue stands in for moto's: each call returns the next queued result, and once the
