@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -120,10 +121,14 @@ type historyAPI interface {
 // historyPageSize is the most events GetExecutionHistory returns per call.
 const historyPageSize = 1000
 
-// explainExecution reads an execution's status, definition and whole
-// history (oldest first, with inputs and outputs) and diagnoses it. Each
-// page is handed to the explainer and dropped, so memory stays flat
-// however long the history.
+// explainExecution reads an execution's status, definition and history and
+// diagnoses it. A history that fits in one page is read once, with inputs
+// and outputs. A longer one is read in two passes, because inputs and
+// outputs are most of its bytes (a 25,000-event deployer history carries
+// ~30 MB of them): every page without data, oldest first, then newest
+// first with data only until the failing state's input and the last health
+// report are found. Each page is handed to the explainer and dropped, so
+// memory stays flat however long the history.
 func explainExecution(ctx context.Context, api historyAPI, arn string, opts diagnose.Options) (*diagnose.Report, error) {
 	name := executionName(arn)
 	d, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
@@ -136,34 +141,68 @@ func explainExecution(ctx context.Context, api historyAPI, arn string, opts diag
 	if sm, err := api.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: aws.String(arn)}); err == nil {
 		def = []byte(aws.ToString(sm.Definition))
 	}
-	x, err := diagnose.NewExplainer(def)
-	if err != nil {
-		x, _ = diagnose.NewExplainer(nil)
-	}
-	var token *string
-	for {
-		page, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-			ExecutionArn:         aws.String(arn),
-			IncludeExecutionData: aws.Bool(true),
-			MaxResults:           historyPageSize,
-			NextToken:            token,
-		})
+	explainer := func() *diagnose.Explainer {
+		x, err := diagnose.NewExplainer(def)
 		if err != nil {
-			return nil, fmt.Errorf("read the history of %s: %w", name, err)
+			x, _ = diagnose.NewExplainer(nil)
 		}
-		for _, ev := range page.Events {
+		return x
+	}
+	read := func(reverse, data bool, page func(*sfn.GetExecutionHistoryOutput) bool) error {
+		var token *string
+		for {
+			out, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
+				ExecutionArn:         aws.String(arn),
+				IncludeExecutionData: aws.Bool(data),
+				ReverseOrder:         reverse,
+				MaxResults:           historyPageSize,
+				NextToken:            token,
+			})
+			if err != nil {
+				return fmt.Errorf("read the history of %s: %w", name, err)
+			}
+			// moto answers every event with no token; a token that
+			// repeats would loop forever.
+			if !page(out) || out.NextToken == nil || aws.ToString(out.NextToken) == aws.ToString(token) || len(out.Events) == 0 {
+				return nil
+			}
+			token = out.NextToken
+		}
+	}
+	x := explainer()
+	long := false
+	err = read(false, true, func(p *sfn.GetExecutionHistoryOutput) bool {
+		for _, ev := range p.Events {
 			x.Add(ev)
 		}
-		// moto answers every event with no token; a token that repeats
-		// would loop forever.
-		if page.NextToken == nil || aws.ToString(page.NextToken) == aws.ToString(token) || len(page.Events) == 0 {
-			break
+		long = p.NextToken != nil
+		return false
+	})
+	if err == nil && long {
+		x = explainer()
+		err = read(false, false, func(p *sfn.GetExecutionHistoryOutput) bool {
+			for _, ev := range p.Events {
+				x.Add(ev)
+			}
+			return true
+		})
+		oldest := int64(math.MaxInt64)
+		if err == nil {
+			err = read(true, true, func(p *sfn.GetExecutionHistoryOutput) bool {
+				for _, ev := range p.Events {
+					x.AddData(ev)
+					oldest = min(oldest, ev.Id)
+				}
+				return x.DataWanted(oldest)
+			})
 		}
-		token = page.NextToken
+	}
+	if err != nil {
+		return nil, err
 	}
 	return x.Report(diagnose.Execution{
 		Arn: arn, Name: aws.ToString(d.Name), Status: string(d.Status),
-		Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause),
+		Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause), Input: aws.ToString(d.Input),
 		StartDate: aws.ToTime(d.StartDate), StopDate: aws.ToTime(d.StopDate),
 	}, opts), nil
 }

@@ -264,7 +264,8 @@ const loopDefinition = `{"StartAt":"CheckHealthy","States":{
 
 // TestFailLongHistoryOnLocalBackend runs an execution to the 25,000-event
 // cap on the local backend and asks odin fail about it: every page is
-// read (25 of 1,000) and the cap is named as the cause. (Its speed and
+// read, data only where the report needs it, and the cap is named as the
+// cause. (Its speed and
 // memory are measured by BenchmarkExplain25k and by /usr/bin/time; see
 // the report of issue 6.)
 func TestFailLongHistoryOnLocalBackend(t *testing.T) {
@@ -330,7 +331,10 @@ func TestFailLongHistoryOnLocalBackend(t *testing.T) {
 		len(rep.NextSteps) == 0 || !strings.Contains(rep.NextSteps[0], "25,000") {
 		t.Errorf("report %+v", rep)
 	}
-	if n := counter.calls["GetExecutionHistory"]; n != 25 {
-		t.Errorf("%d GetExecutionHistory calls for 25,000 events in pages of 1,000", n)
+	// One page with data shows the history is long; then 25 pages without
+	// data, and the newest one or two again with data (the failing state's
+	// input, a health report looked for 1,000 events back).
+	if n := counter.calls["GetExecutionHistory"]; n < 27 || n > 28 {
+		t.Errorf("%d GetExecutionHistory calls for 25,000 events in pages of 1,000, want 1 + 25 + 1 or 2", n)
 	}
 }

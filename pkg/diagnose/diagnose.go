@@ -22,6 +22,9 @@ type Execution struct {
 	Cause     string
 	StartDate time.Time
 	StopDate  time.Time // zero while running
+	// Input is the execution's input; it names the release when the
+	// history was read without execution data.
+	Input string
 }
 
 // Options carry what the caller knows beyond the history.
@@ -203,15 +206,18 @@ type Explainer struct {
 	// closed is the last finished visit of each state: an execution cut
 	// off between two states (the history cap, an abort) failed in it.
 	closed map[string]*visit
-	lastIn  string            // the last state entered
+	lastIn string // the last state entered
 	// health is the last task output that carried a health report, up to
-	// the root failure.
-	health string
+	// the root failure; healthID is the event it came from.
+	health   string
+	healthID int64
 
 	first, last time.Time // of the events seen
 	finalStatus string    // from the history's terminal event
 
 	root     *Failure
+	rootID   int64  // the event that failed the root state
+	rootVis  *visit // the root state's visit
 	path     []string
 	omitted  int
 	later    []LaterFailure
@@ -224,6 +230,7 @@ type Explainer struct {
 type visit struct {
 	name, typ string
 	n         int
+	enteredID int64
 	entered   time.Time
 	input     string
 	attempts  []Attempt
@@ -295,7 +302,7 @@ func (x *Explainer) apply(ev watch.Event) {
 	case watch.StepEntered:
 		x.visits[ev.State]++
 		x.lastIn = ev.State
-		v := &visit{name: ev.State, typ: stateType(ev.Type), n: x.visits[ev.State], entered: ev.Time}
+		v := &visit{name: ev.State, typ: stateType(ev.Type), n: x.visits[ev.State], enteredID: ev.ID, entered: ev.Time}
 		if x.root == nil {
 			v.input = ev.Input
 		} else {
@@ -330,7 +337,7 @@ func (x *Explainer) apply(ev watch.Event) {
 			v.lastErr, v.lastCause = "", ""
 		}
 		if x.root == nil && strings.Contains(ev.Output, `"health"`) {
-			x.health = ev.Output
+			x.health, x.healthID = ev.Output, ev.ID
 		}
 	case watch.StepSucceeded:
 		x.close(ev.State)
@@ -369,7 +376,7 @@ func (x *Explainer) failed(ev watch.Event) {
 		f.Step = ev.Step
 	}
 	f.Input, f.InputTruncated = clipInput(v.input)
-	x.root = f
+	x.root, x.rootID, x.rootVis = f, ev.ID, v
 	x.addPath(ev.State)
 	// Nothing entered before the failure is needed any more.
 	for _, o := range x.open {
@@ -475,4 +482,70 @@ func clipInput(in string) (json.RawMessage, bool) {
 	}
 	b, _ := json.Marshal(cut)
 	return b, len(in) > MaxInput
+}
+
+// A history can be read in two passes to save time and memory when it is
+// long: every page without execution data (inputs and outputs are most of
+// its bytes) through Add, then, newest first and with data, only the
+// events the report shows data from, through AddData, while DataWanted.
+
+// DataWanted reports whether events older than oldest (read newest first
+// with data) may still hold data the report shows: the failing state's
+// input, or the last health report before the failure, looked for at most
+// healthWindow events further back.
+func (x *Explainer) DataWanted(oldest int64) bool {
+	v, before := x.failingVisit()
+	if v == nil {
+		return false
+	}
+	if v.input == "" && v.enteredID > 0 && oldest > v.enteredID {
+		return true
+	}
+	return x.health == "" && oldest > 1 && oldest > min(v.enteredID, before)-healthWindow
+}
+
+// healthWindow is how far before the failing state a health report is
+// looked for in the second pass: a deployer reports health every few
+// events, so a report further back would be stale anyway.
+const healthWindow = 1000
+
+// AddData takes an event read again with execution data after Add saw it
+// without: the failing state's input and the last health report before
+// the failure are filled in from it. Other events are ignored.
+func (x *Explainer) AddData(h types.HistoryEvent) {
+	v, before := x.failingVisit()
+	if v == nil {
+		return
+	}
+	if h.Id == v.enteredID && v.input == "" {
+		v.input = watch.InputOf(h)
+		if x.root != nil && x.rootVis == v {
+			x.root.Input, x.root.InputTruncated = clipInput(v.input)
+		}
+	}
+	if h.Id < before && h.Id > x.healthID && isTaskSuccess(h.Type) {
+		if out := watch.OutputOf(h); strings.Contains(out, `"health"`) {
+			x.health, x.healthID = out, h.Id
+		}
+	}
+}
+
+// failingVisit is the visit a report explains (the root failure's, else
+// the last state's) and the event id health must come before.
+func (x *Explainer) failingVisit() (*visit, int64) {
+	if x.root != nil {
+		return x.rootVis, x.rootID
+	}
+	if v := x.open[x.lastIn]; v != nil {
+		return v, x.lastID + 1
+	}
+	return x.closed[x.lastIn], x.lastID + 1
+}
+
+func isTaskSuccess(t types.HistoryEventType) bool {
+	switch t {
+	case types.HistoryEventTypeTaskSucceeded, types.HistoryEventTypeLambdaFunctionSucceeded, types.HistoryEventTypeActivitySucceeded:
+		return true
+	}
+	return false
 }

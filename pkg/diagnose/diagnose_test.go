@@ -93,3 +93,107 @@ func TestDeployerFailures(t *testing.T) {
 		})
 	}
 }
+
+// withoutData is a history as GetExecutionHistory returns it with
+// includeExecutionData false: no inputs or outputs.
+func withoutData(events []types.HistoryEvent) []types.HistoryEvent {
+	out := make([]types.HistoryEvent, len(events))
+	for i, ev := range events {
+		if d := ev.StateEnteredEventDetails; d != nil {
+			c := *d
+			c.Input = nil
+			ev.StateEnteredEventDetails = &c
+		}
+		if d := ev.StateExitedEventDetails; d != nil {
+			c := *d
+			c.Output = nil
+			ev.StateExitedEventDetails = &c
+		}
+		if d := ev.ExecutionStartedEventDetails; d != nil {
+			c := *d
+			c.Input = nil
+			ev.ExecutionStartedEventDetails = &c
+		}
+		if d := ev.LambdaFunctionScheduledEventDetails; d != nil {
+			c := *d
+			c.Input = nil
+			ev.LambdaFunctionScheduledEventDetails = &c
+		}
+		if d := ev.LambdaFunctionSucceededEventDetails; d != nil {
+			c := *d
+			c.Output = nil
+			ev.LambdaFunctionSucceededEventDetails = &c
+		}
+		if d := ev.TaskSucceededEventDetails; d != nil {
+			c := *d
+			c.Output = nil
+			ev.TaskSucceededEventDetails = &c
+		}
+		if d := ev.ExecutionSucceededEventDetails; d != nil {
+			c := *d
+			c.Output = nil
+			ev.ExecutionSucceededEventDetails = &c
+		}
+		out[i] = ev
+	}
+	return out
+}
+
+// TestTwoPassRead checks that reading a history without data, then only
+// the events the report needs with data (newest first), gives the same
+// report as reading it all with data.
+func TestTwoPassRead(t *testing.T) {
+	def := deployer.Definition(deployer.FunctionArn("us-east-1", "123456789012"))
+	names := []string{"digest-mismatch", "lock-held", "unhealthy", "timeout", "halt", "failure-dirty", "lambda-stack", "deploy-retry"}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			events := watchtest.Events(t, def, watchtest.HistoryPath(name))
+			exec := executionOf(events)
+			exec.Input = watch.InputOf(events[0])
+			one, err := diagnose.Explain(exec, def, events, diagnose.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _ := diagnose.NewExplainer(def)
+			for _, ev := range withoutData(events) {
+				x.Add(ev)
+			}
+			read := 0
+			for i := len(events) - 1; i >= 0 && x.DataWanted(events[i].Id+1); i-- {
+				x.AddData(events[i])
+				read++
+			}
+			two := x.Report(exec, diagnose.Options{})
+			var a, b bytes.Buffer
+			one.WriteJSON(&a)
+			two.WriteJSON(&b)
+			if a.String() != b.String() {
+				t.Errorf("two-pass report differs:\n%s\n--- one pass:\n%s", b.String(), a.String())
+			}
+			t.Logf("%d of %d events read again with data", read, len(events))
+		})
+	}
+	t.Run("25000", func(t *testing.T) {
+		events := longHistory(25000)
+		exec := diagnose.Execution{Status: "FAILED", Input: watch.InputOf(events[0])}
+		one, _ := diagnose.Explain(exec, def, events, diagnose.Options{})
+		x, _ := diagnose.NewExplainer(def)
+		for _, ev := range withoutData(events) {
+			x.Add(ev)
+		}
+		read := 0
+		for i := len(events) - 1; i >= 0 && x.DataWanted(events[i].Id+1); i-- {
+			x.AddData(events[i])
+			read++
+		}
+		var a, b bytes.Buffer
+		one.WriteJSON(&a)
+		x.Report(exec, diagnose.Options{}).WriteJSON(&b)
+		if a.String() != b.String() {
+			t.Errorf("two-pass report differs:\n%s\n--- one pass:\n%s", b.String(), a.String())
+		}
+		if read > 100 {
+			t.Errorf("read %d events again for a failure at the end", read)
+		}
+	})
+}

@@ -35,6 +35,9 @@ func (x *Explainer) Report(exec Execution, opts Options) *Report {
 		LaterFailures:   slices.Clone(x.later),
 		FinalState:      x.final,
 	}
+	if r.Release == nil {
+		r.Release = releaseOf(exec.Input)
+	}
 	if x.root != nil {
 		f := *x.root
 		r.Failure = &f
@@ -90,7 +93,7 @@ func (x *Explainer) completeFailure(r *Report, exec Execution) {
 		errName = x.finalErr
 	}
 	f := &Failure{State: x.lastIn, Error: errName, Cause: watch.UnwrapCause(cause)}
-	if v := x.open[x.lastIn]; v != nil {
+	if v, _ := x.failingVisit(); v != nil {
 		entered := v.entered
 		f.Type, f.Visit, f.Entered = v.typ, v.n, &entered
 		f.Attempts, f.AttemptsOmitted = slices.Clone(v.attempts), v.dropped
