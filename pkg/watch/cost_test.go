@@ -73,11 +73,16 @@ func TestTailCost25k(t *testing.T) {
 	if len(h.Events) != 25000 {
 		t.Fatalf("history has %d events", len(h.Events))
 	}
-	adds := []int{1, 50, 99, 100, 150, 0}
+	// Events flowing (a fetch of the newest 100 each tick), then idle (a
+	// probe for the newest event), then news after idle (probe + exact fetch).
+	adds := []int{1, 50, 99, 100, 150, 0, 0, 10, 0, 99}
 	firstShort, short := tailCosts(t, h, 1000, adds)
 	firstLong, long := tailCosts(t, h, 24000, adds)
 	if firstShort.calls != 1 || firstLong.calls != 24 {
 		t.Errorf("first read: %d calls for 1000 events, %d for 24000; want 1 and 24 (1000 a page)", firstShort.calls, firstLong.calls)
+	}
+	if short[6].bytes > 1000 {
+		t.Errorf("an idle poll read %d bytes; want only the newest event", short[6].bytes)
 	}
 	for i, add := range adds {
 		s, l := short[i], long[i]

@@ -48,8 +48,10 @@ type Options struct {
 	// MinInterval is the poll interval while events flow (default 1 s);
 	// MaxInterval the idle one it backs off to (default 5 s).
 	MinInterval, MaxInterval time.Duration
-	// PageSize is maxResults for a tick (default 100); the first read uses
-	// FirstPageSize (default 1000).
+	// PageSize is maxResults for a tick while events flow (default 100);
+	// the first read, and the read after an idle tick's probe, page by up to
+	// FirstPageSize (default 1000). An idle tick asks for the newest event
+	// only, and fetches exactly the new ones when there are any.
 	PageSize, FirstPageSize int32
 	// Clock and Rand (a float in [0,1) for jitter) default to the real ones.
 	Clock Clock
@@ -83,6 +85,7 @@ type Tailer struct {
 	lastSeen int64
 	forward  bool // the server ignores reverseOrder (moto 5.2.1): read forward
 	walk     *walk
+	idle     bool // the last poll brought nothing new
 	calls    int // API history calls made, for tests and benchmarks
 }
 
@@ -184,6 +187,7 @@ func (t *Tailer) Run(ctx context.Context, emit func(Event)) (*Result, error) {
 		if t.opts.Once {
 			return &Result{Status: string(types.ExecutionStatusRunning), LastEventID: t.lastSeen}, nil
 		}
+		t.idle = len(evs) == 0
 		if len(evs) > 0 {
 			interval = t.opts.MinInterval
 		} else {
@@ -258,8 +262,25 @@ type walk struct {
 func (t *Tailer) readBackward(ctx context.Context) ([]types.HistoryEvent, error) {
 	if t.walk == nil {
 		size := t.opts.PageSize
-		if t.lastSeen == 0 {
+		switch {
+		case t.lastSeen == 0:
 			size = t.opts.FirstPageSize
+		case t.idle:
+			// Nothing came last tick: ask for the newest event alone (a
+			// few hundred bytes), and fetch exactly what is new, if
+			// anything, with a second call.
+			newest, forward, err := t.probe(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if forward {
+				// The probe's events may lack data; read again with it.
+				return t.readForward(ctx)
+			}
+			if len(newest) == 0 || newest[0].Id <= t.lastSeen {
+				return nil, nil
+			}
+			size = int32(min(newest[0].Id-t.lastSeen, int64(t.opts.FirstPageSize)))
 		}
 		t.walk = &walk{in: &sfn.GetExecutionHistoryInput{
 			ExecutionArn:         aws.String(t.arn),
@@ -305,6 +326,27 @@ func (t *Tailer) readBackward(ctx context.Context) ([]types.HistoryEvent, error)
 		}
 		w.in.NextToken = out.NextToken
 	}
+}
+
+// probe reads the newest event without data. forward is set when the reply
+// shows the server ignores reverseOrder.
+func (t *Tailer) probe(ctx context.Context) (events []types.HistoryEvent, forward bool, err error) {
+	t.calls++
+	out, err := t.api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
+		ExecutionArn:         aws.String(t.arn),
+		ReverseOrder:         true,
+		MaxResults:           1,
+		IncludeExecutionData: aws.Bool(false),
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	evs := out.Events
+	if len(evs) >= 2 && evs[0].Id < evs[len(evs)-1].Id {
+		t.forward = true
+		return evs, true, nil
+	}
+	return evs, false, nil
 }
 
 // readForward reads the whole history oldest-first and keeps what is new.
