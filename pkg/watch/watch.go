@@ -86,7 +86,7 @@ type Tailer struct {
 	forward  bool // the server ignores reverseOrder (moto 5.2.1): read forward
 	walk     *walk
 	idle     bool // the last poll brought nothing new
-	calls    int // API history calls made, for tests and benchmarks
+	calls    int  // API history calls made, for tests and benchmarks
 }
 
 // New returns a Tailer for the execution arn.
