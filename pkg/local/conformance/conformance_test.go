@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
@@ -83,6 +84,8 @@ type event struct {
 	Prev  int64  `json:"prev"`
 	Type  string `json:"type"`
 	State string `json:"state,omitempty"`
+	// At is the event's timestamp; only the retry backoff checks read it.
+	At time.Time `json:"-"`
 }
 
 func (e event) label() string {
@@ -366,7 +369,7 @@ func events(history []sfntypes.HistoryEvent) []event {
 	}
 	out := make([]event, 0, len(history))
 	for _, h := range history {
-		e := event{ID: h.Id, Prev: h.PreviousEventId, Type: string(h.Type)}
+		e := event{ID: h.Id, Prev: h.PreviousEventId, Type: string(h.Type), At: aws.ToTime(h.Timestamp)}
 		switch {
 		case h.StateEnteredEventDetails != nil:
 			e.State = aws.ToString(h.StateEnteredEventDetails.Name)
@@ -687,7 +690,7 @@ func TestConformance(t *testing.T) {
 	if *update && peer == nil {
 		t.Fatal("-update needs moto")
 	}
-	local := localBackend(t, corpus)
+	local := localBackend(t, corpus, nil)
 
 	// Every machine runs at once (t.Parallel would allow only GOMAXPROCS, and most of
 	// the time is spent waiting for moto); the subtests then compare.
@@ -733,6 +736,11 @@ func TestConformance(t *testing.T) {
 					}
 				}
 			}
+			if want, ok := backoffs[m.Name]; ok && peer != nil {
+				if _, differs := skips[m.Name]["events"]; !differs {
+					checkBackoffAtLeast(t, r.live.Events, want)
+				}
+			}
 			if r.localErr != nil {
 				t.Fatal(r.localErr)
 			}
@@ -759,4 +767,82 @@ func TestConformance(t *testing.T) {
 func loadKnownBugs(t *testing.T, corpus []machine) map[string]map[string]string {
 	t.Helper()
 	return loadAspectList(t, corpus, "local-known-bugs.json")
+}
+
+// backoffs lists, for the corpus machines that retry, the wait before each retry that their
+// Retry fields call for (IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds).
+var backoffs = map[string][]time.Duration{
+	"parallel-retry-maxattempts": {1 * time.Second, 1500 * time.Millisecond},          // rate 1.5
+	"parallel-retry-maxdelay":    {1 * time.Second, 1 * time.Second},                  // 3 s capped at 1 s
+	"parallel-retry-first-match": nil,                                                 // MaxAttempts 0 wins
+	"parallel-retry-count":       {1 * time.Second, 2 * time.Second, 4 * time.Second}, // defaults: 3 attempts, rate 2
+	"map-retry":                  {1 * time.Second},
+	"map-retry-then-catch":       {1 * time.Second, 1 * time.Second}, // rate 1
+}
+
+// retryWaits measures each retry's wait: from the failing event to the new
+// ParallelStateStarted or MapStateStarted that points back at it (stepfunctions.md §3.3).
+func retryWaits(evs []event) []time.Duration {
+	byID := map[int64]event{}
+	var waits []time.Duration
+	for _, e := range evs {
+		byID[e.ID] = e
+		if e.Type != "ParallelStateStarted" && e.Type != "MapStateStarted" {
+			continue
+		}
+		// The first Started of a state follows its Entered; later ones are retries.
+		if prev, ok := byID[e.Prev]; ok && prev.Type != strings.TrimSuffix(e.Type, "Started")+"Entered" {
+			waits = append(waits, e.At.Sub(prev.At))
+		}
+	}
+	return waits
+}
+
+// checkBackoffAtLeast checks real-time waits: never shorter than the Retry fields say (less
+// the 1 ms the timestamps are rounded to). How much longer depends on the machine's load,
+// so there is no upper bound.
+func checkBackoffAtLeast(t *testing.T, evs []event, want []time.Duration) {
+	t.Helper()
+	got := retryWaits(evs)
+	if len(got) != len(want) {
+		t.Errorf("moto retried %d times (waits %v), want %d (%v)", len(got), got, len(want), want)
+		return
+	}
+	for i := range want {
+		if got[i] < want[i]-time.Millisecond {
+			t.Errorf("moto's retry %d came after %v, want at least %v", i+1, got[i], want[i])
+		}
+	}
+}
+
+// TestRetryBackoff runs the retrying machines on the local backend with a fake clock, so the
+// waits in the history are exactly those the engine chose: they must be exactly what the
+// Retry fields call for.
+func TestRetryBackoff(t *testing.T) {
+	corpus := loadCorpus(t)
+	byName := map[string]machine{}
+	for _, m := range corpus {
+		byName[m.Name] = m
+	}
+	local := localBackend(t, corpus, engine.NewAutoClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	names := make([]string, 0, len(backoffs))
+	for name := range backoffs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			m, ok := byName[name]
+			if !ok {
+				t.Fatalf("no machine %s in the corpus", name)
+			}
+			o, err := execute(*local, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := retryWaits(o.Events), backoffs[name]; !slices.Equal(got, want) {
+				t.Errorf("waits before retries %v, want %v", got, want)
+			}
+		})
+	}
 }

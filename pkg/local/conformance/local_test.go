@@ -36,7 +36,8 @@ func (q *lambdaQueue) invoke(_ context.Context, input json.RawMessage) (json.Raw
 // localBackend starts the local backend (the whole server: SigV4, the Step Functions API,
 // the engine) with one Lambda function per corpus machine, named after it, that returns the
 // machine's queued results. Every machine has its own function, so they run concurrently.
-func localBackend(t *testing.T, corpus []machine) *backend {
+// A nil clock is the real one.
+func localBackend(t *testing.T, corpus []machine, clock engine.Clock) *backend {
 	t.Helper()
 	queues := map[string]*lambdaQueue{}
 	for _, m := range corpus {
@@ -44,6 +45,7 @@ func localBackend(t *testing.T, corpus []machine) *backend {
 	}
 	srv, err := server.New(context.Background(), server.Options{
 		DataDir: t.TempDir(),
+		Clock:   clock, // nil: the real clock
 		Region:  moto.Region,
 		Account: moto.Account,
 		Functions: func(server.Endpoint) (*engine.Functions, error) {
