@@ -165,3 +165,33 @@ func TestHistoryWarning(t *testing.T) {
 		t.Fatalf("warning %q", m.HistoryWarning)
 	}
 }
+
+// Any event stream (out of order, unknown steps, repeated ends): Apply never
+// panics and the counts stay sane.
+func FuzzApply(f *testing.F) {
+	f.Add([]byte{1, 0, 2, 1, 3, 1, 6, 1, 7, 0})
+	kinds := []watch.Kind{watch.ExecutionStarted, watch.StepEntered, watch.AttemptStarted, watch.RetryScheduled,
+		watch.AttemptFailed, watch.AttemptSucceeded, watch.StepSucceeded, watch.StepFailed, watch.ExecutionEnded}
+	steps := []string{"Validate", "CheckHealthy", "FailureClean", "Unknown", ""}
+	statuses := []string{"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", ""}
+	def, _ := watchtest.Deployer(f, "lock-held")
+	f.Fuzz(func(t *testing.T, script []byte) {
+		m, err := progress.New(def, header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(script); i += 2 {
+			k, s := int(script[i]), int(script[i+1])
+			step := steps[s%len(steps)]
+			m.Apply(watch.Event{Kind: kinds[k%len(kinds)], ID: int64(i), State: step, Step: step, Attempt: s % 4,
+				Time: time.Unix(int64(s), 0), Status: statuses[k%len(statuses)], Error: "E",
+				Output: `{"health":{"healthy":false,"services":{"web":null,"api":{"desired":1}}}}`})
+		}
+		done, total := m.Steps()
+		if done > total || total > len(m.Rows) {
+			t.Fatalf("steps %d/%d of %d rows", done, total, len(m.Rows))
+		}
+		_ = m.Verdict(time.Unix(1000, 0))
+		_ = m.Elapsed(time.Unix(0, 0))
+	})
+}

@@ -352,3 +352,25 @@ func TestPlainStripsEscapes(t *testing.T) {
 		t.Fatalf("message lost: %q", out.String())
 	}
 }
+
+// Every size, from tiny to wide: no panic, no line wider than the
+// terminal, no more lines than it has.
+func TestTUIEverySize(t *testing.T) {
+	for _, name := range []string{"unhealthy", "lambda-stack"} {
+		tm, _ := frame(t, name, -1, 0, "e")
+		for w := 1; w <= 130; w += 7 {
+			for h := 1; h <= 40; h += 3 {
+				m, _ := tm.Update(tea.WindowSizeMsg{Width: w, Height: h})
+				lines := strings.Split(m.View(), "\n")
+				if len(lines) > max(h, 1) {
+					t.Errorf("%s %dx%d: %d lines", name, w, h, len(lines))
+				}
+				for _, l := range lines {
+					if lw := lipgloss.Width(l); lw > max(w, 20) {
+						t.Errorf("%s %dx%d: line %d wide", name, w, h, lw)
+					}
+				}
+			}
+		}
+	}
+}
