@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,13 @@ func TestTransientErrors(t *testing.T) {
 		if got := watch.Transient(tt.err); got != tt.want {
 			t.Errorf("%s: transient %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestExpressRefused(t *testing.T) {
+	arn := "arn:aws:states:us-east-1:123456789012:express:odin:x:6e8c2b1a"
+	_, err := watch.New(&scriptedHistory{}, arn, watch.Options{}).Run(context.Background(), func(watch.Event) {})
+	if err == nil || !strings.Contains(err.Error(), "EXPRESS") {
+		t.Fatalf("got %v", err)
 	}
 }

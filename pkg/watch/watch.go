@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -115,6 +116,9 @@ func New(api API, executionArn string, opts Options) *Tailer {
 // Definition returns the definition the execution runs (one
 // DescribeStateMachineForExecution call, made once).
 func (t *Tailer) Definition(ctx context.Context) ([]byte, *Graph, error) {
+	if strings.Contains(t.arn, ":express:") {
+		return nil, nil, fmt.Errorf("%s is an EXPRESS execution: Step Functions keeps no history for those, so it cannot be watched (use a STANDARD state machine)", t.arn)
+	}
 	out, err := t.api.DescribeStateMachineForExecution(ctx, &sfn.DescribeStateMachineForExecutionInput{ExecutionArn: aws.String(t.arn)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("describe state machine for execution %s: %w", t.arn, err)
