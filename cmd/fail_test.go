@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/odin-deploy/odin/pkg/backend"
@@ -217,6 +218,43 @@ func TestFailOnLocalBackend(t *testing.T) {
 	if *update {
 		recordFixture(t, ctx, o, rep.Execution.Arn, "../pkg/diagnose/testdata/history/local-crash.json")
 	}
+
+	// Lock held: another release's lock on hello/locked, as a crashed
+	// deploy leaves it.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := filepath.Join(t.TempDir(), "release.yml")
+	if err := os.WriteFile(locked, bytes.Replace(data, []byte("config_name: failing"), []byte("config_name: locked"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ep := o.backend.Endpoint()
+	s3c := s3.New(s3.Options{Region: ep.Region, BaseEndpoint: aws.String(ep.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+	now := time.Now().UTC()
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(backend.LocalBucket), Key: aws.String(ep.Account + "/hello/locked/lock"),
+		Body: strings.NewReader(`{"release_id":"r-other","owner":"arn:aws:iam::` + ep.Account + `:user/grace","execution":"deploy-hello_locked_r-other",` +
+			`"acquired_at":"` + now.Format(time.RFC3339) + `","expires_at":"` + now.Add(time.Hour).Format(time.RFC3339) + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := o.run(ctx, "deploy", locked, "--output", "plain"); code != 1 {
+		t.Fatalf("deploy while locked: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, text, _ = o.run(ctx, "fail", locked)
+	t.Logf("odin fail (locked):\n%s", text)
+	for _, want := range []string{"LockExistsError in Lock", "r-other", "odin unlock " + locked, "odin unlock --project hello --config-name locked", "Lock → FailureClean"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("odin fail's report lacks %q", want)
+		}
+	}
+	if *update {
+		_, js, _ := o.run(ctx, "fail", locked, "--output", "json")
+		if err := json.Unmarshal([]byte(js), &rep); err != nil {
+			t.Fatal(err)
+		}
+		recordFixture(t, ctx, o, rep.Execution.Arn, "../pkg/diagnose/testdata/history/local-lock-held.json")
+	}
 }
 
 // recordFixture stores an execution's history for pkg/diagnose's tests,
@@ -231,7 +269,7 @@ func recordFixture(t *testing.T, ctx context.Context, o *localOdin, arn, path st
 		t.Fatal(err)
 	}
 	abs, _ := filepath.Abs("..")
-	tmp := regexp.MustCompile(regexp.QuoteMeta(strings.ReplaceAll(o.dataDir, `/`, `\/`)) + "|" + regexp.QuoteMeta(o.dataDir))
+	tmp := regexp.MustCompile(regexp.QuoteMeta(o.dataDir) + `|/tmp/Test\w+/\d+`)
 	for i, ev := range h.Events {
 		b := tmp.ReplaceAll(ev, []byte("/tmp/odin-data"))
 		h.Events[i] = bytes.ReplaceAll(b, []byte(abs), []byte("/src/odin"))
