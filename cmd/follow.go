@@ -82,7 +82,7 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 		return err
 	}
 	if verdict.Code == exitcode.Running {
-		return stoppedWatching(reattach)
+		return exitcode.New(exitcode.Running, nil) // the view has said how to attach again
 	}
 	return exitcode.New(verdict.Code, nil)
 }
