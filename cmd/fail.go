@@ -7,9 +7,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/diagnose"
+	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
@@ -29,8 +32,9 @@ unhealthy instances and their last log lines, the input of the failing state, an
 what to do next. It says so plainly when the execution succeeded or is still running.
 
 With no argument: the latest failed deploy of the release.yml in the current
-directory, or of --project/--config-name. An execution name or ARN is explained
-whatever its outcome.
+directory, or of --project/--config-name (if none failed, the current one, which it
+says succeeded or is running). An execution name or ARN is explained whatever its
+outcome.
 
 The exit code is the execution's outcome, as for odin status --no-follow, so a script
 can branch on it: 0 succeeded (nothing failed), 1 failed, 3 timed out, 4 aborted or
@@ -88,7 +92,7 @@ func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
 	if err != nil {
 		return err
 	}
-	arn, err := t.execution(ctx, deployClient(f, b), true)
+	arn, err := failedExecution(ctx, t, deployClient(f, b))
 	if err != nil {
 		return err
 	}
@@ -109,6 +113,26 @@ func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
 		return err
 	}
 	return outcomeError(r.Execution.Status, r.FinalErrorOrRoot(), "")
+}
+
+// failedExecution is the execution a target means for odin fail: the one
+// it names, else the latest failed deploy of its project and config, else
+// (none failed) the current one, so the report says plainly that it
+// succeeded or is running instead of finding nothing.
+func failedExecution(ctx context.Context, t *target, c *deploy.Client) (string, error) {
+	if t.ExecutionArn != "" {
+		return t.ExecutionArn, nil
+	}
+	for _, find := range []func(context.Context, string, string) (sfntypes.ExecutionListItem, bool, error){c.LatestFailed, c.Current} {
+		item, ok, err := find(ctx, t.Project, t.Config)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return aws.ToString(item.ExecutionArn), nil
+		}
+	}
+	return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy found for project %s, config %s", t.Project, t.Config))
 }
 
 // historyAPI is what odin fail reads of an execution; *sfn.Client has it.

@@ -175,6 +175,9 @@ func TestFailOnLocalBackend(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const file = "../examples/failing/release.yml"
+	if code, out, errOut := o.run(ctx, "fail", file); code != 1 || out != "" || !strings.Contains(errOut, "no deploy found for project hello, config failing") {
+		t.Errorf("before any deploy: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	code, out, errOut := o.run(ctx, "deploy", file, "--output", "plain")
 	if code != 1 {
 		t.Fatalf("deploy of a failing release: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

@@ -91,7 +91,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if len(r.Unhealthy) > 0 {
 		p.blank()
-		p.line("Unhealthy instances (last health report before the failure)")
+		p.line("Instances not healthy (last health report before the failure)")
 		for _, in := range r.Unhealthy {
 			head := "  " + in.Service + "/" + in.ID + "  " + in.State
 			if in.PID != 0 {
@@ -163,7 +163,11 @@ func (r *Report) header(p *printer) {
 		if len(r.RunningIn) > 0 {
 			where = ", in " + strings.Join(r.RunningIn, ", ") + "."
 		}
-		p.line(name + " is still running" + where + " Nothing has failed it yet.")
+		if f != nil {
+			p.line(name + " is still running" + where + " It is handling a failure" + failedIn(f) + ".")
+		} else {
+			p.line(name + " is still running" + where + " Nothing has failed it yet.")
+		}
 	case Halted:
 		p.line(name + " was HALTED and rolled back" + failedIn(f) + ".")
 	case TimedOut:
