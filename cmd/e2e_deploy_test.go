@@ -38,7 +38,7 @@ type hello struct {
 }
 
 // write writes the release into a new temporary directory with a free
-// balancer port and working_dir pointing at examples/hello, so tests neither
+// balancer port and working_dir leading to examples/hello, so tests neither
 // collide with each other nor with a developer's own deploy of the example.
 // It returns the file's path and the port the release serves on.
 func (h hello) write(t *testing.T) (string, int) {
@@ -48,6 +48,14 @@ func (h hello) write(t *testing.T) (string, int) {
 		t.Fatal(err)
 	}
 	src, err := filepath.Abs("../examples/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A relative working_dir resolves against the release file's directory
+	// (the deployer gets it as release_dir): exercise that, as users write it.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "release.yml")
+	rel, err := filepath.Rel(dir, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +73,13 @@ func (h hello) write(t *testing.T) (string, int) {
 	}
 	replace("project_name: hello\n", "project_name: "+h.Project+"\n")
 	replace("config_name: development\n", "config_name: "+h.Config+"\n")
-	replace("working_dir: .\n", "working_dir: "+strconv.Quote(src)+"\n")
+	replace("working_dir: .\n", "working_dir: "+strconv.Quote(rel)+"\n")
 	replace("listen: 8080\n", "listen: "+strconv.Itoa(port)+"\n")
 	replace("VERSION: v1\n", "VERSION: "+h.Version+"\n")
 	if h.HealthPath != "" {
 		replace("path: /healthz\n", "path: "+h.HealthPath+"\n")
 		replace("grace_period: 60\n", "grace_period: 240\n")
 	}
-	path := filepath.Join(t.TempDir(), "release.yml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
