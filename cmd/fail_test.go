@@ -258,6 +258,13 @@ func TestFailOnLocalBackend(t *testing.T) {
 		}
 		recordFixture(t, ctx, o, rep.Execution.Arn, "../pkg/diagnose/testdata/history/local-lock-held.json")
 	}
+
+	// No argument: the release.yml of the current directory.
+	t.Chdir("../examples/failing")
+	code, text, errOut = o.run(ctx, "fail")
+	if code != 1 || !strings.Contains(text, "Deploy of hello/failing ") || !strings.Contains(text, "odin deploy release.yml") {
+		t.Errorf("odin fail in the release's directory: exit %d, stderr %s\n%s", code, errOut, text)
+	}
 }
 
 // recordFixture stores an execution's history for pkg/diagnose's tests,
