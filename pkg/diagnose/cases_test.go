@@ -115,6 +115,14 @@ func TestCases(t *testing.T) {
 			verdict: diagnose.Running, nextHas: "odin status", textHas: "still running, in Work.",
 		},
 		{
+			name: "running while rolling back", status: "RUNNING",
+			events: history("ExecutionStarted", "TaskStateEntered CheckHealthy", "TaskScheduled", "TaskStarted", "TaskFailed HealthError|web-2 down",
+				"TaskStateExited CheckHealthy", "TaskStateEntered CleanUpFailure", "TaskScheduled"),
+			verdict: diagnose.Running, state: "CheckHealthy", err: "HealthError", attempts: 1, caught: true,
+			path:    "CheckHealthy → CleanUpFailure",
+			textHas: "still running, in CleanUpFailure. It is handling a failure: HealthError in CheckHealthy.",
+		},
+		{
 			name: "empty history", status: "FAILED",
 			verdict: diagnose.Failed,
 		},
@@ -202,4 +210,26 @@ func FuzzExplain(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLongPathAfterFailure: a loop after the failure is summarised, and
+// the final state is kept.
+func TestLongPathAfterFailure(t *testing.T) {
+	lines := []string{"ExecutionStarted", "TaskStateEntered Work", "TaskScheduled", "TaskStarted", "TaskFailed Oops|x", "TaskStateExited Work"}
+	for range 60 {
+		lines = append(lines, "PassStateEntered Retry", "PassStateExited Retry", "WaitStateEntered Nap", "WaitStateExited Nap")
+	}
+	lines = append(lines, "FailStateEntered Given up", "ExecutionFailed Oops|x")
+	r, err := diagnose.Explain(diagnose.Execution{Status: "FAILED"}, nil, history(lines...), diagnose.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Path) != 50 || r.Path[0] != "Work" || r.Path[49] != "Given" || r.PathOmitted != 121+1-50 {
+		t.Errorf("path %d states (%s … %s), %d omitted", len(r.Path), r.Path[0], r.Path[len(r.Path)-1], r.PathOmitted)
+	}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "more → Given") {
+		t.Errorf("text:\n%s", b.String())
+	}
 }
