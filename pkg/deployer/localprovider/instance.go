@@ -205,7 +205,7 @@ func (in *instance) stop(grace time.Duration) error {
 	in.state = deployer.InstanceTerminating
 	in.mu.Unlock()
 	in.stopWatch()
-	if err := syscall.Kill(-in.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := signalGroup(in.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("SIGTERM %s (pid %d): %w", in.id, in.pid, err)
 	}
 	t := time.NewTimer(grace)
@@ -213,7 +213,7 @@ func (in *instance) stop(grace time.Duration) error {
 	select {
 	case <-in.exited:
 	case <-t.C:
-		if err := syscall.Kill(-in.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := signalGroup(in.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("SIGKILL %s (pid %d): %w", in.id, in.pid, err)
 		}
 		select {
@@ -223,7 +223,7 @@ func (in *instance) stop(grace time.Duration) error {
 		}
 	}
 	// The leader is gone; make sure nothing it started lingers in its group.
-	syscall.Kill(-in.pid, syscall.SIGKILL)
+	signalGroup(in.pid, syscall.SIGKILL)
 	return nil
 }
 

@@ -53,7 +53,7 @@ func (p *Provider) reapOrphans() {
 		var rec pidRecord
 		if err == nil && json.Unmarshal(b, &rec) == nil && rec.PID > 0 && isInstance(rec) {
 			p.logger.Warn("stopping an instance left running by an earlier server", "release", rec.ReleaseID, "instance", rec.Instance, "pid", rec.PID)
-			if err := syscall.Kill(-rec.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			if err := signalGroup(rec.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 				p.logger.Warn("cannot stop orphaned instance", "pid", rec.PID, "error", err)
 			}
 		}

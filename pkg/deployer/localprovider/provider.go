@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
@@ -240,7 +239,7 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, so stopping it also stops what it started
 	// (`go run` starts the program as a child).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	startInGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err

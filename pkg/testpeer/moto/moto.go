@@ -251,8 +251,7 @@ func start(python string) (*Server, error) {
 	cmd.Env = append(os.Environ(), "MOTO_PORT="+strconv.Itoa(port), "PYTHONUNBUFFERED=1")
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	// Pdeathsig: a test binary killed by its timeout must not leave moto behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("run %s: %w", python, err))
 	}
