@@ -17,8 +17,8 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/iostreams"
-	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 	"github.com/odin-deploy/odin/pkg/release"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
 // runAWS runs odin against an AWS-compatible endpoint with the SDK's own
@@ -28,8 +28,10 @@ func runAWS(ctx context.Context, t *testing.T, endpoint string, args ...string) 
 	io, _, out, errOut := iostreams.Test()
 	dir := t.TempDir()
 	f := &Factory{
-		IO:  io,
-		Env: func(k string) (string, bool) { return map[string]string{"XDG_CONFIG_HOME": dir}[k], k == "XDG_CONFIG_HOME" },
+		IO: io,
+		Env: func(k string) (string, bool) {
+			return map[string]string{"XDG_CONFIG_HOME": dir}[k], k == "XDG_CONFIG_HOME"
+		},
 		Now: time.Now,
 	}
 	base := []string{"--backend", "aws", "--endpoint", endpoint, "--region", moto.Region}

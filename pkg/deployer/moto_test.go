@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 	"github.com/odin-deploy/odin/pkg/local/asl"
 	"github.com/odin-deploy/odin/pkg/local/engine"
+	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
 // The definition also runs on moto, a Step Functions implementation we did
