@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -310,19 +311,19 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 		t.Fatalf("first deploy: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 
-	code, out, errOut = o.run(ctx, "deploy", file, "--output", "plain")
+	// The second follows the running execution as JSON lines: every event
+	// once, in order, then the outcome.
+	code, out, errOut = o.run(ctx, "deploy", file, "--output", "json")
 	if code != 0 {
 		t.Fatalf("second deploy: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
+	checkJSONLines(t, out, "twice", "SUCCEEDED")
 	attaching := "release " + p.ReleaseID + " was already deployed as " + p.Execution + " ("
 	if !strings.Contains(errOut, attaching) || !strings.Contains(errOut, "); attaching\n") {
 		t.Errorf("second deploy does not say it attaches (%q…); stderr:\n%s", attaching, errOut)
 	}
 	if strings.Contains(errOut, "uploaded ") || strings.Contains(errOut, "started ") {
 		t.Errorf("second deploy uploaded or started again; stderr:\n%s", errOut)
-	}
-	if want := "SUCCEEDED: deploy of twice/e2e release " + p.ReleaseID; !strings.HasPrefix(lastLine(out), want) {
-		t.Errorf("second deploy's verdict %q, want %q…", lastLine(out), want)
 	}
 
 	code, out, errOut = o.run(ctx, "deploy", file, "--output", "plain")
@@ -394,6 +395,46 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 	}
 	if d := o.describe(ctx, p1.ExecutionArn); d.Status != sfntypes.ExecutionStatusAborted {
 		t.Errorf("after halt --abort the execution is %s, want ABORTED", d.Status)
+	}
+}
+
+// checkJSONLines checks `--output json`: one object a line, a start with
+// the project, events with strictly increasing ids (none twice, none out of
+// order), and last the outcome with its status and exit code 0.
+func checkJSONLines(t *testing.T, out, project, status string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var last int64
+	kinds := map[string]bool{}
+	for i, l := range lines {
+		var v struct {
+			Type     string
+			Kind     string
+			ID       int64
+			Status   string
+			ExitCode *int `json:"exit_code"`
+			Header   struct{ Project string }
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("line %d is not JSON: %v\n%s", i+1, err, l)
+		}
+		switch {
+		case i == 0 && (v.Type != "start" || v.Header.Project != project):
+			t.Errorf("first line %s, want a start of project %s", l, project)
+		case i == len(lines)-1 && (v.Type != "outcome" || v.Status != status || v.ExitCode == nil || *v.ExitCode != 0):
+			t.Errorf("last line %s, want the outcome %s with exit code 0", l, status)
+		case v.Type == "event":
+			if v.ID <= last {
+				t.Errorf("line %d: event %d after event %d", i+1, v.ID, last)
+			}
+			last = v.ID
+			kinds[v.Kind] = true
+		}
+	}
+	for _, k := range []string{"execution_started", "step_entered", "attempt_succeeded", "step_succeeded", "execution_ended"} {
+		if !kinds[k] {
+			t.Errorf("no %s event in the JSON lines", k)
+		}
 	}
 }
 
