@@ -99,7 +99,7 @@ func buildOdin(ctx context.Context, t *testing.T) string {
 // directory) and shows the live view: captured while a step runs and at the
 // end, every step of the success path and the verdict are on screen. A
 // second deploy is detached with q: the re-attach command is printed, the
-// exit code is 5, and the command works.
+// exit code is 5; that command attaches again, and h then y halt the deploy.
 func TestDeployInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds odin and deploys real processes")
@@ -222,9 +222,26 @@ func TestDeployInTmux(t *testing.T) {
 	if code != 5 || !strings.Contains(out, "RUNNING") {
 		t.Errorf("%s --no-follow: exit %d, want 5 (running)\nstdout:\n%s\nstderr:\n%s", attach[0], code, out, errOut)
 	}
-	code, out, errOut = odin("halt", attach[1], "--output", "plain")
-	if code != 4 {
-		t.Errorf("halt of the detached deploy: exit %d, want 4\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+
+	// Attach again in the terminal and halt with h, then y: the deployer
+	// rolls back, v1 keeps serving, exit 4.
+	p3 := startPane(t, tmux, "halt", script("status", attach[1]))
+	p3.await(ctx, "the attached view", func(s string) bool { return strings.Contains(s, "h halt") || exitedLine.MatchString(s) })
+	p3.tmuxCmd("send-keys", "-t", "e2e", "h")
+	p3.await(ctx, "the halt confirmation", func(s string) bool { return strings.Contains(s, "Halt this deploy and roll back? (y/n)") || exitedLine.MatchString(s) })
+	p3.tmuxCmd("send-keys", "-t", "e2e", "y")
+	halted := p3.await(ctx, "odin to end after the halt", exitedLine.MatchString)
+	t.Logf("the screen after h, y:\n%s", halted)
+	if m := exitedLine.FindStringSubmatch(halted); m[1] != "4" {
+		t.Errorf("odin status exited %s after halting, want 4", m[1])
+	}
+	if !regexp.MustCompile(`(?m)^HALTED: deploy of tmux/e2e release r-[0-9a-f]+ was halted after `).MatchString(halted) {
+		t.Errorf("the screen after the halt has no HALTED verdict")
+	}
+	for _, step := range []string{"CleanUpFailure", "ReleaseLockFailure"} {
+		if !regexp.MustCompile(`(?m)^ ✓ ` + step + `\s+succeeded\b`).MatchString(halted) {
+			t.Errorf("the rollback step %s is not shown succeeded", step)
+		}
 	}
 	if body := answer(t, port); !strings.Contains(body, "version v1") {
 		t.Errorf("after the halt the balancer answers %q, want v1", body)
