@@ -103,6 +103,8 @@ type difference struct {
 	// prevs (only the previousEventIds).
 	Aspect string `json:"aspect"`
 	Reason string `json:"reason"`
+	// Against is "aws" for a local bug found against aws-expected.json rather than moto.
+	Against string `json:"against,omitempty"`
 }
 
 var aspects = []string{"status", "output", "error", "cause", "events", "prevs"}
@@ -250,8 +252,15 @@ func loadDifferences(t *testing.T, corpus []machine) map[string]map[string]strin
 	return loadAspectList(t, corpus, "moto-differences.json")
 }
 
-// loadAspectList reads a list of {machine, aspect, reason} from testdata/file.
+// loadAspectList reads a list of {machine, aspect, reason} from testdata/file: the entries
+// about the comparison with moto (those without "against").
 func loadAspectList(t *testing.T, corpus []machine, file string) map[string]map[string]string {
+	t.Helper()
+	return loadAspectListAgainst(t, corpus, file, "")
+}
+
+// loadAspectListAgainst reads the entries of testdata/file whose "against" is against.
+func loadAspectListAgainst(t *testing.T, corpus []machine, file, against string) map[string]map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
@@ -267,6 +276,9 @@ func loadAspectList(t *testing.T, corpus []machine, file string) map[string]map[
 	}
 	out := map[string]map[string]string{}
 	for _, d := range list {
+		if d.Against != against {
+			continue
+		}
 		if !known[d.Machine] {
 			t.Errorf("%s: no machine %q in the corpus", file, d.Machine)
 		}
@@ -842,6 +854,76 @@ func TestRetryBackoff(t *testing.T) {
 			}
 			if got, want := retryWaits(o.Events), backoffs[name]; !slices.Equal(got, want) {
 				t.Errorf("waits before retries %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// documented is an entry of testdata/aws-expected.json: where moto cannot be the reference,
+// the outcome AWS documents (source says where), for the fields given.
+type documented struct {
+	Machine string          `json:"machine"`
+	Status  string          `json:"status"`
+	Output  json.RawMessage `json:"output,omitempty"`
+	Error   *string         `json:"error,omitempty"`
+	Source  string          `json:"source"`
+}
+
+// TestDocumentedOutcomes checks the local backend on the cases moto gets wrong, against the
+// outcome the States Language spec or AWS's documentation gives. Known local bugs listed
+// for these (local-known-bugs.json, "against": "aws") are reported, not failed.
+func TestDocumentedOutcomes(t *testing.T) {
+	corpus := loadCorpus(t)
+	byName := map[string]machine{}
+	for _, m := range corpus {
+		byName[m.Name] = m
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "aws-expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []documented
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatalf("aws-expected.json: %v", err)
+	}
+	bugs := loadAspectListAgainst(t, corpus, "local-known-bugs.json", "aws")
+	local := localBackend(t, corpus, engine.NewAutoClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	for _, d := range list {
+		t.Run(d.Machine, func(t *testing.T) {
+			m, ok := byName[d.Machine]
+			if !ok {
+				t.Fatalf("aws-expected.json: no machine %q in the corpus", d.Machine)
+			}
+			if d.Source == "" {
+				t.Errorf("aws-expected.json: %s: no source", d.Machine)
+			}
+			got, err := execute(*local, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found []mismatch
+			if got.Status != d.Status {
+				found = append(found, mismatch{"status", fmt.Sprintf("status: AWS %s, local %s (error %q, cause %q)", d.Status, got.Status, got.Error, got.Cause)})
+			}
+			if d.Output != nil && !sameJSON(string(d.Output), got.Output) {
+				found = append(found, mismatch{"output", fmt.Sprintf("output:\nAWS   %s\nlocal %s", d.Output, got.Output)})
+			}
+			if d.Error != nil && *d.Error != got.Error {
+				found = append(found, mismatch{"error", fmt.Sprintf("error: AWS %q, local %q (cause %q)", *d.Error, got.Error, got.Cause)})
+			}
+			mismatched := map[string]bool{}
+			for _, f := range found {
+				mismatched[f.aspect] = true
+				if bug, ok := bugs[m.Name][f.aspect]; ok {
+					t.Logf("known local bug (%s): %s", bug, f.msg)
+					continue
+				}
+				t.Errorf("%s [%s]", f.msg, d.Source)
+			}
+			for aspect := range bugs[m.Name] {
+				if !mismatched[aspect] {
+					t.Errorf("local-known-bugs.json lists %s of %s against AWS, but the local backend now agrees: remove the entry", aspect, m.Name)
+				}
 			}
 		})
 	}
