@@ -228,7 +228,9 @@ func TestDeployInTmux(t *testing.T) {
 	p3 := startPane(t, tmux, "halt", script("status", attach[1]))
 	p3.await(ctx, "the attached view", func(s string) bool { return strings.Contains(s, "h halt") || exitedLine.MatchString(s) })
 	p3.tmuxCmd("send-keys", "-t", "e2e", "h")
-	p3.await(ctx, "the halt confirmation", func(s string) bool { return strings.Contains(s, "Halt this deploy and roll back? (y/n)") || exitedLine.MatchString(s) })
+	p3.await(ctx, "the halt confirmation", func(s string) bool {
+		return strings.Contains(s, "Halt this deploy and roll back? (y/n)") || exitedLine.MatchString(s)
+	})
 	p3.tmuxCmd("send-keys", "-t", "e2e", "y")
 	halted := p3.await(ctx, "odin to end after the halt", exitedLine.MatchString)
 	t.Logf("the screen after h, y:\n%s", halted)
