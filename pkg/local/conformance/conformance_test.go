@@ -6,7 +6,9 @@
 // (event type, state name) sequence. moto's results are recorded in testdata/moto (refresh
 // with -update), so without moto the local backend is still compared against them. Where
 // moto is known to differ from AWS, testdata/moto-differences.json names the machine, the
-// aspect the comparison skips, and why.
+// aspect the comparison skips, and why; testdata/aws-expected.json then gives the outcome AWS
+// documents, which the local backend is checked against instead. testdata/README.md has the
+// file formats.
 package conformance
 
 import (
