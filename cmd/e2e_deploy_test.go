@@ -33,6 +33,9 @@ type hello struct {
 	// 404 keeps the release unhealthy (and its deploy running) until its
 	// grace period and timeout, so a test can act while it runs.
 	HealthPath string
+	// HealthyThreshold, when set, replaces 2 checks in a row (a second
+	// apiece): a slower deploy for a test that must see it run.
+	HealthyThreshold int
 	// Port is the balancer's port; zero picks a free one. Releases of one
 	// project and config share it, as blue and green share a balancer.
 	Port int
@@ -77,6 +80,9 @@ func (h hello) write(t *testing.T) (string, int) {
 	replace("working_dir: .\n", "working_dir: "+strconv.Quote(rel)+"\n")
 	replace("listen: 8080\n", "listen: "+strconv.Itoa(port)+"\n")
 	replace("VERSION: v1\n", "VERSION: "+h.Version+"\n")
+	if h.HealthyThreshold != 0 {
+		replace("healthy_threshold: 2\n", "healthy_threshold: "+strconv.Itoa(h.HealthyThreshold)+"\n")
+	}
 	if h.HealthPath != "" {
 		replace("path: /healthz\n", "path: "+h.HealthPath+"\n")
 		replace("grace_period: 60\n", "grace_period: 240\n")

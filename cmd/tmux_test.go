@@ -166,7 +166,9 @@ func TestDeployInTmux(t *testing.T) {
 		return path
 	}
 
-	file, port := hello{Project: "tmux", Config: "e2e", Version: "v1"}.write(t)
+	// Five health checks in a row (seconds) keep the deploy running long
+	// enough to be seen running even on a loaded machine.
+	file, port := hello{Project: "tmux", Config: "e2e", Version: "v1", HealthyThreshold: 5}.write(t)
 	p := startPane(t, tmux, "deploy", script("deploy", file))
 
 	running := p.await(ctx, "a running step", func(s string) bool { return runningRow.MatchString(s) || exitedLine.MatchString(s) })
