@@ -346,7 +346,8 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 }
 
 // TestDeployRefusedWhileAnotherRuns starts a release that stays unhealthy
-// (so its deploy keeps running), then deploys another release of the same
+// (so its deploy keeps running; odin stops watching it after --timeout),
+// then deploys another release of the same
 // project and config: odin refuses before uploading, names the running
 // execution and exits 1; nothing was uploaded or started. --attach watches
 // the running one instead. The first is then aborted.
@@ -361,11 +362,17 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 	second, _ := hello{Project: "busy", Config: "e2e", Version: "v2", Port: port}.write(t)
 	p1, p2 := o.plan(first), o.plan(second)
 
-	if code, out, errOut := o.run(ctx, "deploy", first, "--detach"); code != 0 {
-		t.Fatalf("first deploy: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	// The first is watched for a second only: odin stops watching, says how
+	// to attach again (once) and exits 5; the deploy goes on.
+	code, out, errOut := o.run(ctx, "deploy", first, "--timeout", "1s", "--output", "plain")
+	if code != 5 || strings.Count(errOut, "Attach again with") != 1 || !strings.Contains(errOut, "odin status "+p1.Execution+"\n") {
+		t.Fatalf("first deploy --timeout 1s: exit %d, want 5 and the re-attach command once\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if d := o.describe(ctx, p1.ExecutionArn); d.Status != sfntypes.ExecutionStatusRunning {
+		t.Fatalf("after --timeout the execution is %s, want RUNNING", d.Status)
 	}
 
-	code, out, errOut := o.run(ctx, "deploy", second, "--output", "plain")
+	code, out, errOut = o.run(ctx, "deploy", second, "--output", "plain")
 	if code != 1 {
 		t.Fatalf("second release: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
