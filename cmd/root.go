@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -52,7 +53,12 @@ func (f *Factory) Backend(ctx context.Context, identity bool) (*backend.Backend,
 	if dataDir == "" {
 		dataDir = config.DefaultDataDir(f.Env)
 	}
+	var trace io.Writer
+	if f.Settings.Verbose {
+		trace = f.IO.ErrOut
+	}
 	b, err := backend.Open(ctx, backend.Options{
+		Trace:      trace,
 		Settings:   f.Settings,
 		Identity:   identity,
 		HTTPClient: f.HTTPClient,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -51,6 +52,8 @@ type Options struct {
 	StartLocal func(ctx context.Context) (LocalEndpoint, error)
 	// HTTPClient, when set, carries every SDK call (tests count calls with it).
 	HTTPClient aws.HTTPClient
+	// Trace, when set, gets one line per AWS call (--verbose).
+	Trace io.Writer
 	// Identity resolves the caller; when false the caller is not looked up
 	// (commands that only read do not need it).
 	Identity bool
@@ -135,7 +138,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.HTTPClient != nil {
 		cfg.HTTPClient = opts.HTTPClient
 	}
-	cfg.HTTPClient = httpClient(cfg.HTTPClient)
+	cfg.HTTPClient = httpClient(cfg.HTTPClient, opts.Trace)
 	// Transient errors and throttling are retried with the SDK's jittered
 	// backoff; five attempts ride out a short burst of throttling.
 	cfg.RetryMaxAttempts = 5

@@ -2,8 +2,10 @@ package backend
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -31,9 +33,36 @@ func (o ownBody) Do(r *http.Request) (*http.Response, error) {
 }
 
 // httpClient is the client every SDK call of a backend goes through.
-func httpClient(c aws.HTTPClient) aws.HTTPClient {
+func httpClient(c aws.HTTPClient, trace io.Writer) aws.HTTPClient {
 	if c == nil {
 		c = awshttp.NewBuildableClient()
 	}
-	return ownBody{c: c}
+	c = ownBody{c: c}
+	if trace != nil {
+		c = tracer{c: c, w: trace}
+	}
+	return c
+}
+
+// tracer writes one line per AWS call (--verbose): what, how it ended and
+// how long it took. Never headers or bodies: they carry signatures and data.
+type tracer struct {
+	c aws.HTTPClient
+	w io.Writer
+}
+
+func (t tracer) Do(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.c.Do(r)
+	what := r.Header.Get("X-Amz-Target")
+	if what == "" {
+		what = r.Method + " " + r.URL.Path
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		fmt.Fprintf(t.w, "aws: %s %s: %v (%s)\n", r.URL.Host, what, err, took)
+	} else {
+		fmt.Fprintf(t.w, "aws: %s %s: %d (%s)\n", r.URL.Host, what, resp.StatusCode, took)
+	}
+	return resp, err
 }

@@ -223,7 +223,7 @@ func (c *Client) Running(ctx context.Context, project, configName string) ([]sfn
 	for {
 		page, err := c.Executions.ListExecutions(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("list running executions: %w", err)
+			return nil, c.stateMachineError("list running executions", err)
 		}
 		for _, e := range page.Executions {
 			if !strings.HasPrefix(aws.ToString(e.Name), prefix) {
@@ -261,4 +261,13 @@ func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, projec
 		return false, nil
 	}
 	return in.ProjectName == project && in.ConfigName == configName, nil
+}
+
+// stateMachineError explains the usual first-day mistake: pointing odin at a
+// region or account where the deployer is not deployed.
+func (c *Client) stateMachineError(doing string, err error) error {
+	if isCode(err, "StateMachineDoesNotExist") {
+		return fmt.Errorf("%s: the deployer state machine %s does not exist; deploy it there (see the README, Running against AWS) or point --state-machine, --region or --backend at the right one", doing, c.StateMachineArn)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
 }
