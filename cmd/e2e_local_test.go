@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,18 +80,40 @@ func TestDeployHelloOnLocalBackend(t *testing.T) {
 	o := startLocalOdin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	code, out, errOut := o.run(ctx, "deploy", "../examples/hello/release.yml", "--output", "plain")
+	// A copy of examples/hello/release.yml on a free port: the example as
+	// users run it, without colliding with a developer's own deploy of it.
+	file, port := hello{Project: "hello", Config: "development", Version: "v1"}.write(t)
+	code, out, errOut := o.run(ctx, "deploy", file, "--output", "plain")
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if body := get(t, "http://127.0.0.1:8080/"); !strings.Contains(body, "version v1") {
+	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !strings.Contains(body, "version v1") {
 		t.Fatalf("hello answers %q", body)
 	}
 
 	// Attach to it afterwards: the release file names the project/config.
-	code, out, errOut = o.run(ctx, "status", "../examples/hello/release.yml", "--no-follow")
+	code, out, errOut = o.run(ctx, "status", file, "--no-follow")
 	if code != 0 || !strings.Contains(out, "SUCCEEDED: deploy of hello/development release r-") || !strings.Contains(out, "CheckHealthy") {
 		t.Fatalf("status --no-follow: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// Tab on `odin status` lists executions from the running local backend (and
+// never starts one): the shell gets names it can use at once.
+func TestCompleteExecutionNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("deploys real processes")
+	}
+	o := startLocalOdin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	file, _ := hello{Project: "complete", Config: "development", Version: "v1"}.write(t)
+	if code, out, errOut := o.run(ctx, "deploy", file, "--detach"); code != 0 {
+		t.Fatalf("deploy exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ := o.run(ctx, "__complete", "status", "deploy-")
+	if code != 0 || !strings.Contains(out, "deploy-complete_development_r-") {
+		t.Fatalf("completion exit %d:\n%s", code, out)
 	}
 }
