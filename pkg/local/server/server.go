@@ -205,16 +205,18 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.serveErr <- s.http.Serve(ln) }()
-	if err := s.writeRunFiles(); err != nil {
-		return nil, err
-	}
-	s.log.Info("local backend serving", "url", s.ep.URL, "data_dir", dir, "region", region, "account", account,
-		"access_key_id", creds.AccessKeyID, "pid", os.Getpid())
 	if opts.Bootstrap != nil {
 		if err := opts.Bootstrap(ctx, s.ep); err != nil {
 			return nil, fmt.Errorf("server: bootstrap: %w", err)
 		}
 	}
+	// Only now may CLIs find it (endpoint.json): a CLI that found it before
+	// the bootstrap could start a deploy before the deployer exists.
+	if err := s.writeRunFiles(); err != nil {
+		return nil, err
+	}
+	s.log.Info("local backend serving", "url", s.ep.URL, "data_dir", dir, "region", region, "account", account,
+		"access_key_id", creds.AccessKeyID, "pid", os.Getpid())
 	return s, nil
 }
 
