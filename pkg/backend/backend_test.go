@@ -1,0 +1,58 @@
+package backend
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/odin-deploy/odin/pkg/config"
+)
+
+func TestStateMachineArn(t *testing.T) {
+	cases := []struct{ name, region, account, want string }{
+		{"odin-deployer", "us-east-1", "123456789012", "arn:aws:states:us-east-1:123456789012:stateMachine:odin-deployer"},
+		{"", "eu-west-1", "123456789012", "arn:aws:states:eu-west-1:123456789012:stateMachine:odin-deployer"},
+		{"d", "cn-north-1", "123456789012", "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:d"},
+		{"d", "us-gov-west-1", "123456789012", "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:d"},
+		{"arn:aws:states:us-east-1:111122223333:stateMachine:x", "eu-west-1", "123456789012", "arn:aws:states:us-east-1:111122223333:stateMachine:x"},
+	}
+	for _, c := range cases {
+		if got := StateMachineArn(c.name, c.region, c.account); got != c.want {
+			t.Errorf("StateMachineArn(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	sm := "arn:aws:states:us-east-1:123456789012:stateMachine:odin-deployer"
+	if got, want := ExecutionArn(sm, "deploy-a_b_r-1"), "arn:aws:states:us-east-1:123456789012:execution:odin-deployer:deploy-a_b_r-1"; got != want {
+		t.Errorf("ExecutionArn = %q, want %q", got, want)
+	}
+	if got := StateMachineName(sm); got != "odin-deployer" {
+		t.Errorf("StateMachineName = %q", got)
+	}
+}
+
+func TestOpenLocal(t *testing.T) {
+	s := &config.Settings{Backend: Local, StateMachine: "odin-deployer"}
+	b, err := Open(context.Background(), Options{Settings: s, StartLocal: func(context.Context) (LocalEndpoint, error) {
+		return LocalEndpoint{URL: "http://127.0.0.1:1", AccessKeyID: "AK", SecretAccessKey: "SK", Region: "us-east-1", Account: "000000000000"}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Bucket != LocalBucket || b.Account != "000000000000" || b.Region != "us-east-1" ||
+		b.StateMachineArn != "arn:aws:states:us-east-1:000000000000:stateMachine:odin-deployer" ||
+		!strings.HasPrefix(b.CallerArn, "arn:aws:iam::000000000000:user/") {
+		t.Errorf("local backend resolved to %+v", b)
+	}
+	if d := b.Describe(); !strings.Contains(d, "backend local http://127.0.0.1:1") || !strings.Contains(d, "state machine odin-deployer") {
+		t.Errorf("Describe = %q", d)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open(context.Background(), Options{Settings: &config.Settings{Backend: Local}}); err == nil {
+		t.Error("local backend without a way to start it: no error")
+	}
+	if _, err := Open(context.Background(), Options{Settings: &config.Settings{Backend: "gcp"}}); err == nil || !strings.Contains(err.Error(), "unknown backend") {
+		t.Errorf("unknown backend: %v", err)
+	}
+}
