@@ -21,6 +21,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/release"
 )
 
@@ -52,21 +53,9 @@ type Client struct {
 }
 
 // Input is the execution input the deployer receives (DESIGN.md: contracts).
-type Input struct {
-	ReleaseID     string `json:"release_id"`
-	ProjectName   string `json:"project_name"`
-	ConfigName    string `json:"config_name"`
-	Target        string `json:"target"`
-	AWSAccountID  string `json:"aws_account_id"`
-	AWSRegion     string `json:"aws_region"`
-	Bucket        string `json:"bucket"`
-	ReleaseKey    string `json:"release_key"`
-	ReleaseSHA256 string `json:"release_sha256"`
-	DeployedBy    string `json:"deployed_by"`
-	CreatedAt     string `json:"created_at"`
-	// ReleaseDir is where a local release's relative working_dir resolves.
-	ReleaseDir string `json:"release_dir,omitempty"`
-}
+// The deployer owns its shape and decodes it strictly, so it is defined once,
+// there.
+type Input = deployer.Input
 
 // Plan is everything a deploy will do, decided before any side effect.
 type Plan struct {
