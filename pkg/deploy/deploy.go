@@ -138,17 +138,26 @@ type Started struct {
 // execution of the same release if there is one. It refuses, before any
 // upload, when another release of the same project and config is running.
 func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
-	existing, err := c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(p.ExecutionArn)})
+	// Both look-ups before any side effect, at once: on a laptop far from
+	// the region each is a round trip.
+	var (
+		existing    *sfn.DescribeExecutionOutput
+		describeErr error
+		done        = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		existing, describeErr = c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(p.ExecutionArn)})
+	}()
+	running, runningErr := c.Running(ctx, p.Input.ProjectName, p.Input.ConfigName)
+	<-done
 	switch {
-	case err == nil:
+	case describeErr == nil:
 		return &Started{ExecutionArn: p.ExecutionArn, Attached: true, Status: string(existing.Status)}, nil
-	case !isCode(err, "ExecutionDoesNotExist"):
-		return nil, fmt.Errorf("look up execution %s: %w", p.ExecutionName, err)
-	}
-
-	running, err := c.Running(ctx, p.Input.ProjectName, p.Input.ConfigName)
-	if err != nil {
-		return nil, err
+	case !isCode(describeErr, "ExecutionDoesNotExist"):
+		return nil, fmt.Errorf("look up execution %s: %w", p.ExecutionName, describeErr)
+	case runningErr != nil:
+		return nil, runningErr
 	}
 	for _, r := range running {
 		if aws.ToString(r.Name) != p.ExecutionName {
