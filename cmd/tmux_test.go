@@ -79,6 +79,13 @@ func (p *pane) await(ctx context.Context, what string, cond func(screen string) 
 // runningRow is a step row of the live view whose status is running.
 var runningRow = regexp.MustCompile(`(?m)^ \S \S+\s+running\b`)
 
+// runningFrame says a whole frame of the live view with a running step is on
+// screen (or odin has ended). The key help is the frame's last line: tmux may
+// show a frame half drawn, and only then is the rest of it there too.
+func runningFrame(screen string) bool {
+	return runningRow.MatchString(screen) && strings.Contains(screen, "q detach") || exitedLine.MatchString(screen)
+}
+
 // exitedLine is what the pane's script prints once odin has ended.
 var exitedLine = regexp.MustCompile(`odin exited (\d+)`)
 
@@ -171,7 +178,7 @@ func TestDeployInTmux(t *testing.T) {
 	file, port := hello{Project: "tmux", Config: "e2e", Version: "v1", HealthyThreshold: 5}.write(t)
 	p := startPane(t, tmux, "deploy", script("deploy", file))
 
-	running := p.await(ctx, "a running step", func(s string) bool { return runningRow.MatchString(s) || exitedLine.MatchString(s) })
+	running := p.await(ctx, "a running step", runningFrame)
 	if exitedLine.MatchString(running) {
 		t.Fatalf("odin ended before a step was seen running:\n%s", running)
 	}
@@ -204,7 +211,7 @@ func TestDeployInTmux(t *testing.T) {
 	// A release that never becomes healthy runs until halted: detach with q.
 	stuck, _ := hello{Project: "tmux", Config: "e2e", Version: "v2", HealthPath: "/never-healthy", Port: port}.write(t)
 	p2 := startPane(t, tmux, "detach", script("deploy", stuck))
-	p2.await(ctx, "a running step", func(s string) bool { return runningRow.MatchString(s) || exitedLine.MatchString(s) })
+	p2.await(ctx, "a running step", runningFrame)
 	p2.tmuxCmd("send-keys", "-t", "e2e", "q")
 	detached := p2.await(ctx, "odin to detach", exitedLine.MatchString)
 	t.Logf("the screen after q:\n%s", detached)
