@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,9 +48,10 @@ func TestTUIInTmux(t *testing.T) {
 	if err != nil {
 		t.Skip("no tmux")
 	}
-	sock := fmt.Sprintf("odin-ui-%d", os.Getpid())
+	// A socket of the test's own (-S): -L sockets outlive kill-server in /tmp.
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	run := func(args ...string) (string, error) {
-		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		out, err := exec.Command(tmux, append([]string{"-S", sock}, args...)...).CombinedOutput()
 		return string(out), err
 	}
 	wd, _ := os.Getwd()
