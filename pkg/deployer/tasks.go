@@ -252,11 +252,7 @@ func (h *Handler) checkHalt(ctx context.Context, st *State) error {
 }
 
 func (h *Handler) validateResources(ctx context.Context, st *State, ex execution) error {
-	p, err := h.provider(st)
-	if err != nil {
-		return err
-	}
-	d, err := h.deployment(ctx, st, ex)
+	p, d, err := h.target(ctx, st, ex)
 	if err != nil {
 		return err
 	}
@@ -270,11 +266,7 @@ func (h *Handler) deploy(ctx context.Context, st *State, ex execution) error {
 	if err := h.checkHalt(ctx, st); err != nil {
 		return err
 	}
-	p, err := h.provider(st)
-	if err != nil {
-		return err
-	}
-	d, err := h.deployment(ctx, st, ex)
+	p, d, err := h.target(ctx, st, ex)
 	if err != nil {
 		return err
 	}
@@ -293,11 +285,7 @@ func (h *Handler) checkHealthy(ctx context.Context, st *State, ex execution) err
 	if err := h.checkHalt(ctx, st); err != nil {
 		return err
 	}
-	p, err := h.provider(st)
-	if err != nil {
-		return err
-	}
-	d, err := h.deployment(ctx, st, ex)
+	p, d, err := h.target(ctx, st, ex)
 	if err != nil {
 		return err
 	}
@@ -315,11 +303,7 @@ func (h *Handler) checkHealthy(ctx context.Context, st *State, ex execution) err
 }
 
 func (h *Handler) cleanUpSuccess(ctx context.Context, st *State, ex execution) error {
-	p, err := h.provider(st)
-	if err != nil {
-		return err
-	}
-	d, err := h.deployment(ctx, st, ex)
+	p, d, err := h.target(ctx, st, ex)
 	if err != nil {
 		return err
 	}
@@ -393,4 +377,18 @@ func (hl *Health) Summary() string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// target is the provider of the release's target and the deployment it acts
+// on: what every task after Validate starts from.
+func (h *Handler) target(ctx context.Context, st *State, ex execution) (Provider, *Deployment, error) {
+	p, err := h.provider(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := h.deployment(ctx, st, ex)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, d, nil
 }
