@@ -130,6 +130,8 @@ type Model struct {
 	Warning string
 
 	index map[string]int
+	// happy is how many leading Rows are the happy path (watch.Graph.HappyPath).
+	happy int
 }
 
 // New builds the view of an execution of definition (its steps come from
@@ -144,7 +146,7 @@ func New(definition []byte, h Header) (*Model, error) {
 
 // FromGraph builds the view from an already parsed definition.
 func FromGraph(g *watch.Graph, h Header) *Model {
-	m := &Model{Header: h, index: map[string]int{}}
+	m := &Model{Header: h, index: map[string]int{}, happy: g.HappyPath}
 	for i, s := range g.Steps {
 		m.Rows = append(m.Rows, Row{Name: s.Name, Type: s.Type, Status: Pending})
 		m.index[s.Name] = i
@@ -312,8 +314,13 @@ func (m *Model) Elapsed(now time.Time) time.Duration {
 // count go back) and the steps there are. Once the execution has ended,
 // steps it never reached are not counted.
 func (m *Model) Steps() (done, total int) {
-	for _, r := range m.Rows {
-		if r.Status != Skipped {
+	// While all goes well the total is the happy path; once something
+	// failed, or the execution ended, every step that can still matter counts.
+	onlyHappy := m.Status == "" && m.FirstFailure == nil && m.happy > 0
+	for i, r := range m.Rows {
+		switch {
+		case r.Status == Skipped:
+		case !onlyHappy, i < m.happy, r.Status != Pending:
 			total++
 		}
 		if r.Finished > 0 || r.Status == Stopped {

@@ -16,7 +16,10 @@ type Graph struct {
 	// reach, then the states only reached through a Catch, then any
 	// unreachable ones by name.
 	Steps []Step
-	owner map[string]string
+	// HappyPath counts the leading Steps that are the happy path, so a view
+	// can say "3 of 11" while nothing has failed, not "3 of 17".
+	HappyPath int
+	owner     map[string]string
 }
 
 // Step is one top-level state.
@@ -83,6 +86,7 @@ func ParseDefinition(def []byte) (*Graph, error) {
 			catchTargets = append(catchTargets, c.Next)
 		}
 	}
+	g.HappyPath = len(g.Steps)
 	// Then the rest of what normal transitions reach, depth first.
 	for _, name := range slices.Clone(g.Steps) {
 		st := m.States[name.Name]
