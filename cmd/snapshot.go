@@ -71,8 +71,8 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 		tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "STEP\tSTATUS\tVISITS\tTIME\tERROR")
 		for _, r := range model.Rows {
-			if r.Status == progress.Pending && model.Status != "" {
-				continue // a finished deploy: steps it never reached are noise
+			if r.Status == progress.Skipped || r.Status == progress.Pending && model.Status != "" {
+				continue // steps a finished deploy never reached are noise
 			}
 			visits := ""
 			if r.Visits > 1 {
