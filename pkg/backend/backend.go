@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -159,15 +158,14 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	})
 	b.SFN = sfn.NewFromConfig(cfg, func(o *sfn.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
 
-	if s.Backend == AWS && (opts.Identity || b.Account == "") {
+	// Who deploys, for the audit trail: the same STS call on both backends
+	// (the local one answers GetCallerIdentity for its owner).
+	if opts.Identity || b.Account == "" {
 		id, err := b.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
-			return nil, fmt.Errorf("resolve the AWS caller (sts get-caller-identity): %w", err)
+			return nil, fmt.Errorf("resolve the caller (sts get-caller-identity): %w", err)
 		}
 		b.Account, b.CallerArn = aws.ToString(id.Account), aws.ToString(id.Arn)
-	}
-	if s.Backend == Local {
-		b.CallerArn = localCaller(b.Account)
 	}
 
 	b.Bucket = s.Bucket
@@ -224,11 +222,3 @@ func partition(region string) string {
 	}
 	return "aws"
 }
-
-// localCaller names the person at the keyboard for the local audit trail.
-func localCaller(account string) string {
-	return fmt.Sprintf("arn:aws:iam::%s:user/%s", account, localUser())
-}
-
-// Timeout bounds a read-only call made while a shell waits (completion).
-const Timeout = 2 * time.Second

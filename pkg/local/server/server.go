@@ -14,16 +14,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/s3api"
 	"github.com/odin-deploy/odin/pkg/local/sfnapi"
 	"github.com/odin-deploy/odin/pkg/local/sigv4"
+	"github.com/odin-deploy/odin/pkg/local/stsapi"
 )
 
 // Defaults of the local backend. The account is fixed so that ARNs are
@@ -106,6 +109,7 @@ type Server struct {
 	http      *http.Server
 	s3        *s3api.API
 	states    StatesAPI
+	sts       *stsapi.API
 	verifier  *sigv4.Verifier
 	serveErr  chan error
 	closing   atomic.Bool
@@ -169,6 +173,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.verifier = &sigv4.Verifier{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, Now: now}
+	s.sts = &stsapi.API{Account: account, User: localUser()}
 	s.s3, err = s3api.Open(s3api.Options{Dir: filepath.Join(dir, "s3"), Now: now, Region: region, Owner: account, Logger: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -450,6 +455,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		return "auth"
 	}
 	switch req.Service {
+	case "sts":
+		s.sts.ServeHTTP(w, r)
 	case "states":
 		if s.states == nil {
 			writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "the Step Functions API is not available in this server")
@@ -505,3 +512,22 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// localUser names the person the local backend runs for: its caller identity.
+func localUser() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	// Keep to what an IAM user name may hold (a Windows DOMAIN\user has a backslash).
+	name = strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("+=,.@_-", r)) {
+			return r
+		}
+		return '-'
+	}, name)
+	if name == "" {
+		return "local"
+	}
+	return name
+}

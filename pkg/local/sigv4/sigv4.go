@@ -158,8 +158,8 @@ func (v *Verifier) Verify(r *http.Request) (*Request, error) {
 	if !hmac.Equal([]byte(a.accessKey), []byte(v.AccessKeyID)) {
 		return nil, fail(http.StatusForbidden, CodeInvalidAccessKeyID, "the access key id %q is not this local backend's (see `odin local env`)", a.accessKey)
 	}
-	if a.service != "s3" && a.service != "states" {
-		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "credential scope service %q is not served here (s3, states)", a.service)
+	if a.service != "s3" && a.service != "states" && a.service != "sts" {
+		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "credential scope service %q is not served here (s3, states, sts)", a.service)
 	}
 	rawDate := r.Header.Get("X-Amz-Date")
 	if rawDate == "" {
