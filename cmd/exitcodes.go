@@ -13,7 +13,7 @@ const exitCodesHelp = `odin exits with one of these codes, whatever the command:
   2  bad usage: an unknown flag, a bad argument, or an invalid release file
   3  timed out: the execution hit its timeout
   4  aborted or halted: the execution was stopped or halted and rolled back
-  5  still running: odin stopped waiting (--detach, --timeout, ctrl-c) before the end
+  5  still running: odin stopped waiting (--timeout, q, ctrl-c) before the end
 `
 
 func newExitCodesCmd(f *Factory) *cobra.Command {
