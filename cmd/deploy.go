@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,8 +36,11 @@ deployer state machine and watch every step to the end.
 
 Nothing is uploaded when the release is invalid (exit 2) or when another release of the
 same project and config is being deployed (exit 1; --attach watches that one instead).
-Deploying the same file again attaches to its execution instead of deploying twice: the
-release id and the execution name derive from the file's SHA-256.
+The release id derives from the file's SHA-256. Deploying a file while it is being deployed
+attaches to that deploy, and deploying the file that the latest deploy successfully deployed
+shows that deploy: neither deploys twice. Any other time (to roll back to an earlier
+release, or to retry one that failed) the release is deployed again as a new attempt, an
+execution named <project>_<config>_<release id>-<attempt>.
 
 Exit codes: 0 succeeded, 1 failed, 2 invalid release or usage, 3 timed out, 4 halted or
 aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
@@ -95,23 +99,28 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return exitcode.New(exitcode.Failed, err)
 	case err != nil:
 		return err
+	case started.Attached && started.Status == "RUNNING":
+		status.Printf("release %s is being deployed by %s; attaching\n", plan.ReleaseID, started.ExecutionName)
 	case started.Attached:
-		status.Printf("release %s was already deployed as %s (%s); attaching\n", plan.ReleaseID, plan.ExecutionName, orRunning(started.Status))
+		status.Printf("release %s is already deployed: %s, the latest deploy of %s/%s, %s; nothing to do\n",
+			plan.ReleaseID, started.ExecutionName, plan.Input.ProjectName, plan.Input.ConfigName, strings.ToLower(started.Status))
 	default:
-		status.Printf("uploaded s3://%s/%s (sha256 %s)\nstarted %s\n", b.Bucket, plan.Key, file.SHA256, plan.ExecutionName)
+		verb := "uploaded"
+		if !started.Uploaded {
+			verb = "already uploaded"
+		}
+		status.Printf("%s s3://%s/%s (sha256 %s)\n", verb, b.Bucket, plan.Key, file.SHA256)
+		if started.Attempt > 1 {
+			status.Printf("started %s (attempt %d: release %s was deployed before)\n", started.ExecutionName, started.Attempt, plan.ReleaseID)
+		} else {
+			status.Printf("started %s\n", started.ExecutionName)
+		}
 	}
 	if opts.Detach {
 		status.Printf("detached; follow it with: odin status %s\n", executionName(started.ExecutionArn))
 		return nil
 	}
 	return follow(ctx, f, b, started.ExecutionArn, followOptions{Timeout: opts.Timeout})
-}
-
-func orRunning(s string) string {
-	if s == "" {
-		return "RUNNING"
-	}
-	return s
 }
 
 // statusLine prints odin's own remarks (not the deploy's events) on stderr,

@@ -91,7 +91,7 @@ func TestDeployAndStatusOnMoto(t *testing.T) {
 		t.Errorf("uploaded checksum %q, want %q", got, want)
 	}
 
-	name := rel.Release.ExecutionName(id)
+	name := rel.Release.ExecutionName(id, 1)
 	arn := "arn:aws:states:" + moto.Region + ":" + moto.Account + ":execution:" + deployer.StateMachineName + ":" + name
 	d, err := mt.SFN().DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {

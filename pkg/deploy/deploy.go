@@ -59,9 +59,11 @@ type Input = deployer.Input
 
 // Plan is everything a deploy will do, decided before any side effect.
 type Plan struct {
-	File          *release.File
-	ReleaseID     string
-	Key           string
+	File      *release.File
+	ReleaseID string
+	Key       string
+	// ExecutionName and ExecutionArn name the release's first attempt until
+	// Start picks the attempt it deploys or attaches to.
 	ExecutionName string
 	ExecutionArn  string
 	Input         Input
@@ -80,13 +82,10 @@ func (c *Client) Plan(f *release.File, deployedBy, releaseDir string) (*Plan, er
 		region = c.Region
 	}
 	id := release.ReleaseID(f.SHA256)
-	name := r.ExecutionName(id)
 	p := &Plan{
-		File:          f,
-		ReleaseID:     id,
-		Key:           r.Root(account) + "/" + id + "/release",
-		ExecutionName: name,
-		ExecutionArn:  strings.Replace(c.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name,
+		File:      f,
+		ReleaseID: id,
+		Key:       r.Root(account) + "/" + id + "/release",
 	}
 	p.Input = Input{
 		ReleaseID:     id,
@@ -104,6 +103,7 @@ func (c *Client) Plan(f *release.File, deployedBy, releaseDir string) (*Plan, er
 	if r.Target == "local" {
 		p.Input.ReleaseDir = releaseDir
 	}
+	c.setAttempt(p, 1)
 	return p, nil
 }
 
@@ -127,75 +127,206 @@ func (e *ConflictError) Error() string {
 
 // Started says how a deploy began.
 type Started struct {
-	ExecutionArn string
-	// Attached is true when the release's execution already existed (the same
-	// release deployed again), so odin watches it instead of deploying twice.
+	ExecutionArn  string
+	ExecutionName string
+	// Attempt counts the deploys of this release to its project and config:
+	// 1 the first time, more when it is rolled back to or retried.
+	Attempt int
+	// Attached is true when odin watches an existing execution of the
+	// release instead of starting one: it is running (the same release
+	// deployed again while it deploys), or it is the project and config's
+	// latest deploy and succeeded, so it is what is serving.
 	Attached bool
 	Status   string
+	// Uploaded is false when the release object was already in S3 (its key
+	// is its digest, so it holds the same bytes).
+	Uploaded bool
 }
 
-// Start uploads the release and starts its execution, or attaches to the
-// execution of the same release if there is one. It refuses, before any
-// upload, when another release of the same project and config is running.
+// Start uploads the release and starts a deploy of it, unless that would
+// deploy it twice: it attaches to the release's execution when one is
+// running, or when the project and config's latest deploy is this release
+// and succeeded, so it is what is serving. A release deployed before and since
+// replaced, or whose last deploy failed, is deployed again as a new attempt
+// (a new execution name: Step Functions never reuses one). Start refuses,
+// before any upload, when another release of the same project and config is
+// running. p's ExecutionName and ExecutionArn are set to the attempt used.
 func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
-	// Both look-ups before any side effect, at once: on a laptop far from
+	// The look-ups run at once, before any side effect: on a laptop far from
 	// the region each is a round trip.
 	var (
-		existing    *sfn.DescribeExecutionOutput
-		describeErr error
-		done        = make(chan struct{})
+		probe    attemptProbe
+		probeErr error
+		done     = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		existing, describeErr = c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(p.ExecutionArn)})
+		probe, probeErr = c.probeAttempts(ctx, p)
 	}()
 	running, runningErr := c.Running(ctx, p.Input.ProjectName, p.Input.ConfigName)
 	<-done
-	switch {
-	case describeErr == nil:
-		return &Started{ExecutionArn: p.ExecutionArn, Attached: true, Status: string(existing.Status)}, nil
-	case !isCode(describeErr, "ExecutionDoesNotExist"):
-		return nil, fmt.Errorf("look up execution %s: %w", p.ExecutionName, describeErr)
-	case runningErr != nil:
+	if runningErr != nil {
 		return nil, runningErr
 	}
+	if probeErr != nil {
+		return nil, probeErr
+	}
 	for _, r := range running {
-		if aws.ToString(r.Name) != p.ExecutionName {
-			return nil, &ConflictError{Running: r}
+		if n := release.Attempt(aws.ToString(r.Name), p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID); n > 0 {
+			return c.attach(p, n, string(sfntypes.ExecutionStatusRunning)), nil
+		}
+	}
+	if len(running) > 0 {
+		return nil, &ConflictError{Running: running[0]}
+	}
+	if probe.lastStatus == sfntypes.ExecutionStatusRunning {
+		// Started after the list was read.
+		return c.attach(p, probe.last, string(probe.lastStatus)), nil
+	}
+	if probe.lastStatus == sfntypes.ExecutionStatusSucceeded {
+		serving, err := c.isLatest(ctx, p, probe.last)
+		if err != nil {
+			return nil, err
+		}
+		if serving {
+			return c.attach(p, probe.last, string(probe.lastStatus)), nil
 		}
 	}
 
-	if err := c.upload(ctx, p); err != nil {
+	uploaded, err := c.upload(ctx, p)
+	if err != nil {
 		return nil, err
 	}
 	input, err := json.Marshal(p.Input)
 	if err != nil {
 		return nil, err
 	}
-	out, err := c.Executions.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(c.StateMachineArn),
-		Name:            aws.String(p.ExecutionName),
-		Input:           aws.String(string(input)),
-	})
-	if err != nil {
-		if isCode(err, "ExecutionAlreadyExists") {
-			// Another odin started the same release a moment ago: attach.
-			return &Started{ExecutionArn: p.ExecutionArn, Attached: true}, nil
+	// Another odin may take the same attempt between the probe and the
+	// start: the one whose name is taken looks again.
+	for attempt, tries := probe.free, 0; ; attempt, tries = attempt+1, tries+1 {
+		if attempt > release.MaxAttempts {
+			return nil, fmt.Errorf("release %s has been deployed %d times to %s/%s, the most one release can be; change the release file (any byte makes a new release) and deploy that", p.ReleaseID, release.MaxAttempts, p.Input.ProjectName, p.Input.ConfigName)
 		}
-		return nil, fmt.Errorf("start execution %s: %w", p.ExecutionName, err)
+		c.setAttempt(p, attempt)
+		out, err := c.Executions.StartExecution(ctx, &sfn.StartExecutionInput{
+			StateMachineArn: aws.String(c.StateMachineArn),
+			Name:            aws.String(p.ExecutionName),
+			Input:           aws.String(string(input)),
+		})
+		if err == nil {
+			return &Started{ExecutionArn: aws.ToString(out.ExecutionArn), ExecutionName: p.ExecutionName, Attempt: attempt,
+				Status: string(sfntypes.ExecutionStatusRunning), Uploaded: uploaded}, nil
+		}
+		if !isCode(err, "ExecutionAlreadyExists") || tries >= 3 {
+			return nil, fmt.Errorf("start execution %s: %w", p.ExecutionName, err)
+		}
+		d, derr := c.describe(ctx, p.ExecutionArn)
+		if derr == nil && d.Status == sfntypes.ExecutionStatusRunning {
+			// Another odin started this release a moment ago: watch it.
+			return c.attach(p, attempt, string(d.Status)), nil
+		}
 	}
-	return &Started{ExecutionArn: aws.ToString(out.ExecutionArn), Status: string(sfntypes.ExecutionStatusRunning)}, nil
+}
+
+func (c *Client) attach(p *Plan, attempt int, status string) *Started {
+	c.setAttempt(p, attempt)
+	return &Started{ExecutionArn: p.ExecutionArn, ExecutionName: p.ExecutionName, Attempt: attempt, Attached: true, Status: status}
+}
+
+func (c *Client) setAttempt(p *Plan, attempt int) {
+	p.ExecutionName = release.ExecutionName(p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID, attempt)
+	p.ExecutionArn = c.executionArn(p.ExecutionName)
+}
+
+func (c *Client) executionArn(name string) string {
+	return strings.Replace(c.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+func (c *Client) describe(ctx context.Context, arn string) (*sfn.DescribeExecutionOutput, error) {
+	return c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+}
+
+// attemptProbe is what exists of a release's attempts.
+type attemptProbe struct {
+	// last is the newest existing attempt (0: none) and lastStatus its
+	// status; free is the first attempt whose name is unused.
+	last       int
+	lastStatus sfntypes.ExecutionStatus
+	free       int
+}
+
+// probeAttempts finds the release's newest attempt with a few
+// DescribeExecution calls: doubling until a name is free, then halving.
+// Attempts are started in order, so the ones that exist are 1..n, or k..n
+// once Step Functions has forgotten executions older than 90 days (then
+// attempt 1's name is free to use again).
+func (c *Client) probeAttempts(ctx context.Context, p *Plan) (attemptProbe, error) {
+	var pr attemptProbe
+	exists := func(n int) (bool, error) {
+		d, err := c.describe(ctx, c.executionArn(release.ExecutionName(p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID, n)))
+		switch {
+		case err == nil:
+			if n > pr.last {
+				pr.last, pr.lastStatus = n, d.Status
+			}
+			return true, nil
+		case isCode(err, "ExecutionDoesNotExist"):
+			return false, nil
+		default:
+			return false, c.stateMachineError(fmt.Sprintf("look up attempt %d of release %s", n, p.ReleaseID), err)
+		}
+	}
+	lo, hi := 0, 1 // attempt lo exists (0: none known); hi is the next to try
+	for {
+		ok, err := exists(hi)
+		if err != nil {
+			return pr, err
+		}
+		if !ok {
+			break
+		}
+		lo = hi
+		if hi == release.MaxAttempts {
+			hi++
+			break
+		}
+		hi = min(hi*2, release.MaxAttempts)
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		ok, err := exists(mid)
+		if err != nil {
+			return pr, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	pr.free = hi
+	return pr, nil
+}
+
+// isLatest says whether the release's attempt is the newest execution of
+// its project and config, that is, what the last deploy left serving.
+func (c *Client) isLatest(ctx context.Context, p *Plan, attempt int) (bool, error) {
+	recs, err := c.latest(ctx, p.Input.ProjectName, p.Input.ConfigName, "")
+	if err != nil || len(recs) == 0 {
+		return false, err
+	}
+	return aws.ToString(recs[0].Name) == release.ExecutionName(p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID, attempt), nil
 }
 
 // upload writes the release's exact bytes with their SHA-256, which S3
 // verifies on the way in and the deployer verifies again before it acts. The
 // key is derived from the digest, so an existing object is the same release.
-func (c *Client) upload(ctx context.Context, p *Plan) error {
+func (c *Client) upload(ctx context.Context, p *Plan) (uploaded bool, err error) {
 	sum := sha256.Sum256(p.File.Bytes)
 	if hex.EncodeToString(sum[:]) != p.File.SHA256 {
-		return errors.New("release bytes changed since they were validated")
+		return false, errors.New("release bytes changed since they were validated")
 	}
-	_, err := c.Storage.PutObject(ctx, &s3.PutObjectInput{
+	_, err = c.Storage.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(c.Bucket),
 		Key:    aws.String(p.Key),
 		Body:   bytes.NewReader(p.File.Bytes),
@@ -206,10 +337,13 @@ func (c *Client) upload(ctx context.Context, p *Plan) error {
 		ContentType:       aws.String("application/yaml"),
 		IfNoneMatch:       aws.String("*"),
 	})
-	if err != nil && !isCode(err, "PreconditionFailed") {
-		return fmt.Errorf("upload release to s3://%s/%s: %w", c.Bucket, p.Key, err)
+	switch {
+	case err == nil:
+		return true, nil
+	case isCode(err, "PreconditionFailed"):
+		return false, nil
 	}
-	return nil
+	return false, fmt.Errorf("upload release to s3://%s/%s: %w", c.Bucket, p.Key, err)
 }
 
 // Running lists the running executions of a project and config, across every

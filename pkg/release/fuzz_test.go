@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 			if r == nil || len(r.Services) == 0 || (r.Target != TargetLocal && r.Target != TargetAWS) {
 				t.Fatalf("valid release without services or target: %+v", r)
 			}
-			if name := r.ExecutionName(ReleaseID(file.SHA256)); !sfnName.MatchString(name) {
+			if name := r.ExecutionName(ReleaseID(file.SHA256), MaxAttempts); !sfnName.MatchString(name) {
 				t.Fatalf("execution name %q is not valid", name)
 			}
 			checkDecoders(t, data, r)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -228,8 +229,8 @@ const maxExecutionName = 80
 
 // ReleaseID is the id of the release whose file has the digest sha256hex:
 // "r-" and the digest's first 16 hex digits. The same bytes always give the
-// same id, hence the same execution name, so deploying a file twice attaches
-// to the first deploy instead of starting a second.
+// same id, hence the same execution names, so deploying a file while it is
+// being deployed attaches instead of starting a second deploy.
 func ReleaseID(sha256hex string) string {
 	if len(sha256hex) > 16 {
 		sha256hex = sha256hex[:16]
@@ -241,8 +242,9 @@ func ReleaseID(sha256hex string) string {
 // configName begin; with configName empty, of every config of project.
 // Project and config are joined by '_', which names cannot contain, so
 // project "a-b" config "c" never matches project "a" config "b-c".
-// Pairs too long to leave room for a release id are cut and made unique by a
-// hash of the whole pair.
+// Pairs too long to leave room for a release id are made unique by a hash
+// of the whole pair in place of the config's tail; the project is always
+// whole, so ExecutionPrefix(project, "") begins every one of its names.
 func ExecutionPrefix(project, configName string) string {
 	if configName == "" {
 		return "deploy-" + project + "_"
@@ -253,19 +255,61 @@ func ExecutionPrefix(project, configName string) string {
 	}
 	sum := sha256.Sum256([]byte(project + "/" + configName))
 	h := hex.EncodeToString(sum[:4])
-	// "deploy-" + cut + "-" + 8 hex + "_" fills maxPrefix exactly.
-	cut := (project + "_" + configName)[:maxPrefix-len("deploy-")-len(h)-2]
-	return "deploy-" + cut + "-" + h + "_"
+	// "deploy-" + project + "_" + kept + "-" + 8 hex + "_" fills maxPrefix.
+	keep := maxPrefix - len("deploy-") - len(project) - len("_-_") - len(h)
+	if keep <= 0 {
+		return "deploy-" + project + "_" + h + "_"
+	}
+	return "deploy-" + project + "_" + configName[:keep] + "-" + h + "_"
 }
 
-// maxPrefix leaves room for a release id ("r-" + 16 hex) in 80 characters.
-const maxPrefix = maxExecutionName - len("r-") - 16
+// MaxAttempts is how many times one release can be deployed to one project
+// and config (each attempt is an execution, and Step Functions keeps names
+// for 90 days). Past it, change the file: any byte makes a new release.
+const MaxAttempts = 9999
 
-// ExecutionName is the Step Functions execution name of the deploy of
-// releaseID: ExecutionPrefix(project, config) + releaseID, at most 80
-// characters, letters, digits, '-' and '_' only.
-func (r *Release) ExecutionName(releaseID string) string {
-	return ExecutionPrefix(r.ProjectName, r.ConfigName) + releaseID
+// maxPrefix leaves room for a release id ("r-" + 16 hex) and the largest
+// attempt suffix ("-9999") in 80 characters.
+const maxPrefix = maxExecutionName - len("r-") - 16 - len("-9999")
+
+// ExecutionName is the Step Functions execution name of the attempt-th
+// deploy of releaseID: ExecutionPrefix(project, config) + releaseID, and
+// "-<attempt>" from the second attempt on. At most 80 characters, letters,
+// digits, '-' and '_' only. A release is deployed again when it is rolled
+// back to, or retried after a failure; Step Functions never reuses a name,
+// so each of those is a new attempt.
+func (r *Release) ExecutionName(releaseID string, attempt int) string {
+	return ExecutionName(r.ProjectName, r.ConfigName, releaseID, attempt)
+}
+
+// ExecutionName is Release.ExecutionName for a project and config.
+func ExecutionName(project, configName, releaseID string, attempt int) string {
+	name := ExecutionPrefix(project, configName) + releaseID
+	if attempt > 1 {
+		name += "-" + strconv.Itoa(attempt)
+	}
+	return name
+}
+
+// Attempt says which attempt of releaseID of project and config an execution
+// name is, or 0 when it is not one of them.
+func Attempt(name, project, configName, releaseID string) int {
+	rest, ok := strings.CutPrefix(name, ExecutionPrefix(project, configName)+releaseID)
+	switch {
+	case !ok:
+		return 0
+	case rest == "":
+		return 1
+	}
+	digits, ok := strings.CutPrefix(rest, "-")
+	if !ok || digits == "" || digits[0] == '0' || len(digits) > len("9999") {
+		return 0
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 2 {
+		return 0
+	}
+	return n
 }
 
 // Root is the S3 prefix of the project and config's objects in account:

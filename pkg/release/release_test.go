@@ -54,12 +54,21 @@ func TestExecutionName(t *testing.T) {
 		{"a", "b-c", "deploy-a_b-c_r-abababababababab"},
 		{long, strings.Repeat("c", MaxNameLength), ""},
 		{long, strings.Repeat("c", MaxNameLength-1), ""},
-		{strings.Repeat("x", 31), strings.Repeat("y", 22), ""}, // exactly 80
+		{strings.Repeat("x", 26), strings.Repeat("y", 22), ""}, // 80 at attempt 9999, uncut
 	}
 	seen := map[string]string{}
 	for _, tt := range tests {
 		r := &Release{ProjectName: tt.project, ConfigName: tt.config}
-		got := r.ExecutionName(id)
+		got := r.ExecutionName(id, 1)
+		for _, attempt := range []int{1, 2, 10, MaxAttempts} {
+			name := r.ExecutionName(id, attempt)
+			if !sfnName.MatchString(name) {
+				t.Errorf("attempt %d of %s/%s: %q (%d chars) is not a valid execution name", attempt, tt.project, tt.config, name, len(name))
+			}
+			if n := Attempt(name, tt.project, tt.config, id); n != attempt {
+				t.Errorf("Attempt(%q) = %d, want %d", name, n, attempt)
+			}
+		}
 		if tt.want != "" && got != tt.want {
 			t.Errorf("ExecutionName(%s, %s) = %q, want %q", tt.project, tt.config, got, tt.want)
 		}
@@ -78,13 +87,41 @@ func TestExecutionName(t *testing.T) {
 		seen[got] = tt.project + "/" + tt.config
 	}
 	// The two longest pairs differ only after the cut: the hash tells them apart.
-	a := (&Release{ProjectName: long, ConfigName: strings.Repeat("c", 40)}).ExecutionName(id)
-	b := (&Release{ProjectName: long, ConfigName: strings.Repeat("c", 39) + "d"}).ExecutionName(id)
+	a := (&Release{ProjectName: long, ConfigName: strings.Repeat("c", 40)}).ExecutionName(id, MaxAttempts)
+	b := (&Release{ProjectName: long, ConfigName: strings.Repeat("c", 39) + "d"}).ExecutionName(id, MaxAttempts)
 	if a == b || len(a) != 80 {
 		t.Fatalf("long names: %q and %q", a, b)
 	}
 	if got := (&Release{ProjectName: "hello", ConfigName: "dev"}).Root("123456789012"); got != "123456789012/hello/dev" {
 		t.Fatalf("Root = %q", got)
+	}
+}
+
+func TestAttempt(t *testing.T) {
+	id := ReleaseID(strings.Repeat("ab", 32))
+	other := ReleaseID(strings.Repeat("cd", 32))
+	base := ExecutionName("hello", "dev", id, 1)
+	tests := []struct {
+		name string
+		want int
+	}{
+		{base, 1},
+		{base + "-2", 2},
+		{base + "-9999", 9999},
+		{base + "-1", 0},     // attempt 1 has no suffix
+		{base + "-02", 0},    // not how we write numbers
+		{base + "-10000", 0}, // past MaxAttempts
+		{base + "-", 0},
+		{base + "x", 0},
+		{base + "-2x", 0},
+		{ExecutionName("hello", "dev", other, 3), 0},
+		{ExecutionName("hello", "dev2", id, 1), 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		if got := Attempt(tt.name, "hello", "dev", id); got != tt.want {
+			t.Errorf("Attempt(%q) = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
 

@@ -1,0 +1,102 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/release"
+)
+
+// countingExecutions counts the DescribeExecution calls the probe makes.
+type countingExecutions struct {
+	*sfn.Client
+	describes int
+}
+
+func (c *countingExecutions) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	c.describes++
+	return c.Client.DescribeExecution(ctx, in, opts...)
+}
+
+// TestProbeAttempts starts, on the local backend, executions named as the
+// attempts of a release would be, and checks the probe finds the newest
+// one and the first free name in a few calls.
+func TestProbeAttempts(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.New(ctx, server.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	api := deployer.Endpoint(srv.Endpoint()).SFNClient()
+
+	tests := []struct {
+		name     string
+		exist    []int // attempts that exist
+		last     int
+		free     int
+		maxCalls int
+	}{
+		{name: "never deployed", free: 1, maxCalls: 1},
+		{name: "once", exist: []int{1}, last: 1, free: 2, maxCalls: 2},
+		{name: "five times", exist: seq(1, 5), last: 5, free: 6, maxCalls: 6},
+		{name: "sixteen times", exist: seq(1, 16), last: 16, free: 17, maxCalls: 10},
+		{name: "forty times", exist: seq(1, 40), last: 40, free: 41, maxCalls: 12},
+		// Step Functions forgot attempts 1 and 2 (90 days): name 1 is free.
+		{name: "oldest forgotten", exist: seq(3, 6), free: 1, maxCalls: 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm, err := api.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+				Name:       aws.String(fmt.Sprintf("probe-%d", i)),
+				Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`),
+				RoleArn:    aws.String("arn:aws:iam::000000000000:role/odin"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := release.ReleaseID("0123456789abcdef0123456789abcdef")
+			for _, n := range tt.exist {
+				if _, err := api.StartExecution(ctx, &sfn.StartExecutionInput{
+					StateMachineArn: sm.StateMachineArn,
+					Name:            aws.String(release.ExecutionName("probe", "dev", id, n)),
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			counter := &countingExecutions{Client: api}
+			c := &Client{Executions: counter, StateMachineArn: aws.ToString(sm.StateMachineArn)}
+			p := &Plan{ReleaseID: id, Input: Input{ProjectName: "probe", ConfigName: "dev", ReleaseID: id}}
+			got, err := c.probeAttempts(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.last != tt.last || got.free != tt.free {
+				t.Errorf("probe: last %d, free %d; want last %d, free %d", got.last, got.free, tt.last, tt.free)
+			}
+			if tt.last > 0 && got.lastStatus == "" {
+				t.Errorf("probe did not record the last attempt's status")
+			}
+			if counter.describes > tt.maxCalls {
+				t.Errorf("probe made %d DescribeExecution calls, want at most %d", counter.describes, tt.maxCalls)
+			}
+		})
+	}
+
+}
+
+func seq(from, to int) []int {
+	var s []int
+	for n := from; n <= to; n++ {
+		s = append(s, n)
+	}
+	return s
+}
