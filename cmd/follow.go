@@ -66,6 +66,7 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 		IO:       f.IO,
 		Now:      f.Now,
 		Reattach: reattach,
+		Quiet:    f.Settings.Quiet,
 		Halt: func(ctx context.Context) error {
 			if in.ProjectName == "" {
 				return errors.New("not an odin deploy: nothing to halt")

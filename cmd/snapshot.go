@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -62,29 +64,17 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 
 	now := f.Now()
 	verdict := model.Verdict(now)
-	if f.Settings.Output == "json" {
+	switch {
+	case f.Settings.Output == "json":
 		enc := json.NewEncoder(f.IO.Out)
 		if err := enc.Encode(map[string]any{"header": model.Header, "steps": model.Rows, "verdict": verdict, "last_event_id": model.LastEventID}); err != nil {
 			return err
 		}
-	} else {
-		tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "STEP\tSTATUS\tVISITS\tTIME\tERROR")
-		for _, r := range model.Rows {
-			if r.Status == progress.Skipped || r.Status == progress.Pending && model.Status != "" {
-				continue // steps a finished deploy never reached are noise
-			}
-			visits := ""
-			if r.Visits > 1 {
-				visits = fmt.Sprint(r.Visits)
-			}
-			took := ""
-			if r.Status != progress.Pending {
-				took = progress.FormatDuration(r.Duration(now))
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Status, visits, took, r.Error)
-		}
-		if err := tw.Flush(); err != nil {
+	case f.Settings.Quiet:
+		// --quiet: the verdict alone, as the live view's plain output ends.
+		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)
+	default:
+		if err := writeSteps(f.IO.Out, model, now); err != nil {
 			return err
 		}
 		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)
@@ -93,4 +83,25 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 		return nil
 	}
 	return exitcode.New(verdict.Code, nil)
+}
+
+// writeSteps prints the step table of a snapshot.
+func writeSteps(w io.Writer, model *progress.Model, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tSTATUS\tVISITS\tTIME\tERROR")
+	for _, r := range model.Rows {
+		if r.Status == progress.Skipped || r.Status == progress.Pending && model.Status != "" {
+			continue // steps a finished deploy never reached are noise
+		}
+		visits := ""
+		if r.Visits > 1 {
+			visits = fmt.Sprint(r.Visits)
+		}
+		took := ""
+		if r.Status != progress.Pending {
+			took = progress.FormatDuration(r.Duration(now))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Status, visits, took, r.Error)
+	}
+	return tw.Flush()
 }

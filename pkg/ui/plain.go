@@ -13,6 +13,9 @@ import (
 // Plain writes one line per change, without escape codes, for logs and CI;
 // the last line is the verdict.
 type Plain struct {
+	// Quiet writes the verdict line only (--quiet).
+	Quiet bool
+
 	w           io.Writer
 	m           *progress.Model
 	lastHealth  string
@@ -27,6 +30,9 @@ func NewPlain(w io.Writer, m *progress.Model) *Plain {
 
 // Start prints what is being watched.
 func (p *Plain) Start() {
+	if p.Quiet {
+		return
+	}
 	h := p.m.Header
 	if h.Project != "" {
 		fmt.Fprintf(p.w, "deploy %s/%s release %s\n", h.Project, h.Config, h.Release)
@@ -45,6 +51,9 @@ func (p *Plain) Start() {
 // Event prints the line for an event already applied to the model, if it
 // changes what a reader should know.
 func (p *Plain) Event(ev watch.Event) {
+	if p.Quiet {
+		return
+	}
 	line := p.line(ev)
 	if line != "" {
 		fmt.Fprintf(p.w, "[%s] %s\n", p.stamp(ev.Time), oneLine(line))
@@ -61,6 +70,9 @@ func (p *Plain) Event(ev watch.Event) {
 
 // Warn prints a transient problem the watch is riding out.
 func (p *Plain) Warn(err error, retryIn time.Duration) {
+	if p.Quiet {
+		return
+	}
 	fmt.Fprintf(p.w, "warning: %s; retrying in %s\n", oneLine(err.Error()), progress.FormatDuration(retryIn))
 }
 

@@ -51,6 +51,11 @@ type Options struct {
 	Halt func(ctx context.Context) error
 	// Reattach is the command that attaches again, printed on detach.
 	Reattach string
+	// Quiet (--quiet) leaves only the verdict line in plain output, so a
+	// script's log holds the outcome and nothing else. It picks plain over
+	// the TUI, which is all progress; JSON lines are machine output and stay
+	// whole.
+	Quiet bool
 }
 
 // Watcher produces the events (watch.Tailer.Run fits).
@@ -75,6 +80,9 @@ func New(m *progress.Model, opts Options) *View {
 		if opts.IO.IsStdoutTTY() {
 			opts.Mode = ModeTUI
 		}
+	}
+	if opts.Quiet && opts.Mode == ModeTUI {
+		opts.Mode = ModePlain
 	}
 	return &View{m: m, opts: opts}
 }
@@ -119,6 +127,7 @@ func (v *View) Run(ctx context.Context, w Watcher) (progress.Verdict, error) {
 		r, finish = j, func(vd progress.Verdict) { j.Finish(vd, v.opts.Now()) }
 	default:
 		p := NewPlain(v.opts.IO.Out, v.m)
+		p.Quiet = v.opts.Quiet
 		r, finish = p, p.Finish
 	}
 	v.setWarn(r.Warn)
