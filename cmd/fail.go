@@ -14,6 +14,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/diagnose"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/release"
 )
 
 // FailOptions are the inputs of `odin fail`.
@@ -31,10 +32,12 @@ timing, the path the deployer took from there to its final state (the rollback),
 unhealthy instances and their last log lines, the input of the failing state, and
 what to do next. It says so plainly when the execution succeeded or is still running.
 
-With no argument: the latest failed deploy of the release.yml in the current
-directory, or of --project/--config-name (if none failed, the current one, which it
-says succeeded or is running). An execution name or ARN is explained whatever its
-outcome.
+A release file (with no argument, the release.yml in the current directory) means
+the newest deploy of that release: its latest attempt when it was rolled back to or
+retried. --project/--config-name (or a file whose release was never deployed) means
+the latest deploy of that project and config; when that one did not fail, the report
+says it succeeded or is running, and the newest failed deploy is named on stderr.
+An execution name or ARN is explained whatever its outcome.
 
 The exit code is the execution's outcome, as for odin status --no-follow, so a script
 can branch on it: 0 succeeded (nothing failed), 1 failed, 3 timed out, 4 aborted or
@@ -92,7 +95,7 @@ func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
 	if err != nil {
 		return err
 	}
-	arn, err := failedExecution(ctx, t, deployClient(f, b))
+	arn, err := failedExecution(ctx, t, deployClient(f, b), newStatusLine(f))
 	if err != nil {
 		return err
 	}
@@ -116,23 +119,39 @@ func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
 }
 
 // failedExecution is the execution a target means for odin fail: the one
-// it names, else the latest failed deploy of its project and config, else
-// (none failed) the current one, so the report says plainly that it
-// succeeded or is running instead of finding nothing.
-func failedExecution(ctx context.Context, t *target, c *deploy.Client) (string, error) {
+// it names; else the newest attempt of its release file's release; else
+// the latest deploy of its project and config, naming the newest failed
+// one on stderr when that is another.
+func failedExecution(ctx context.Context, t *target, c *deploy.Client, note *statusLine) (string, error) {
 	if t.ExecutionArn != "" {
 		return t.ExecutionArn, nil
 	}
-	for _, find := range []func(context.Context, string, string) (sfntypes.ExecutionListItem, bool, error){c.LatestFailed, c.Current} {
-		item, ok, err := find(ctx, t.Project, t.Config)
+	if t.File != nil {
+		id := release.ReleaseID(t.File.SHA256)
+		arn, ok, err := c.LatestAttempt(ctx, t.Project, t.Config, id)
 		if err != nil {
 			return "", err
 		}
 		if ok {
-			return aws.ToString(item.ExecutionArn), nil
+			return arn, nil
+		}
+		note.Printf("release %s (%s) has not been deployed to %s/%s; explaining the latest deploy of %s/%s\n", id, t.File.Path, t.Project, t.Config, t.Project, t.Config)
+	}
+	current, ok, err := c.Current(ctx, t.Project, t.Config)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy found for project %s, config %s", t.Project, t.Config))
+	}
+	if current.Status == sfntypes.ExecutionStatusRunning || current.Status == sfntypes.ExecutionStatusSucceeded {
+		failed, ok, err := c.LatestFailed(ctx, t.Project, t.Config)
+		if err == nil && ok {
+			note.Printf("the latest deploy of %s/%s did not fail; the newest that did is %s (%s): odin fail %s\n",
+				t.Project, t.Config, aws.ToString(failed.Name), failed.Status, aws.ToString(failed.Name))
 		}
 	}
-	return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy found for project %s, config %s", t.Project, t.Config))
+	return aws.ToString(current.ExecutionArn), nil
 }
 
 // historyAPI is what odin fail reads of an execution; *sfn.Client has it.

@@ -261,6 +261,22 @@ func TestFailOnLocalBackend(t *testing.T) {
 		recordFixture(t, ctx, o, rep.Execution.Arn, "../pkg/diagnose/testdata/history/local-lock-held.json")
 	}
 
+	// A later deploy of the project and config succeeds: by project and
+	// config odin fail reports that success and names the failure; by the
+	// failing release's file it still explains that release's deploy.
+	fixed, _ := hello{Project: "hello", Config: "failing", Version: "fixed"}.write(t)
+	if code, out, errOut := o.run(ctx, "deploy", fixed, "--output", "plain"); code != 0 {
+		t.Fatalf("deploy of a fixed release: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, text, errOut = o.run(ctx, "fail", "--project", "hello", "--config-name", "failing")
+	failedName := executionName(rep.Execution.Arn)
+	if code != 0 || !strings.Contains(text, "succeeded: nothing failed") || !strings.Contains(errOut, "the newest that did is "+failedName+" (FAILED): odin fail "+failedName) {
+		t.Errorf("odin fail --project after a fix: exit %d, want 0, the success and the failure named\nstdout:\n%s\nstderr:\n%s", code, text, errOut)
+	}
+	if code, text, errOut = o.run(ctx, "fail", file); code != 1 || !strings.Contains(text, failedName) {
+		t.Errorf("odin fail FILE after a fix: exit %d, want 1 explaining %s\nstdout:\n%s\nstderr:\n%s", code, failedName, text, errOut)
+	}
+
 	// No argument: the release.yml of the current directory.
 	t.Chdir("../examples/failing")
 	code, text, errOut = o.run(ctx, "fail")

@@ -161,7 +161,7 @@ func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
 	)
 	go func() {
 		defer close(done)
-		probe, probeErr = c.probeAttempts(ctx, p)
+		probe, probeErr = c.probeAttempts(ctx, p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID)
 	}()
 	running, runningErr := c.Running(ctx, p.Input.ProjectName, p.Input.ConfigName)
 	<-done
@@ -260,10 +260,10 @@ type attemptProbe struct {
 // Attempts are started in order, so the ones that exist are 1..n, or k..n
 // once Step Functions has forgotten executions older than 90 days (then
 // attempt 1's name is free to use again).
-func (c *Client) probeAttempts(ctx context.Context, p *Plan) (attemptProbe, error) {
+func (c *Client) probeAttempts(ctx context.Context, project, configName, releaseID string) (attemptProbe, error) {
 	var pr attemptProbe
 	exists := func(n int) (bool, error) {
-		d, err := c.describe(ctx, c.executionArn(release.ExecutionName(p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID, n)))
+		d, err := c.describe(ctx, c.executionArn(release.ExecutionName(project, configName, releaseID, n)))
 		switch {
 		case err == nil:
 			if n > pr.last {
@@ -273,7 +273,7 @@ func (c *Client) probeAttempts(ctx context.Context, p *Plan) (attemptProbe, erro
 		case isCode(err, "ExecutionDoesNotExist"):
 			return false, nil
 		default:
-			return false, c.stateMachineError(fmt.Sprintf("look up attempt %d of release %s", n, p.ReleaseID), err)
+			return false, c.stateMachineError(fmt.Sprintf("look up attempt %d of release %s", n, releaseID), err)
 		}
 	}
 	lo, hi := 0, 1 // attempt lo exists (0: none known); hi is the next to try
@@ -306,6 +306,17 @@ func (c *Client) probeAttempts(ctx context.Context, p *Plan) (attemptProbe, erro
 	}
 	pr.free = hi
 	return pr, nil
+}
+
+// LatestAttempt finds the execution of the newest deploy of a release to
+// a project and config; ok is false when it was never deployed there (or
+// so long ago that Step Functions has forgotten).
+func (c *Client) LatestAttempt(ctx context.Context, project, configName, releaseID string) (arn string, ok bool, err error) {
+	pr, err := c.probeAttempts(ctx, project, configName, releaseID)
+	if err != nil || pr.last == 0 {
+		return "", false, err
+	}
+	return c.executionArn(release.ExecutionName(project, configName, releaseID, pr.last)), true, nil
 }
 
 // isLatest says whether the release's attempt is the newest execution of

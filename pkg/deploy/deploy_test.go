@@ -74,8 +74,7 @@ func TestProbeAttempts(t *testing.T) {
 			}
 			counter := &countingExecutions{Client: api}
 			c := &Client{Executions: counter, StateMachineArn: aws.ToString(sm.StateMachineArn)}
-			p := &Plan{ReleaseID: id, Input: Input{ProjectName: "probe", ConfigName: "dev", ReleaseID: id}}
-			got, err := c.probeAttempts(ctx, p)
+			got, err := c.probeAttempts(ctx, "probe", "dev", id)
 			if err != nil {
 				t.Fatal(err)
 			}
