@@ -37,8 +37,11 @@ func ParseMode(s string) (Mode, error) {
 		return ModeAuto, nil
 	case ModeTUI, ModePlain, ModeJSON:
 		return m, nil
+	case "tty":
+		// What --output documents and the settings accept.
+		return ModeTUI, nil
 	}
-	return "", fmt.Errorf("unknown output %q: want auto, tui, plain or json", s)
+	return "", fmt.Errorf("unknown output %q: want auto, tty, plain or json", s)
 }
 
 // Options configure a live view.

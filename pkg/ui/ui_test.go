@@ -287,7 +287,7 @@ func TestDetachHint(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for in, want := range map[string]Mode{"": ModeAuto, "auto": ModeAuto, "tui": ModeTUI, "plain": ModePlain, "json": ModeJSON} {
+	for in, want := range map[string]Mode{"": ModeAuto, "auto": ModeAuto, "tui": ModeTUI, "tty": ModeTUI, "plain": ModePlain, "json": ModeJSON} {
 		if got, err := ParseMode(in); err != nil || got != want {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
