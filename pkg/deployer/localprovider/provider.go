@@ -424,13 +424,17 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 }
 
 // CleanUpFailure stops the release's instances; the serving release is
-// untouched.
+// untouched. A failed deploy of the release that is serving (deployed
+// again, say after another release failed) started nothing of its own:
+// its Deploy found the release running. So there is nothing to clean up,
+// and stopping it would take the service down.
 func (p *Provider) CleanUpFailure(_ context.Context, d *deployer.Deployment) error {
 	p.mu.Lock()
 	r := p.releases[d.ReleaseID]
 	if r != nil && p.active[scope(d)] == d.ReleaseID {
 		p.mu.Unlock()
-		return &deployer.CleanUpError{Msg: fmt.Sprintf("release %s is serving traffic; not stopping it", d.ReleaseID)}
+		p.logger.Info("the failed deploy's release is serving; leaving it running", "release", d.ReleaseID)
+		return nil
 	}
 	p.mu.Unlock()
 	ins, ok := p.instancesOf(d.ReleaseID)

@@ -235,6 +235,44 @@ func TestFailedReleaseLeavesPreviousServing(t *testing.T) {
 	}
 }
 
+// TestServingReleaseDeployedAgain deploys the release that serves once
+// more (a rollback to it after another release failed): nothing restarts,
+// and the failure cleanup of such a deploy leaves it serving.
+func TestServingReleaseDeployedAgain(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	listen := freeListenPort(t)
+	v1 := deployment(t, "r-v1", "ok", 1, listen)
+	if err := p.Deploy(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if err := p.CleanUpSuccess(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	pids := p.PIDs("r-v1")
+
+	again := deployment(t, "r-v1", "ok", 1, listen)
+	if err := p.Deploy(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := p.Health(ctx, again); err != nil || !h.Healthy {
+		t.Fatalf("the serving release deployed again: healthy %v, %v", h != nil && h.Healthy, err)
+	}
+	if err := p.CleanUpFailure(ctx, again); err != nil {
+		t.Fatalf("cleaning up a failed deploy of the serving release: %v", err)
+	}
+	if err := p.CleanUpSuccess(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.PIDs("r-v1"); fmt.Sprint(got) != fmt.Sprint(pids) {
+		t.Errorf("pids %v after deploying again, want the same %v", got, pids)
+	}
+	if got := get(t, listen); !strings.HasPrefix(got, "200 r-v1 ") {
+		t.Errorf("the serving release must keep serving; got %q", got)
+	}
+}
+
 func TestCrashedInstanceIsDeployError(t *testing.T) {
 	ctx := context.Background()
 	p := newProvider(t)
