@@ -144,7 +144,32 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 	add("release", newValidateCmd(f), newSchemaCmd(f))
 	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
 	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newGenDocsCmd(f))
+	rejectUnknownCommands(root)
 	return root
+}
+
+// rejectUnknownCommands makes every command that only groups others (odin,
+// odin local, ...) refuse an argument that names none of them with a usage
+// error (exit 2). Left alone, cobra fails `odin frobnicate` with a plain
+// error (exit 1) and answers `odin local frobnicate` with help (exit 0).
+func rejectUnknownCommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownCommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = usageArgs(func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return errors.New(msg)
+	})
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 func versionLine() string {

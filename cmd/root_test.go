@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// Every way of calling odin wrongly exits 2, as `odin exit-codes` says,
+// before anything touches a backend.
+func TestUsageErrorsExit2(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantCode int
+		stderr   string // part of the message
+	}{
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate" for "odin"`},
+		{[]string{"statu"}, 2, `did you mean "status"?`},
+		{[]string{"local", "frobnicate"}, 2, `unknown command "frobnicate" for "odin local"`},
+		{[]string{"deployer", "frobnicate"}, 2, `unknown command "frobnicate" for "odin deployer"`},
+		{[]string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
+		{[]string{"version", "--frobnicate"}, 2, "unknown flag: --frobnicate"},
+		{[]string{"frobnicate", "--frobnicate"}, 2, "unknown flag"},
+		{[]string{"deploy"}, 2, "accepts 1 arg(s), received 0"},
+		{[]string{"deploy", "a.yml", "b.yml"}, 2, "accepts 1 arg(s), received 2"},
+		{[]string{"status", "a", "b"}, 2, "accepts at most 1 arg(s)"},
+		{[]string{"config", "extra"}, 2, "unknown command"},
+		{[]string{"deploy", "--timeout", "abc", "x.yml"}, 2, `invalid argument "abc" for "--timeout"`},
+		{[]string{"--output", "xml", "version"}, 2, `invalid output "xml"`},
+		{[]string{"--quiet", "--verbose", "version"}, 2, "cannot be used together"},
+		// Still fine: a group alone, or help, prints help and exits 0.
+		{[]string{}, 0, ""},
+		{[]string{"local"}, 0, ""},
+		{[]string{"help", "local"}, 0, ""},
+		{[]string{"version"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f, out, errOut := testFactory()
+			code := Run(context.Background(), f, tt.args)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.wantCode, errOut)
+			}
+			if !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("stderr %q, want it to say %q", errOut, tt.stderr)
+			}
+			if tt.wantCode == 0 && out.Len() == 0 {
+				t.Error("nothing on stdout")
+			}
+		})
+	}
+}
