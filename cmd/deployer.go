@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
@@ -105,7 +106,8 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 		return fmt.Errorf("find this function's account: %w", err)
 	}
 	h := &deployer.Handler{
-		Storage: s3.NewFromConfig(cfg),
+		Storage:    s3.NewFromConfig(cfg),
+		Executions: sfn.NewFromConfig(cfg),
 		// The AWS provider comes with its own issue; until then an aws
 		// release fails Validate with a BadReleaseError naming the target.
 		Providers: map[string]deployer.Provider{},

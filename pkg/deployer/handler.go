@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
 )
 
@@ -27,10 +28,23 @@ type Storage interface {
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
+// Executions is the part of Step Functions the lock uses to learn whether the
+// execution holding it still runs.
+type Executions interface {
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
 // Handler runs the deployer's tasks. One value serves every invocation: in a
 // Lambda, or registered in-process with the local backend.
 type Handler struct {
 	Storage Storage
+	// Executions, when set, tells Lock whether the execution holding a
+	// lock still runs: a lock whose execution has ended is taken over at
+	// once, and one whose execution runs is never taken over. On AWS the
+	// function's role needs states:DescribeExecution on the deployer's
+	// executions. When it is nil, or the call fails, the lock's expiry
+	// decides.
+	Executions Executions
 	// Providers run releases, by release target ("local", "aws").
 	Providers map[string]Provider
 	// Account and Region are where this deployer runs; a local release must
@@ -49,9 +63,6 @@ const (
 	// replayed.
 	maxReleaseAge    = 10 * 24 * time.Hour
 	maxReleaseFuture = 2 * time.Minute
-	// lockSlack is added to the release's timeout for the lock's expiry: the
-	// execution's cleanup outlives the health loop by at most this.
-	lockSlack = 15 * time.Minute
 	// historyBudget bounds the health loop's events (the engine and AWS stop
 	// an execution at 25,000).
 	historyBudget = 15000

@@ -380,7 +380,7 @@ func TestExpiredLockIsTakenOver(t *testing.T) {
 	if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
 		t.Fatal(err)
 	}
-	f.now = f.now.Add(time.Hour) // timeout 60s + 15m slack have passed
+	f.now = f.now.Add(lockLifetime(stA) + time.Minute)
 	inB.CreatedAt = f.now.UTC().Format(time.RFC3339)
 	stB, err := invoke(t, f.h, "Validate", inB, "exec-b", f.now)
 	if err != nil {

@@ -53,12 +53,13 @@ func (ep Endpoint) SFNClient() *sfn.Client {
 // releases come from its S3, and target "local" runs on p.
 func LocalHandler(ep Endpoint, p Provider, logger *slog.Logger) *Handler {
 	return &Handler{
-		Storage:   ep.S3Client(),
-		Providers: map[string]Provider{"local": p},
-		Account:   ep.Account,
-		Region:    ep.Region,
-		Now:       time.Now,
-		Logger:    logger,
+		Storage:    ep.S3Client(),
+		Executions: ep.SFNClient(),
+		Providers:  map[string]Provider{"local": p},
+		Account:    ep.Account,
+		Region:     ep.Region,
+		Now:        time.Now,
+		Logger:     logger,
 	}
 }
 

@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // validate checks the execution input and the release it points at, and
@@ -116,7 +120,9 @@ type lockRecord struct {
 func (h *Handler) lockKey(st *State) string { return st.root() + "/lock" }
 
 // lock takes the project and config's deploy lock with a write that only
-// succeeds if no lock exists, so two deploys can never both hold it.
+// succeeds if no lock exists, so two deploys can never both hold it. A lock
+// held by another execution is taken over only when that execution has
+// ended, or, when Step Functions cannot say, once the lock has expired.
 func (h *Handler) lock(ctx context.Context, st *State, ex execution) error {
 	now := h.now()
 	rec := lockRecord{
@@ -124,7 +130,7 @@ func (h *Handler) lock(ctx context.Context, st *State, ex execution) error {
 		Owner:      st.DeployedBy,
 		Execution:  ex.Arn,
 		AcquiredAt: now.UTC().Format(time.RFC3339),
-		ExpiresAt:  now.Add(time.Duration(st.Timeout)*time.Second + lockSlack).UTC().Format(time.RFC3339),
+		ExpiresAt:  now.Add(lockLifetime(st)).UTC().Format(time.RFC3339),
 	}
 	body, _ := json.Marshal(rec)
 	key := h.lockKey(st)
@@ -147,32 +153,170 @@ func (h *Handler) lock(ctx context.Context, st *State, ex execution) error {
 		if err != nil {
 			return err
 		}
-		if held == nil && attempt == 0 {
-			continue // released between our write and our read
+		if held == nil {
+			if attempt == 0 {
+				continue // released between our write and our read
+			}
+			return &LockExistsError{Msg: lockHeldMessage(st, nil, holder{}, now)}
 		}
-		if held != nil && held.ReleaseID == st.ReleaseID && held.Execution == ex.Arn {
+		if held.ReleaseID == st.ReleaseID && held.Execution == ex.Arn {
 			// Our own lock: an earlier attempt of this task wrote it and
 			// its answer was lost.
 			st.LockETag = etag
 			return nil
 		}
-		if held != nil && attempt == 0 {
-			if exp, err := time.Parse(time.RFC3339, held.ExpiresAt); err == nil && now.After(exp) {
-				// Expired: its execution is long over. Delete exactly that
-				// lock and try once more.
-				if _, err := h.Storage.DeleteObject(ctx, &s3.DeleteObjectInput{
-					Bucket: aws.String(st.Bucket), Key: aws.String(key), IfMatch: aws.String(etag),
-				}); err == nil {
-					h.logger().Warn("took over an expired deploy lock", "holder", held.ReleaseID, "expired", held.ExpiresAt)
-					continue
-				}
+		hs := h.describeHolder(ctx, held)
+		if why := hs.stale(held, now); why != "" && attempt == 0 {
+			// Delete exactly the lock we read and try once more.
+			if _, err := h.Storage.DeleteObject(ctx, &s3.DeleteObjectInput{
+				Bucket: aws.String(st.Bucket), Key: aws.String(key), IfMatch: aws.String(etag),
+			}); err == nil {
+				h.logger().Warn("took over a stale deploy lock: "+why, "holder", held.ReleaseID,
+					"holder_execution", held.Execution, "holder_status", hs.status, "expires_at", held.ExpiresAt)
+				continue
 			}
 		}
-		return &LockExistsError{Msg: lockHeldMessage(st, held, now)}
+		return &LockExistsError{Msg: lockHeldMessage(st, held, hs, now)}
 	}
 }
 
-func lockHeldMessage(st *State, held *lockRecord, now time.Time) string {
+// holder is what Step Functions says of the execution that holds a lock.
+type holder struct {
+	// status is the execution's status, holderGone when Step Functions
+	// does not know it, or "" when unknown (no Executions, or the call
+	// failed).
+	status string
+}
+
+const holderGone = "ExecutionDoesNotExist"
+
+// describeHolder asks Step Functions about the lock's execution. A failure
+// (AccessDenied, throttling) leaves the status unknown, so that the lock's
+// expiry decides as if there were no Executions.
+func (h *Handler) describeHolder(ctx context.Context, held *lockRecord) holder {
+	if h.Executions == nil || held.Execution == "" {
+		return holder{}
+	}
+	out, err := h.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(held.Execution)})
+	switch {
+	case err == nil:
+		return holder{status: string(out.Status)}
+	case isCode(err, "ExecutionDoesNotExist"):
+		return holder{status: holderGone}
+	}
+	h.logger().Warn("cannot tell whether the deploy lock's execution still runs; the lock's expiry decides",
+		"holder_execution", held.Execution, "error", err)
+	return holder{}
+}
+
+// running says the holder runs, or will run again (a redrive was asked for).
+func (hs holder) running() bool {
+	return hs.status == string(sfntypes.ExecutionStatusRunning) || hs.status == string(sfntypes.ExecutionStatusPendingRedrive)
+}
+
+// stale says why the lock may be taken over, or "" if it may not.
+func (hs holder) stale(held *lockRecord, now time.Time) string {
+	switch sfntypes.ExecutionStatus(hs.status) {
+	case sfntypes.ExecutionStatusSucceeded, sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut,
+		sfntypes.ExecutionStatusAborted, holderGone:
+		return "its execution has ended"
+	}
+	if hs.running() {
+		return "" // whatever expires_at says
+	}
+	if exp, err := time.Parse(time.RFC3339, held.ExpiresAt); err == nil && now.After(exp) {
+		return "it has expired"
+	}
+	return ""
+}
+
+// lockLifetime is how long a lock taken now may be needed: as long as the
+// rest of its execution can run, so that expiry never hands the lock to
+// another deploy while the holder still acts. Every Task attempt is cut off
+// at its TimeoutSeconds and Retry adds attempts and backoff, so the sum of
+// every Task state's worst case bounds all the tasks one execution runs
+// (generously: an execution runs only some of them). The health loop adds
+// the release's timeout (its deadline, set before the lock was taken), then
+// at most one more wait and one more check than the tasks' sum counts.
+func lockLifetime(st *State) time.Duration {
+	worst := taskWorstCases()
+	var tasks time.Duration
+	for _, d := range worst {
+		tasks += d
+	}
+	waits := time.Duration(st.Timeout+st.WaitForDeploy+st.WaitForHealthy) * time.Second
+	return waits + tasks + worst["CheckHealthy"]
+}
+
+// lambdaMaxRun is the longest a Lambda invocation can run: a Task state
+// without TimeoutSeconds is bounded by it.
+const lambdaMaxRun = 15 * time.Minute
+
+// taskWorstCases is, for each Task state of the deployer's definition, the
+// longest it can take with every retry.
+var taskWorstCases = sync.OnceValue(func() map[string]time.Duration {
+	worst, err := worstCases(definitionTemplate)
+	if err != nil {
+		// The definition is embedded and TestTaskWorstCases reads it.
+		panic("deployer definition: " + err.Error())
+	}
+	return worst
+})
+
+func worstCases(definition []byte) (map[string]time.Duration, error) {
+	var def struct {
+		States map[string]struct {
+			Type           string `json:"Type"`
+			TimeoutSeconds *int   `json:"TimeoutSeconds"`
+			Retry          []struct {
+				MaxAttempts     *int     `json:"MaxAttempts"`
+				IntervalSeconds *float64 `json:"IntervalSeconds"`
+				BackoffRate     *float64 `json:"BackoffRate"`
+				MaxDelaySeconds *float64 `json:"MaxDelaySeconds"`
+			} `json:"Retry"`
+		} `json:"States"`
+	}
+	if err := json.Unmarshal(definition, &def); err != nil {
+		return nil, err
+	}
+	worst := map[string]time.Duration{}
+	for name, s := range def.States {
+		if s.Type != "Task" {
+			continue
+		}
+		attempt := lambdaMaxRun
+		if s.TimeoutSeconds != nil {
+			attempt = time.Duration(*s.TimeoutSeconds) * time.Second
+		}
+		total := attempt
+		// Each retrier counts its own attempts, so errors that alternate
+		// between retriers get all of them. The defaults are the States
+		// Language's.
+		for _, r := range s.Retry {
+			attempts, interval, rate := 3, 1.0, 2.0
+			if r.MaxAttempts != nil {
+				attempts = *r.MaxAttempts
+			}
+			if r.IntervalSeconds != nil {
+				interval = *r.IntervalSeconds
+			}
+			if r.BackoffRate != nil {
+				rate = *r.BackoffRate
+			}
+			for i := range attempts {
+				wait := interval * math.Pow(rate, float64(i))
+				if r.MaxDelaySeconds != nil {
+					wait = min(wait, *r.MaxDelaySeconds)
+				}
+				total += attempt + time.Duration(wait*float64(time.Second))
+			}
+		}
+		worst[name] = total
+	}
+	return worst, nil
+}
+
+func lockHeldMessage(st *State, held *lockRecord, hs holder, now time.Time) string {
 	clear := fmt.Sprintf("if no deploy of it is running, clear the lock with `odin unlock --project %s --config-name %s` (or `odin unlock <release file>`)", st.ProjectName, st.ConfigName)
 	if held == nil {
 		return fmt.Sprintf("deploys of %s/%s are locked by another deploy that changed while being read; %s", st.ProjectName, st.ConfigName, clear)
@@ -181,8 +325,17 @@ func lockHeldMessage(st *State, held *lockRecord, now time.Time) string {
 	if t, err := time.Parse(time.RFC3339, held.AcquiredAt); err == nil {
 		age = "for " + now.Sub(t).Truncate(time.Second).String()
 	}
+	if hs.running() {
+		return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s, and that execution is still running (%s): wait for it to end, or halt it with `odin halt %s`",
+			st.ProjectName, st.ConfigName, held.ReleaseID, held.Owner, held.Execution, age, hs.status, executionName(held.Execution))
+	}
 	return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s, until %s; %s",
 		st.ProjectName, st.ConfigName, held.ReleaseID, held.Owner, held.Execution, age, held.ExpiresAt, clear)
+}
+
+// executionName is the last part of an execution ARN, which `odin halt` takes.
+func executionName(arn string) string {
+	return arn[strings.LastIndex(arn, ":")+1:]
 }
 
 // readLock returns the lock and its ETag, or nil when there is none.
