@@ -310,24 +310,57 @@ func (m *Model) Elapsed(now time.Time) time.Duration {
 	return end.Sub(m.Started)
 }
 
-// Steps counts steps finished at least once (so a loop never makes the
-// count go back) and the steps there are. Once the execution has ended,
-// steps it never reached are not counted.
-func (m *Model) Steps() (done, total int) {
-	// While all goes well the total is the happy path; once something
-	// failed, or the execution ended, every step that can still matter counts.
-	onlyHappy := m.Status == "" && m.FirstFailure == nil && m.happy > 0
+// StepCount is how far an execution got, as a header shows it.
+type StepCount struct {
+	// Done counts the happy path's steps (StartAt to success) that ended
+	// at least once (succeeded, failed or stopped), so a loop never makes
+	// it go back; Total is the happy path's length, which nothing that
+	// happens later changes.
+	Done, Total int
+	// OffPath is set once the execution entered a step off the happy path:
+	// for the deployer, its rollback. Rollback counts those steps finished.
+	OffPath  bool
+	Rollback int
+}
+
+// String is "8/11", or "8/11, rollback 2" once off the happy path.
+func (c StepCount) String() string {
+	s := fmt.Sprintf("%d/%d", c.Done, c.Total)
+	if c.OffPath {
+		s += fmt.Sprintf(", rollback %d", c.Rollback)
+	}
+	return s
+}
+
+// Steps counts the happy path's steps done and, once the execution left it,
+// the rollback's steps apart: the total never jumps when something fails.
+// A definition with no happy path (no Succeed or End reached) counts every
+// step the execution can still reach.
+func (m *Model) Steps() StepCount {
+	var c StepCount
 	for i, r := range m.Rows {
+		finished := r.Finished > 0
 		switch {
-		case r.Status == Skipped:
-		case !onlyHappy, i < m.happy, r.Status != Pending:
-			total++
-		}
-		if r.Finished > 0 || r.Status == Stopped {
-			done++
+		case m.happy == 0:
+			if r.Status != Skipped {
+				c.Total++
+			}
+			if finished {
+				c.Done++
+			}
+		case i < m.happy:
+			c.Total++
+			if finished {
+				c.Done++
+			}
+		case r.Visits > 0:
+			c.OffPath = true
+			if finished {
+				c.Rollback++
+			}
 		}
 	}
-	return done, total
+	return c
 }
 
 // Current is the step running now ("" when none).

@@ -123,8 +123,8 @@ func TestRunningWithRetry(t *testing.T) {
 	}
 	// Nothing has failed: the total is the happy path (11 states), not the
 	// 17 that include the rollback states.
-	if done, total := m.Steps(); done != 6 || total != 11 {
-		t.Fatalf("steps %d/%d, want 6/11", done, total)
+	if c := m.Steps(); c.String() != "6/11" {
+		t.Fatalf("steps %s, want 6/11", c)
 	}
 	if m.Health == nil || m.Health.Step != "Deploy" || m.Health.Services[0].Launching != 2 {
 		t.Fatalf("health %+v", m.Health)
@@ -189,9 +189,9 @@ func FuzzApply(f *testing.F) {
 				Time: time.Unix(int64(s), 0), Status: statuses[k%len(statuses)], Error: "E",
 				Output: `{"health":{"healthy":false,"services":{"web":null,"api":{"desired":1}}}}`})
 		}
-		done, total := m.Steps()
-		if done > total || total > len(m.Rows) {
-			t.Fatalf("steps %d/%d of %d rows", done, total, len(m.Rows))
+		c := m.Steps()
+		if c.Done > c.Total || c.Total+c.Rollback > len(m.Rows) || c.Rollback > 0 && !c.OffPath {
+			t.Fatalf("steps %+v of %d rows", c, len(m.Rows))
 		}
 		_ = m.Verdict(time.Unix(1000, 0))
 		_ = m.Elapsed(time.Unix(0, 0))

@@ -96,8 +96,7 @@ func (p *Plain) line(ev watch.Event) string {
 	if ev.State != ev.Step && ev.Kind != watch.ExecutionEnded && ev.Kind != watch.ExecutionStarted {
 		return "" // inside a Parallel/Map: its container's lines say enough
 	}
-	done, total := p.m.Steps()
-	step := fmt.Sprintf("[%d/%d] %s", done, total, ev.Step)
+	step := fmt.Sprintf("[%s] %s", p.m.Steps(), ev.Step)
 	switch ev.Kind {
 	case watch.ExecutionStarted:
 		return "execution started"

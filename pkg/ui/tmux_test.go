@@ -73,7 +73,7 @@ func TestTUIInTmux(t *testing.T) {
 	for _, want := range []string{
 		// (The title line may have scrolled off by the time the helper's own
 		// lines are printed below the final frame.)
-		"elapsed 27s · steps 11/11",
+		"elapsed 27s · steps 8/11, rollback 3",
 		"CheckHealthy        failed (×2)",
 		"HealthError: web-2: GET http://127.0.0.1:8082/health: 500 Internal Server Error",
 		"FAILED: deploy of hello/production release r-20261125-2a9f failed after 27s at CheckHealthy:\nHealthError: web-2: GET",

@@ -177,8 +177,7 @@ func (t tuiModel) View() string {
 	if len(where) > 0 {
 		top = append(top, t.st.dim.Render(strings.Join(where, " · ")))
 	}
-	done, total := t.m.Steps()
-	top = append(top, fmt.Sprintf("elapsed %s · steps %d/%d", progress.FormatDuration(t.m.Elapsed(t.now)), done, total), "")
+	top = append(top, fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps()), "")
 
 	nameW := 8
 	for _, r := range t.m.Rows {
