@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/deploy"
@@ -32,7 +34,8 @@ func newUnlockCmd(f *Factory) *cobra.Command {
 		Short: "Clear a stale deploy lock",
 		Long: `Show who holds the deploy lock of a project and config, and delete it after you
 confirm. The delete is conditional: if another deploy takes the lock meanwhile, nothing
-is removed. A lock held by a deploy that is still running is refused unless --force.`,
+is removed. A lock held by a deploy that is still running, or whose deploy cannot be
+looked up (no permission, throttling, the network), is refused unless --force.`,
 		Example: "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --config-name development --yes",
 		Args:    usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,7 +48,7 @@ is removed. A lock held by a deploy that is still running is refused unless --fo
 	}
 	opts.Target.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "clear the lock even if its deploy is still running")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "clear the lock even if its deploy is still running or cannot be looked up")
 	return cmd
 }
 
@@ -74,13 +77,37 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	if at, err := time.Parse(time.RFC3339, lock.AcquiredAt); err == nil {
 		age = opts.Now().Sub(at).Round(time.Second).String() + " old"
 	}
-	fmt.Fprintf(opts.IO.Out, "lock s3://%s/%s\n  release   %s\n  held by   %s\n  execution %s\n  acquired  %s (%s)\n",
-		b.Bucket, lock.Key, lock.ReleaseID, lock.Owner, lock.Execution, lock.AcquiredAt, age)
-
+	// Ask about the holder before showing the lock, so the summary says
+	// whether it still runs.
+	status, describeErr := "", error(nil)
 	if lock.Execution != "" {
 		d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(lock.Execution)})
-		if err == nil && d.Status == "RUNNING" && !opts.Force {
-			return exitcode.New(exitcode.Failed, fmt.Errorf("the lock belongs to a deploy that is still running (%s); halt it with `odin halt %s`, or pass --force", aws.ToString(d.Name), aws.ToString(d.Name)))
+		var gone *sfntypes.ExecutionDoesNotExist
+		switch {
+		case err == nil:
+			status = string(d.Status)
+		case errors.As(err, &gone):
+			status = "does not exist"
+		default:
+			status, describeErr = "unknown", err
+		}
+	}
+	execution := lock.Execution
+	if status != "" {
+		execution += " (" + status + ")"
+	}
+	fmt.Fprintf(opts.IO.Out, "lock s3://%s/%s\n  release   %s\n  held by   %s\n  execution %s\n  acquired  %s (%s)\n",
+		b.Bucket, lock.Key, lock.ReleaseID, lock.Owner, execution, lock.AcquiredAt, age)
+
+	if !opts.Force {
+		switch {
+		case status == string(sfntypes.ExecutionStatusRunning) || status == string(sfntypes.ExecutionStatusPendingRedrive):
+			name := lock.Execution[strings.LastIndex(lock.Execution, ":")+1:]
+			return exitcode.New(exitcode.Failed, fmt.Errorf("the lock belongs to a deploy that is still running (%s); halt it with `odin halt %s`, or pass --force", name, name))
+		case describeErr != nil:
+			// Without its status the holder may still be running: wrong
+			// region, no permission, throttling or the network say nothing.
+			return exitcode.New(exitcode.Failed, fmt.Errorf("cannot tell whether the lock's execution %s is still running: %w; --force deletes the lock anyway", lock.Execution, describeErr))
 		}
 	}
 	if err := confirm(opts.IO, opts.Yes, "Delete this lock?"); err != nil {
