@@ -161,6 +161,7 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		Addr:        opts.Listen,
 		AllowRemote: opts.AllowRemote,
 		Logger:      log,
+		Version:     version,
 		Functions: func(server.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, spec := range opts.Functions {

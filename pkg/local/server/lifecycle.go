@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Status is what `odin local status` reports.
@@ -73,12 +76,22 @@ func readRunInfo(dir string) (*runInfo, error) {
 	return &info, nil
 }
 
-// healthy asks the server behind info whether it is that very instance.
+// emptySHA256 is the hex SHA-256 of an empty body.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// healthy asks the server behind info whether it is that very instance. The
+// request is signed with info's credentials: the server names its instance
+// to nobody else.
 func healthy(ctx context.Context, info *runInfo) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, info.URL+HealthPath, nil)
 	if err != nil {
+		return false
+	}
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	creds := aws.Credentials{AccessKeyID: info.AccessKeyID, SecretAccessKey: info.SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "s3", info.Region, time.Now()); err != nil {
 		return false
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -90,7 +103,7 @@ func healthy(ctx context.Context, info *runInfo) bool {
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&h) != nil {
 		return false
 	}
-	return h.Instance == info.Instance
+	return h.Instance != "" && h.Instance == info.Instance
 }
 
 // Probe reports whether a healthy server runs for dataDir, and where.

@@ -36,9 +36,11 @@ const (
 	DefaultAccount = "000000000000"
 	// DefaultAddr is where `odin local serve` listens unless told otherwise.
 	DefaultAddr = "127.0.0.1:4599"
-	// HealthPath answers unauthenticated, with no secrets, so a CLI can tell
-	// whether the server behind endpoint.json is the one for its data dir.
-	// It cannot clash with S3: a bucket name cannot start with '_'.
+	// HealthPath answers anyone with the status and version alone; a request
+	// signed with the server's credentials also gets the server's instance,
+	// so a CLI can tell whether the server behind endpoint.json is the one
+	// for its data dir. It cannot clash with S3: a bucket name cannot start
+	// with '_'.
 	HealthPath = "/_odin/health"
 )
 
@@ -86,6 +88,8 @@ type Options struct {
 	// executions still sign with real time.
 	Now             func() time.Time
 	Region, Account string
+	// Version is odin's version, in the health answer.
+	Version string
 	// Functions builds the task functions once the endpoint is known, so
 	// in-process handlers can call back into this server through the SDK.
 	// Nil means none are registered.
@@ -103,6 +107,7 @@ type Server struct {
 	ep        Endpoint
 	dataDir   string
 	instance  string
+	version   string
 	started   time.Time
 	log       *slog.Logger
 	lock      *os.File
@@ -132,7 +137,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{dataDir: dir, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
+	s := &Server{dataDir: dir, version: opts.Version, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -392,14 +397,14 @@ func (s *Server) writeRunFiles() error {
 	return nil
 }
 
-// health is the unauthenticated health answer: no secrets.
+// health is the health answer. Anyone on the machine can ask, so without a
+// signature it says nothing about the machine (no pid, no paths) and leaves
+// out the instance: only a holder of the credentials learns it, so a process
+// that takes the port after the server died cannot pass for it.
 type health struct {
-	Status    string    `json:"status"`
-	Pid       int       `json:"pid"`
-	Instance  string    `json:"instance"`
-	StartedAt time.Time `json:"startedAt"`
-	DataDir   string    `json:"dataDir"`
-	States    bool      `json:"states"`
+	Status   string `json:"status"`
+	Version  string `json:"version,omitempty"`
+	Instance string `json:"instance,omitempty"`
 }
 
 // ServeHTTP authenticates the request and routes it by its credential scope.
@@ -432,10 +437,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		return "closing"
 	}
 	if r.URL.Path == HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(health{Status: "ok", Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(),
-			DataDir: s.dataDir, States: s.states != nil})
-		return "health"
+		return s.health(w, r)
 	}
 	isStates := strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	if svc, _ := sigv4.Scope(r); svc != "" {
@@ -471,6 +473,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		s.s3.ServeHTTP(w, r)
 	}
 	return req.Service
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) string {
+	h := health{Status: "ok", Version: s.version}
+	if r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Signature") {
+		if _, err := s.verifier.Verify(r); err != nil {
+			var se *sigv4.Error
+			if !errors.As(err, &se) {
+				se = &sigv4.Error{Status: http.StatusBadRequest, Code: "IncompleteBody", Message: err.Error()}
+			}
+			writeJSONError(w, se.Status, se.Code, se.Message)
+			return "auth"
+		}
+		h.Instance = s.instance
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(h)
+	return "health"
 }
 
 // writeStatesAuthError answers as AWS's JSON services do for auth failures.
