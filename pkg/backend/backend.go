@@ -170,7 +170,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 
 	b.Bucket = s.Bucket
 	if b.Bucket == "" {
-		b.Bucket = defaultBucket(b)
+		b.Bucket = DefaultBucket(b.Kind, b.Account, b.Region)
 	}
 	b.StateMachineArn = StateMachineArn(s.StateMachine, b.Region, b.Account)
 	return b, nil
@@ -180,13 +180,6 @@ func setEndpoint(dst **string, endpoint string) {
 	if endpoint != "" {
 		*dst = aws.String(endpoint)
 	}
-}
-
-func defaultBucket(b *Backend) string {
-	if b.Kind == Local {
-		return LocalBucket
-	}
-	return fmt.Sprintf("odin-%s-%s", b.Account, b.Region)
 }
 
 // StateMachineArn expands a state machine name to an ARN; an ARN is kept.

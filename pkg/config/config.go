@@ -53,7 +53,8 @@ type Setting struct {
 	Key    string `json:"key"`
 	Value  string `json:"value"`
 	Source Source `json:"source"`
-	// Origin names the flag, variable or file the value came from.
+	// Origin names the flag, variable or file the value came from; for a
+	// default, what it was resolved from (the backend, the AWS SDK).
 	Origin string `json:"origin,omitempty"`
 	Help   string `json:"help"`
 }
