@@ -52,7 +52,7 @@ func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix 
 		}
 		return backend.LocalEndpoint(st.Endpoint), nil
 	}
-	b, err := probe.Backend(ctx, false)
+	b, err := probe.Backend(ctx, false, "")
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	if err != nil {
 		return releaseError(err)
 	}
-	b, err := f.Backend(ctx, true)
+	b, err := f.Backend(ctx, true, file.Release.AWSAccountID)
 	if err != nil {
 		return err
 	}

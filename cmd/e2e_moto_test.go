@@ -1,20 +1,25 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -115,5 +120,89 @@ func TestDeployAndStatusOnMoto(t *testing.T) {
 		if !strings.Contains(out, step) {
 			t.Errorf("status output lacks step %s:\n%s", step, out)
 		}
+	}
+}
+
+// TestAccountRolesOnMoto deploys a release of another account through the
+// role account-roles names for it: odin assumes the role (moto's STS), so
+// the release lands in that account's bucket and starts that account's
+// deployer, and the first line says so. status finds the execution by its
+// ARN's account; without the role it looks in the caller's own account.
+func TestAccountRolesOnMoto(t *testing.T) {
+	mt := moto.Start(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", moto.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", moto.SecretAccessKey)
+	t.Setenv("AWS_REGION", moto.Region)
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	const other = "222222222222"
+	role := "arn:aws:iam::" + other + ":role/odin-deployer"
+	cfg := mt.Config()
+	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(mt.STS(), role, func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "setup" }))
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(id.Account) != other {
+		t.Fatalf("moto's assumed role is account %s (%v), want %s", aws.ToString(id.Account), err, other)
+	}
+	s3c, sfnc := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), sfn.NewFromConfig(cfg)
+	bucket := "odin-" + other + "-" + moto.Region
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deployer.EnsureStateMachine(ctx, sfnc, moto.Region, other); err != nil {
+		t.Fatal(err)
+	}
+
+	data, err := os.ReadFile("../examples/aws/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "release.yml")
+	if err := os.WriteFile(file, bytes.Replace(data, []byte(`aws_account_id: "`+moto.Account+`"`), []byte(`aws_account_id: "`+other+`"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roles := "--account-roles=" + other + "=" + role
+	code, out, errOut := runAWS(ctx, t, mt.URL, roles, "deploy", file, "--detach")
+	if code != 0 {
+		t.Fatalf("deploy exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "account " + other + " · region " + moto.Region + " · state machine " + deployer.StateMachineName + " · role " + role; !strings.Contains(errOut, want) {
+		t.Errorf("the first line does not say %q:\n%s", want, errOut)
+	}
+	rel, err := release.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rid := release.ReleaseID(rel.SHA256)
+	key := rel.Release.Root(other) + "/" + rid + "/release"
+	if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		t.Errorf("release not in s3://%s/%s: %v", bucket, key, err)
+	}
+	arn := "arn:aws:states:" + moto.Region + ":" + other + ":execution:" + deployer.StateMachineName + ":" + rel.Release.ExecutionName(rid, 1)
+	d, err := sfnc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatalf("execution not started in account %s: %v", other, err)
+	}
+	var in deployer.Input
+	// The session is named for the caller the role was assumed from.
+	base, err := mt.STS().GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "arn:aws:sts::" + other + ":assumed-role/odin-deployer/" + backend.SessionName(aws.ToString(base.Arn))
+	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &in); err != nil || in.DeployedBy != want || !strings.Contains(want, "/odin-") {
+		t.Errorf("deployed_by %q (%v), want %s", in.DeployedBy, err, want)
+	}
+
+	if code, _, errOut := runAWS(ctx, t, mt.URL, roles, "status", arn, "--no-follow", "--output", "json"); code == 2 || strings.Contains(errOut, "ExecutionDoesNotExist") {
+		t.Errorf("status by ARN with the role: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runAWS(ctx, t, mt.URL, "status", arn, "--no-follow"); code != 1 || !strings.Contains(errOut, "ExecutionDoesNotExist") {
+		t.Errorf("status by ARN without the role: exit %d, want 1 and ExecutionDoesNotExist from the caller's account\n%s", code, errOut)
+	}
+	if code, _, errOut := runAWS(ctx, t, mt.URL, "--account-roles", other+"=arn:aws:iam::333333333333:role/x", "status", arn); code != 2 || !strings.Contains(errOut, "is in account 333333333333, not "+other) {
+		t.Errorf("a role listed under the wrong account: exit %d, want 2\n%s", code, errOut)
 	}
 }

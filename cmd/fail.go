@@ -87,7 +87,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 }
 
 func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
-	b, err := f.Backend(ctx, false)
+	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ no chance to clean up, so resources and the lock may be left behind: a last reso
 }
 
 func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
-	b, err := f.Backend(ctx, true)
+	b, err := f.Backend(ctx, true, targetAccount(opts.Arg, opts.Target))
 	if err != nil {
 		return err
 	}

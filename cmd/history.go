@@ -76,7 +76,7 @@ func contains(list []string, v string) bool {
 }
 
 func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
-	b, err := f.Backend(ctx, false)
+	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
 	if err != nil {
 		return err
 	}

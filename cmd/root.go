@@ -48,7 +48,10 @@ type Factory struct {
 
 // Backend opens the configured backend. identity asks for the caller's ARN,
 // which only writers need.
-func (f *Factory) Backend(ctx context.Context, identity bool) (*backend.Backend, error) {
+//
+// account is the AWS account the command is about, when known (a release's
+// or an execution's): it picks the role to assume from account-roles.
+func (f *Factory) Backend(ctx context.Context, identity bool, account string) (*backend.Backend, error) {
 	dataDir := f.Settings.DataDir
 	if dataDir == "" {
 		dataDir = config.DefaultDataDir(f.Env)
@@ -61,6 +64,7 @@ func (f *Factory) Backend(ctx context.Context, identity bool) (*backend.Backend,
 		Trace:      trace,
 		Settings:   f.Settings,
 		Identity:   identity,
+		Account:    account,
 		HTTPClient: f.HTTPClient,
 		StartLocal: func(ctx context.Context) (backend.LocalEndpoint, error) {
 			if f.StartLocal == nil {

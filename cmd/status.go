@@ -46,7 +46,7 @@ is still running).`,
 }
 
 func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
-	b, err := f.Backend(ctx, false)
+	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,13 +22,51 @@ import (
 type targetFlags struct {
 	Project string
 	Config  string
+	Account string
 }
 
 func (t *targetFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&t.Project, "project", "", "project name (instead of a release file)")
 	cmd.Flags().StringVar(&t.Config, "config-name", "", "config name (with --project)")
+	cmd.Flags().StringVar(&t.Account, "account", "", "AWS account of --project (picks its role from account-roles; default: the caller's)")
 	_ = cmd.RegisterFlagCompletionFunc("project", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("config-name", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("account", cobra.NoFileCompletions)
+}
+
+// targetAccount is the AWS account a command's argument is about, when it
+// says: an execution ARN's account, a release file's aws_account_id (the
+// release.yml here when there is no argument), or --account. It reads
+// without judging; resolveTarget reports a bad argument once the backend
+// is open.
+func targetAccount(arg string, flags targetFlags) string {
+	switch {
+	case flags.Account != "":
+		return flags.Account
+	case strings.HasPrefix(arg, "arn:"):
+		if parts := strings.Split(arg, ":"); len(parts) > 4 {
+			return parts[4]
+		}
+		return ""
+	case arg != "" && isReleaseFile(arg):
+		return fileAccount(arg)
+	case arg != "" || flags.Project != "":
+		return ""
+	}
+	for _, name := range defaultReleaseFiles {
+		if _, err := os.Stat(name); err == nil {
+			return fileAccount(name)
+		}
+	}
+	return ""
+}
+
+func fileAccount(path string) string {
+	f, err := release.Load(path)
+	if err != nil {
+		return ""
+	}
+	return f.Release.AWSAccountID
 }
 
 // target is what a command's argument resolved to.
@@ -39,6 +78,8 @@ type target struct {
 	File *release.File
 }
 
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+
 // defaultReleaseFiles are looked for in the current directory when a command
 // is given neither an argument nor --project.
 var defaultReleaseFiles = []string{"release.yml", "release.yaml"}
@@ -48,8 +89,12 @@ var defaultReleaseFiles = []string{"release.yml", "release.yaml"}
 // directory.
 func resolveTarget(arg string, flags targetFlags, b *backend.Backend) (*target, error) {
 	switch {
-	case arg != "" && (flags.Project != "" || flags.Config != ""):
-		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--config-name, not both"))
+	case arg != "" && (flags.Project != "" || flags.Config != "" || flags.Account != ""):
+		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--config-name/--account, not both"))
+	case flags.Account != "" && flags.Project == "":
+		return nil, exitcode.UsageError(errors.New("--account needs --project and --config-name"))
+	case flags.Account != "" && !accountID.MatchString(flags.Account):
+		return nil, exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", flags.Account))
 	case strings.HasPrefix(arg, "arn:"):
 		if !strings.Contains(arg, ":execution:") {
 			return nil, exitcode.UsageError(fmt.Errorf("%s is not an execution ARN", arg))
@@ -63,7 +108,11 @@ func resolveTarget(arg string, flags targetFlags, b *backend.Backend) (*target, 
 		if flags.Config == "" {
 			return nil, exitcode.UsageError(errors.New("--project needs --config-name"))
 		}
-		return &target{Project: flags.Project, Config: flags.Config, Account: b.Account}, nil
+		account := flags.Account
+		if account == "" {
+			account = b.Account
+		}
+		return &target{Project: flags.Project, Config: flags.Config, Account: account}, nil
 	case flags.Config != "":
 		return nil, exitcode.UsageError(errors.New("--config-name needs --project"))
 	}

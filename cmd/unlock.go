@@ -53,7 +53,7 @@ looked up (no permission, throttling, the network), is refused unless --force.`,
 }
 
 func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
-	b, err := f.Backend(ctx, false)
+	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,10 @@ type Options struct {
 	// Identity resolves the caller; when false the caller is not looked up
 	// (commands that only read do not need it).
 	Identity bool
+	// Account is the AWS account the command is about (a release's
+	// aws_account_id, an execution ARN's account), when known: it picks the
+	// role to assume from the account-roles setting.
+	Account string
 }
 
 // Backend is a resolved backend with its clients.
@@ -68,6 +72,8 @@ type Backend struct {
 	StateMachineArn string
 	// CallerArn is who is calling (STS GetCallerIdentity), for the audit trail.
 	CallerArn string
+	// Role is the IAM role odin assumed for every call, if any.
+	Role string
 
 	S3  *s3.Client
 	SFN *sfn.Client
@@ -80,7 +86,11 @@ func (b *Backend) Describe() string {
 	if b.Endpoint != "" {
 		where += " " + b.Endpoint
 	}
-	return fmt.Sprintf("backend %s · account %s · region %s · state machine %s", where, b.Account, b.Region, StateMachineName(b.StateMachineArn))
+	line := fmt.Sprintf("backend %s · account %s · region %s · state machine %s", where, b.Account, b.Region, StateMachineName(b.StateMachineArn))
+	if b.Role != "" {
+		line += " · role " + b.Role
+	}
+	return line
 }
 
 // Open resolves the backend and builds its clients.
@@ -143,9 +153,17 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	cfg.RetryMaxAttempts = 5
 
 	stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
-	if s.Backend == AWS && s.AssumeRole != "" {
-		provider := stscreds.NewAssumeRoleProvider(stsClient, s.AssumeRole, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "odin"
+	if role := s.RoleFor(opts.Account); s.Backend == AWS && role != "" {
+		b.Role = role
+		// The session is named for whoever assumes the role, so the audit
+		// trail (deployed_by, CloudTrail) names a person, not just the role.
+		base, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("resolve the caller before assuming %s (sts get-caller-identity): %w", role, err)
+		}
+		session := SessionName(aws.ToString(base.Arn))
+		provider := stscreds.NewAssumeRoleProvider(stsClient, role, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = session
 		})
 		cfg.Credentials = aws.NewCredentialsCache(provider)
 		stsClient = sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
@@ -174,6 +192,24 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	b.StateMachineArn = StateMachineArn(s.StateMachine, b.Region, b.Account)
 	return b, nil
+}
+
+// SessionName is the role session name for a caller ARN: its last part (the
+// user, or the session of an assumed role such as an SSO login), in the
+// characters and length STS allows.
+func SessionName(callerArn string) string {
+	name := callerArn[strings.LastIndexAny(callerArn, "/:")+1:]
+	clean := []byte("odin-")
+	for i := 0; i < len(name) && len(clean) < 64; i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("_+=,.@-", c) >= 0:
+			clean = append(clean, c)
+		}
+	}
+	if len(clean) == len("odin-") {
+		return "odin"
+	}
+	return string(clean)
 }
 
 func setEndpoint(dst **string, endpoint string) {

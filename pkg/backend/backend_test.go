@@ -80,3 +80,20 @@ func TestOpenLocalResolvesCaller(t *testing.T) {
 		t.Errorf("caller %q", b.CallerArn)
 	}
 }
+
+func TestSessionName(t *testing.T) {
+	tests := map[string]string{
+		"arn:aws:iam::123456789012:user/alice":                                        "odin-alice",
+		"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0a1b/bob@ex.com": "odin-bob@ex.com",
+		"arn:aws:iam::123456789012:root":                                              "odin-root",
+		"arn:aws:iam::123456789012:user/a b/c!d":                                      "odin-cd",
+		"arn:aws:iam::123456789012:user/" + strings.Repeat("x", 100):                  "odin-" + strings.Repeat("x", 59),
+		"arn:aws:iam::123456789012:user/!!!":                                          "odin",
+		"":                                                                            "odin",
+	}
+	for arn, want := range tests {
+		if got := SessionName(arn); got != want {
+			t.Errorf("SessionName(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}

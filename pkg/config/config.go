@@ -30,6 +30,7 @@ const (
 	KeyStateMachine = "state-machine"
 	KeyDataDir      = "data-dir"
 	KeyAssumeRole   = "assume-role"
+	KeyAccountRoles = "account-roles"
 )
 
 // Backends and output modes odin understands.
@@ -73,6 +74,10 @@ type Settings struct {
 	StateMachine string
 	DataDir      string
 	AssumeRole   string
+	// AccountRoles maps an AWS account id to the role odin assumes for a
+	// release or execution in that account (aws backend); AssumeRole is for
+	// every other account.
+	AccountRoles map[string]string
 
 	// ConfigFile is the file that was read, empty when none exists.
 	ConfigFile string
@@ -100,6 +105,7 @@ var specs = []spec{
 	{key: KeyStateMachine, def: "odin-deployer", help: "deployer state machine: a name or an ARN"},
 	{key: KeyDataDir, def: "", help: "data directory of the local backend (default $XDG_STATE_HOME/odin)"},
 	{key: KeyAssumeRole, def: "", help: "IAM role ARN to assume for every AWS call (aws backend)"},
+	{key: KeyAccountRoles, def: "", help: "roles per account, ACCOUNT=ROLE_ARN,...: the role for a release's (or execution's) account, in place of assume-role (aws backend)"},
 }
 
 // RegisterFlags adds the global flags to fs. Values are read back through Load.
@@ -148,7 +154,7 @@ func Load(fs *pflag.FlagSet, env Env) (*Settings, error) {
 		} else if val, ok := env(EnvName(sp.key)); ok {
 			st.Value, st.Source, st.Origin = val, SourceEnv, EnvName(sp.key)
 		} else if v.IsSet(sp.key) {
-			st.Value, st.Source, st.Origin = v.GetString(sp.key), SourceFile, s.ConfigFile
+			st.Value, st.Source, st.Origin = fileValue(v, sp.key), SourceFile, s.ConfigFile
 		}
 		s.all = append(s.all, st)
 	}
@@ -192,7 +198,8 @@ func readConfig(v *viper.Viper, path string) error {
 	}
 	var unknown []string
 	for _, k := range v.AllKeys() {
-		if !known[k] {
+		// account-roles may be a mapping of account ids to roles.
+		if !known[k] && !strings.HasPrefix(k, KeyAccountRoles+".") {
 			unknown = append(unknown, k)
 		}
 	}
@@ -201,6 +208,21 @@ func readConfig(v *viper.Viper, path string) error {
 		return fmt.Errorf("config file %s: unknown setting %s (known: %s)", path, strings.Join(unknown, ", "), strings.Join(keys(), ", "))
 	}
 	return nil
+}
+
+// fileValue is a setting as the config file gives it; a mapping (as
+// account-roles may be written) becomes the KEY=VALUE,... form of its flag.
+func fileValue(v *viper.Viper, key string) string {
+	m, ok := v.Get(key).(map[string]any)
+	if !ok {
+		return v.GetString(key)
+	}
+	pairs := make([]string, 0, len(m))
+	for k, val := range m {
+		pairs = append(pairs, k+"="+fmt.Sprint(val))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
 }
 
 func keys() []string {
@@ -254,10 +276,86 @@ func (s *Settings) assign() error {
 	str(KeyStateMachine, &s.StateMachine, nil)
 	str(KeyDataDir, &s.DataDir, nil)
 	str(KeyAssumeRole, &s.AssumeRole, nil)
+	if err == nil && s.AssumeRole != "" {
+		if _, rerr := roleAccount(s.AssumeRole); rerr != nil {
+			err = fmt.Errorf("%s: invalid %s: %v", describe(s.get(KeyAssumeRole)), KeyAssumeRole, rerr)
+		}
+	}
+	if err == nil {
+		st := s.get(KeyAccountRoles)
+		if s.AccountRoles, err = parseAccountRoles(st.Value); err != nil {
+			err = fmt.Errorf("%s: invalid %s: %v", describe(st), KeyAccountRoles, err)
+		}
+	}
 	if err == nil && s.Quiet && s.Verbose {
 		err = errors.New("--quiet and --verbose cannot be used together")
 	}
 	return err
+}
+
+// RoleFor is the role to assume for account: its own from account-roles,
+// else assume-role, else none.
+func (s *Settings) RoleFor(account string) string {
+	if r, ok := s.AccountRoles[account]; ok && account != "" {
+		return r
+	}
+	return s.AssumeRole
+}
+
+// parseAccountRoles reads "ACCOUNT=ROLE_ARN,...". Each role must be in the
+// account it is listed for: a role pasted under the wrong account would
+// send a deploy to the wrong place.
+func parseAccountRoles(v string) (map[string]string, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	roles := map[string]string{}
+	for _, pair := range strings.Split(v, ",") {
+		pair = strings.TrimSpace(pair)
+		account, role, ok := strings.Cut(pair, "=")
+		account, role = strings.TrimSpace(account), strings.TrimSpace(role)
+		if !ok || account == "" || role == "" {
+			return nil, fmt.Errorf("%q is not ACCOUNT=ROLE_ARN", pair)
+		}
+		if !isAccountID(account) {
+			return nil, fmt.Errorf("%q is not an AWS account id (12 digits)", account)
+		}
+		if _, dup := roles[account]; dup {
+			return nil, fmt.Errorf("account %s is listed twice", account)
+		}
+		in, err := roleAccount(role)
+		if err != nil {
+			return nil, err
+		}
+		if in != account {
+			return nil, fmt.Errorf("role %s is in account %s, not %s", role, in, account)
+		}
+		roles[account] = role
+	}
+	return roles, nil
+}
+
+// roleAccount is the account of an IAM role ARN
+// (arn:PARTITION:iam::ACCOUNT:role/NAME).
+func roleAccount(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "iam" || parts[3] != "" ||
+		!isAccountID(parts[4]) || !strings.HasPrefix(parts[5], "role/") || len(parts[5]) == len("role/") {
+		return "", fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", arn)
+	}
+	return parts[4], nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func describe(st Setting) string {

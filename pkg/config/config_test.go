@@ -125,3 +125,48 @@ func TestEnvName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestAccountRoles(t *testing.T) {
+	const (
+		a     = "111111111111"
+		b     = "222222222222"
+		roleA = "arn:aws:iam::111111111111:role/odin"
+		roleB = "arn:aws-cn:iam::222222222222:role/path/odin-deployer"
+	)
+	file := writeConfig(t, "account-roles:\n  \""+a+"\": "+roleA+"\n  \""+b+"\": "+roleB+"\nassume-role: arn:aws:iam::333333333333:role/base\n")
+	s, err := Load(flags(t, "--config", file), envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RoleFor(a) != roleA || s.RoleFor(b) != roleB || s.RoleFor("444444444444") != "arn:aws:iam::333333333333:role/base" || s.RoleFor("") != "arn:aws:iam::333333333333:role/base" {
+		t.Errorf("roles from the file: %v, assume-role %s", s.AccountRoles, s.AssumeRole)
+	}
+	if got := s.get(KeyAccountRoles).Value; got != a+"="+roleA+","+b+"="+roleB {
+		t.Errorf("odin config would show %q", got)
+	}
+	s, err = Load(flags(t), envOf(map[string]string{"ODIN_ACCOUNT_ROLES": " " + a + " = " + roleA + " "}))
+	if err != nil || s.RoleFor(a) != roleA || s.RoleFor(b) != "" {
+		t.Errorf("roles from the environment: %v, %v", s.AccountRoles, err)
+	}
+
+	for value, want := range map[string]string{
+		a:                "is not ACCOUNT=ROLE_ARN",
+		a + "=":          "is not ACCOUNT=ROLE_ARN",
+		"12345=" + roleA: `"12345" is not an AWS account id`,
+		b + "=" + roleA:  "is in account 111111111111, not 222222222222",
+		a + "=arn:aws:iam::111111111111:user/odin": "is not an IAM role ARN",
+		a + "=arn:aws:iam::111111111111:role/":     "is not an IAM role ARN",
+		a + "=" + roleA + "," + a + "=" + roleA:    "account 111111111111 is listed twice",
+	} {
+		_, err := Load(flags(t, "--account-roles", value), envOf(nil))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "--account-roles: invalid account-roles: ") {
+			t.Errorf("--account-roles %q: %v, want %q", value, err, want)
+		}
+	}
+	if _, err := Load(flags(t), envOf(map[string]string{"ODIN_ASSUME_ROLE": "odin"})); err == nil || !strings.Contains(err.Error(), "ODIN_ASSUME_ROLE: invalid assume-role") {
+		t.Errorf("a bad assume-role: %v", err)
+	}
+	if _, err := Load(flags(t, "--config", writeConfig(t, "account-role:\n  \""+a+"\": "+roleA+"\n")), envOf(nil)); err == nil || !strings.Contains(err.Error(), "unknown setting account-role.") {
+		t.Errorf("a misspelt mapping: %v", err)
+	}
+}
