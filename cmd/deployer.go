@@ -108,6 +108,8 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 	h := &deployer.Handler{
 		Storage:    s3.NewFromConfig(cfg),
 		Executions: sfn.NewFromConfig(cfg),
+		// A Lambda task is not stopped with its execution.
+		StoppedTaskGrace: deployer.MaxTaskAttempt(),
 		// The AWS provider comes with its own issue; until then an aws
 		// release fails Validate with a BadReleaseError naming the target.
 		Providers: map[string]deployer.Provider{},

@@ -45,6 +45,13 @@ type Handler struct {
 	// executions. When it is nil, or the call fails, the lock's expiry
 	// decides.
 	Executions Executions
+	// StoppedTaskGrace is how long a task may go on after its execution
+	// was aborted or timed out: Step Functions does not stop a Lambda
+	// invocation under way, so on AWS it is the longest task attempt
+	// (MaxTaskAttempt); the local engine cancels its in-process tasks, so
+	// there it is zero. Until it has passed, the stopped execution's lock
+	// is not taken over.
+	StoppedTaskGrace time.Duration
 	// Providers run releases, by release target ("local", "aws").
 	Providers map[string]Provider
 	// Account and Region are where this deployer runs; a local release must

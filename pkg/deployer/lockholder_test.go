@@ -16,9 +16,10 @@ import (
 // TestLockHolderOnLocalBackend asks the real API; this covers the answers
 // the local backend does not give (AccessDenied, PENDING_REDRIVE).
 type fakeExecutions struct {
-	status sfntypes.ExecutionStatus
-	err    error
-	asked  []string
+	status  sfntypes.ExecutionStatus
+	stopped time.Time
+	err     error
+	asked   []string
 }
 
 func (f *fakeExecutions) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
@@ -26,7 +27,11 @@ func (f *fakeExecutions) DescribeExecution(_ context.Context, in *sfn.DescribeEx
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: f.status}, nil
+	out := &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: f.status}
+	if !f.stopped.IsZero() {
+		out.StopDate = aws.Time(f.stopped)
+	}
+	return out, nil
 }
 
 // TestLockHolder: release A holds the lock; release B's Lock takes it over
@@ -108,6 +113,70 @@ func TestLockHolder(t *testing.T) {
 				t.Errorf("described %v, want A's execution", tt.execs.asked)
 			}
 		})
+	}
+}
+
+// TestLockHolderStoppedTaskGrace: on AWS a Lambda task goes on after its
+// execution is aborted, so the aborted (or timed-out) holder's lock is kept
+// until its longest task could have ended; a failed holder's tasks ended
+// with it.
+func TestLockHolderStoppedTaskGrace(t *testing.T) {
+	const grace = 10 * time.Minute
+	tests := []struct {
+		name       string
+		status     sfntypes.ExecutionStatus
+		stoppedAgo time.Duration
+		wantTaken  bool
+	}{
+		{"aborted a minute ago", sfntypes.ExecutionStatusAborted, time.Minute, false},
+		{"timed out a minute ago", sfntypes.ExecutionStatusTimedOut, time.Minute, false},
+		{"aborted long ago", sfntypes.ExecutionStatusAborted, grace + time.Second, true},
+		{"failed a minute ago", sfntypes.ExecutionStatusFailed, time.Minute, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.h.StoppedTaskGrace = grace
+			inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
+			inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")
+			stA, err := invoke(t, f.h, "Validate", inA, execA, f.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
+				t.Fatal(err)
+			}
+			f.now = f.now.Add(grace + time.Hour)
+			f.h.Executions = &fakeExecutions{status: tt.status, stopped: f.now.Add(-tt.stoppedAgo)}
+			inB.CreatedAt = f.now.UTC().Format(time.RFC3339)
+			stB, err := invoke(t, f.h, "Validate", inB, "exec-b", f.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = invoke(t, f.h, "Lock", stB, "exec-b", f.now)
+			held, _, rerr := f.h.readLock(context.Background(), stB)
+			if rerr != nil || held == nil {
+				t.Fatalf("read lock: %v %v", held, rerr)
+			}
+			if tt.wantTaken {
+				if err != nil || held.Execution != "exec-b" {
+					t.Fatalf("B did not take over: %v; lock held by %s", err, held.Execution)
+				}
+				return
+			}
+			if errorType(err) != "LockExistsError" || held.Execution != execA {
+				t.Fatalf("got %v; lock held by %s, want LockExistsError and A's lock kept", err, held.Execution)
+			}
+			until := f.now.Add(-tt.stoppedAgo).Add(grace).UTC().Format(time.RFC3339)
+			for _, want := range []string{"was " + string(tt.status), "may still be running until " + until, "odin unlock --project hello --config-name test`"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%q lacks %q", err, want)
+				}
+			}
+		})
+	}
+	if got := MaxTaskAttempt(); got != 600*time.Second {
+		t.Errorf("MaxTaskAttempt = %s, want the definition's 600 s task timeout", got)
 	}
 }
 

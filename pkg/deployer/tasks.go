@@ -186,6 +186,9 @@ type holder struct {
 	// does not know it, or "" when unknown (no Executions, or the call
 	// failed).
 	status string
+	// busyUntil is, for an execution that was aborted or timed out, when
+	// a task it started can no longer be running.
+	busyUntil time.Time
 }
 
 const holderGone = "ExecutionDoesNotExist"
@@ -200,7 +203,12 @@ func (h *Handler) describeHolder(ctx context.Context, held *lockRecord) holder {
 	out, err := h.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(held.Execution)})
 	switch {
 	case err == nil:
-		return holder{status: string(out.Status)}
+		hs := holder{status: string(out.Status)}
+		stopped := out.Status == sfntypes.ExecutionStatusAborted || out.Status == sfntypes.ExecutionStatusTimedOut
+		if stopped && out.StopDate != nil && h.StoppedTaskGrace > 0 {
+			hs.busyUntil = out.StopDate.Add(h.StoppedTaskGrace)
+		}
+		return hs
 	case isCode(err, "ExecutionDoesNotExist"):
 		return holder{status: holderGone}
 	}
@@ -216,6 +224,9 @@ func (hs holder) running() bool {
 
 // stale says why the lock may be taken over, or "" if it may not.
 func (hs holder) stale(held *lockRecord, now time.Time) string {
+	if now.Before(hs.busyUntil) {
+		return "" // a task of the stopped execution may still act
+	}
 	switch sfntypes.ExecutionStatus(hs.status) {
 	case sfntypes.ExecutionStatusSucceeded, sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut,
 		sfntypes.ExecutionStatusAborted, holderGone:
@@ -247,6 +258,35 @@ func lockLifetime(st *State) time.Duration {
 	waits := time.Duration(st.Timeout+st.WaitForDeploy+st.WaitForHealthy) * time.Second
 	return waits + tasks + worst["CheckHealthy"]
 }
+
+// MaxTaskAttempt is the longest one attempt of any of the deployer's Task
+// states can run: how long a Lambda invocation may outlive its stopped
+// execution.
+func MaxTaskAttempt() time.Duration { return maxTaskAttempt() }
+
+var maxTaskAttempt = sync.OnceValue(func() time.Duration {
+	var def struct {
+		States map[string]struct {
+			Type           string `json:"Type"`
+			TimeoutSeconds *int   `json:"TimeoutSeconds"`
+		} `json:"States"`
+	}
+	if err := json.Unmarshal(definitionTemplate, &def); err != nil {
+		panic("deployer definition: " + err.Error())
+	}
+	var longest time.Duration
+	for _, s := range def.States {
+		if s.Type != "Task" {
+			continue
+		}
+		attempt := lambdaMaxRun
+		if s.TimeoutSeconds != nil {
+			attempt = time.Duration(*s.TimeoutSeconds) * time.Second
+		}
+		longest = max(longest, attempt)
+	}
+	return longest
+})
 
 // lambdaMaxRun is the longest a Lambda invocation can run: a Task state
 // without TimeoutSeconds is bounded by it.
@@ -324,6 +364,10 @@ func lockHeldMessage(st *State, held *lockRecord, hs holder, now time.Time) stri
 	age := "for an unknown time"
 	if t, err := time.Parse(time.RFC3339, held.AcquiredAt); err == nil {
 		age = "for " + now.Sub(t).Truncate(time.Second).String()
+	}
+	if now.Before(hs.busyUntil) {
+		return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s; that execution was %s, but a task it started may still be running until %s (Step Functions does not stop a Lambda under way): deploy again after that, or, if you know it has ended, clear the lock with `odin unlock --project %s --config-name %s`",
+			st.ProjectName, st.ConfigName, held.ReleaseID, held.Owner, held.Execution, age, hs.status, hs.busyUntil.UTC().Format(time.RFC3339), st.ProjectName, st.ConfigName)
 	}
 	if hs.running() {
 		return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s, and that execution is still running (%s): wait for it to end, or halt it with `odin halt %s`",
