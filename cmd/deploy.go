@@ -124,7 +124,7 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 }
 
 // statusLine prints odin's own remarks (not the deploy's events) on stderr,
-// unless --quiet or JSON output asks for silence.
+// unless --quiet asks for silence. On stderr they never mix with --output json.
 type statusLine struct {
 	io     *iostreams.IOStreams
 	silent bool
