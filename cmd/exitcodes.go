@@ -11,7 +11,7 @@ const exitCodesHelp = `odin exits with one of these codes, whatever the command:
   0  succeeded: the deploy succeeded, or the command did what was asked
   1  failed: the deploy failed, or an unexpected error (network, permissions)
   2  bad usage: an unknown flag, a bad argument, or an invalid release file
-  3  timed out: the execution hit its timeout
+  3  timed out: the deploy missed the release's timeout (TimeoutError), or the execution timed out
   4  aborted or halted: the execution was stopped or halted and rolled back
   5  still running: odin stopped waiting (--timeout, q, ctrl-c) before the end
 `

@@ -115,7 +115,23 @@ func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
 	if err != nil {
 		return err
 	}
-	return outcomeError(r.Execution.Status, r.FinalErrorOrRoot(), "")
+	return verdictError(r.Verdict)
+}
+
+// verdictError is the exit code of a diagnosis, as odin status would give
+// for the same execution.
+func verdictError(v diagnose.Verdict) error {
+	switch v {
+	case diagnose.Succeeded:
+		return nil
+	case diagnose.Running:
+		return exitcode.New(exitcode.Running, nil)
+	case diagnose.TimedOut:
+		return exitcode.New(exitcode.TimedOut, nil)
+	case diagnose.Aborted, diagnose.Halted:
+		return exitcode.New(exitcode.Aborted, nil)
+	}
+	return exitcode.New(exitcode.Failed, nil)
 }
 
 // failedExecution is the execution a target means for odin fail: the one

@@ -87,7 +87,7 @@ func TestFailGolden(t *testing.T) {
 		{"digest-mismatch", 1, []string{"BadReleaseError in Validate", "digest mismatch", "Validate → FailureClean"}},
 		{"lock-held", 1, []string{"LockExistsError in Lock", "odin unlock --project hello --config-name production"}},
 		{"unhealthy", 1, []string{"HealthError in CheckHealthy", "web/web-2  unhealthy", "connection refused", "#4"}},
-		{"timeout", 1, []string{"TimeoutError in CheckHealthy", "raise the release's timeout", "web/web-2"}},
+		{"timeout", 3, []string{"TIMED OUT: TimeoutError in CheckHealthy", "raise the release's timeout", "web/web-2"}},
 		{"halt", 4, []string{"HALTED and rolled back", "CheckHealthy → CleanUpFailure → ReleaseLockFailure → FailureClean"}},
 		{"failure-dirty", 1, []string{"DeployError in Deploy", "Ended with    CleanUpError (in FailureDirty)", "ALERT"}},
 		{"lambda-stack", 1, []string{"Runtime.UnmarshalError", "Stack trace", "(*Handler).deploy (tasks.go:275)", "UnmarshalTypeError"}},

@@ -103,24 +103,3 @@ func executionInput(ctx context.Context, b *backend.Backend, arn string) (deploy
 	_ = json.Unmarshal([]byte(aws.ToString(d.Input)), &in)
 	return in, nil
 }
-
-// outcomeError maps how an execution ended to odin's exit codes. A deploy that
-// the deployer rolled back because it was halted exits 4 like an abort.
-func outcomeError(status, errName, _ string) error {
-	switch status {
-	case "SUCCEEDED":
-		return nil
-	case "TIMED_OUT":
-		return exitcode.New(exitcode.TimedOut, nil)
-	case "ABORTED":
-		return exitcode.New(exitcode.Aborted, nil)
-	case "FAILED":
-		if errName == "HaltError" {
-			return exitcode.New(exitcode.Aborted, nil)
-		}
-		return exitcode.New(exitcode.Failed, nil)
-	case "RUNNING", "":
-		return exitcode.New(exitcode.Running, nil)
-	}
-	return exitcode.New(exitcode.Failed, nil)
-}

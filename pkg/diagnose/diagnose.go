@@ -42,8 +42,10 @@ const (
 	Succeeded Verdict = "succeeded"
 	Running   Verdict = "running"
 	Failed    Verdict = "failed"
-	TimedOut  Verdict = "timed_out"
-	Aborted   Verdict = "aborted"
+	// TimedOut is a TIMED_OUT execution, or a FAILED one whose deploy
+	// missed the release's timeout (its error is TimeoutError).
+	TimedOut Verdict = "timed_out"
+	Aborted  Verdict = "aborted"
 	// Halted is a FAILED execution the deployer rolled back because someone
 	// halted it (its error is HaltError).
 	Halted Verdict = "halted"

@@ -67,8 +67,14 @@ func (x *Explainer) Report(exec Execution, opts Options) *Report {
 		if r.Failure != nil && finalErr != "" && finalErr != r.Failure.Error {
 			r.FinalError = finalErr
 		}
-		if r.Verdict == Failed && (r.Failure != nil && r.Failure.Error == "HaltError" || finalErr == "HaltError") {
+		rootIs := func(name string) bool { return r.Failure != nil && r.Failure.Error == name || finalErr == name }
+		switch {
+		case r.Verdict == Failed && rootIs("HaltError"):
 			r.Verdict = Halted
+		case r.Verdict == Failed && rootIs("TimeoutError"):
+			// The deployer's own deadline (the release's timeout) ends
+			// the execution as FAILED, after rolling back.
+			r.Verdict = TimedOut
 		}
 	}
 	if r.Failure != nil {

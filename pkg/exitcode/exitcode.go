@@ -12,7 +12,7 @@ const (
 	OK       = 0 // the deploy succeeded, or the command did what was asked
 	Failed   = 1 // the deploy failed, or an unexpected error
 	Usage    = 2 // bad usage, bad flag, or an invalid release file
-	TimedOut = 3 // the execution timed out
+	TimedOut = 3 // the deploy missed its timeout, or the execution timed out
 	Aborted  = 4 // the execution was aborted or halted
 	Running  = 5 // still running when odin stopped waiting (--detach, --timeout, ctrl-c)
 )
