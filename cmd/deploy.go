@@ -35,7 +35,9 @@ func newDeployCmd(f *Factory) *cobra.Command {
 deployer state machine and watch every step to the end.
 
 Nothing is uploaded when the release is invalid (exit 2) or when another release of the
-same project and config is being deployed (exit 1; --attach watches that one instead).
+same project and config is being deployed (exit 1). --attach watches that other deploy
+instead; yours is still not deployed, so odin then exits 1 whatever the other's outcome
+(5 if it stopped watching first).
 The release id derives from the file's SHA-256. Deploying a file while it is being deployed
 attaches to that deploy, and deploying the file that the latest deploy successfully deployed
 shows that deploy: neither deploys twice. Any other time (to roll back to an earlier
@@ -59,11 +61,14 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 			if opts.Detach && opts.Timeout > 0 {
 				return exitcode.UsageError(errors.New("--detach and --timeout cannot be used together"))
 			}
+			if opts.Detach && opts.Attach {
+				return exitcode.UsageError(errors.New("--detach and --attach cannot be used together: --attach watches another release's deploy"))
+			}
 			return deployRun(cmd.Context(), f, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Detach, "detach", false, "start the deploy and return without watching")
-	cmd.Flags().BoolVar(&opts.Attach, "attach", false, "if another release of this project and config is running, watch it instead")
+	cmd.Flags().BoolVar(&opts.Attach, "attach", false, "if another release of this project and config is running, watch it instead (then exit 1: yours was not deployed)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "stop watching after this long (the deploy goes on; exit 5)")
 	return cmd
 }
@@ -93,8 +98,15 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	var conflict *deploy.ConflictError
 	switch {
 	case errors.As(err, &conflict) && opts.Attach:
-		status.Printf("another release is being deployed; watching it: %s\n", aws.ToString(conflict.Running.Name))
-		started = &deploy.Started{ExecutionArn: aws.ToString(conflict.Running.ExecutionArn), Attached: true}
+		other := aws.ToString(conflict.Running.Name)
+		status.Printf("another release is being deployed; watching it instead: %s\nrelease %s (%s) is not deployed; nothing was uploaded\n", other, plan.ReleaseID, opts.File)
+		err := follow(ctx, f, b, aws.ToString(conflict.Running.ExecutionArn), followOptions{Timeout: opts.Timeout})
+		if exitcode.Of(err) == exitcode.Running {
+			return err
+		}
+		// Whatever the other deploy's outcome, a script must not read
+		// success for this release.
+		return exitcode.New(exitcode.Failed, fmt.Errorf("release %s (%s) was not deployed: odin watched %s, another release's deploy, which has ended; deploy yours with: odin deploy %s", plan.ReleaseID, opts.File, other, opts.File))
 	case errors.As(err, &conflict):
 		return exitcode.New(exitcode.Failed, err)
 	case err != nil:

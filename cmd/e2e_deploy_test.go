@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
 )
 
@@ -396,20 +400,80 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 	}
 
 	code, out, errOut = o.run(ctx, "deploy", second, "--attach", "--detach")
-	if code != 0 || !strings.Contains(errOut, "watching it: "+p1.Execution+"\n") || !strings.Contains(errOut, "odin status "+p1.Execution+"\n") {
-		t.Errorf("--attach: exit %d, want 0, watching %s\nstdout:\n%s\nstderr:\n%s", code, p1.Execution, out, errOut)
+	if code != 2 || !strings.Contains(errOut, "--detach and --attach cannot be used together") {
+		t.Errorf("--attach --detach: exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if o.objectExists(ctx, p2.Key) {
-		t.Errorf("--attach uploaded the second release")
+	code, out, errOut = o.run(ctx, "deploy", second, "--attach", "--timeout", "1s", "--output", "plain")
+	if code != 5 || !strings.Contains(errOut, "watching it instead: "+p1.Execution+"\n") || !strings.Contains(errOut, "release "+p2.ReleaseID+" ("+second+") is not deployed") {
+		t.Errorf("--attach --timeout 1s: exit %d, want 5, watching %s\nstdout:\n%s\nstderr:\n%s", code, p1.Execution, out, errOut)
 	}
 
+	// --attach watches the other deploy to its end, then exits 1: the
+	// second release was not deployed, whatever the first's outcome.
+	watcher, attached := o.runInBackground(ctx, "deploy", second, "--attach", "--output", "plain")
+	waitFor(ctx, t, "the second deploy to watch the first", func() bool { return strings.Contains(watcher.String(), "watching it instead") })
 	code, out, errOut = o.run(ctx, "halt", first, "--abort", "--yes", "--no-follow")
 	if code != 0 || !strings.Contains(errOut, "stopped "+p1.Execution) {
 		t.Fatalf("halt --abort: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
+	r := <-attached
+	if r.code != 1 || !strings.Contains(r.out, "ABORTED") || !strings.Contains(r.errOut, "release "+p2.ReleaseID+" ("+second+") was not deployed: odin watched "+p1.Execution) {
+		t.Errorf("--attach to a deploy that ended: exit %d, want 1 and why\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
+	}
+	if o.objectExists(ctx, p2.Key) {
+		t.Errorf("--attach uploaded the second release")
+	}
 	if d := o.describe(ctx, p1.ExecutionArn); d.Status != sfntypes.ExecutionStatusAborted {
 		t.Errorf("after halt --abort the execution is %s, want ABORTED", d.Status)
 	}
+}
+
+// syncBuffer is stderr that a test reads while odin writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// result is how an odin run ended.
+type result struct {
+	code        int
+	out, errOut string
+}
+
+// runInBackground runs odin as run does, without waiting: its stderr can be
+// read as it goes, and its result arrives on the channel.
+func (o *localOdin) runInBackground(ctx context.Context, args ...string) (*syncBuffer, <-chan result) {
+	io, _, out, _ := iostreams.Test()
+	errOut := &syncBuffer{}
+	io.ErrOut = errOut
+	f := &Factory{
+		IO: io,
+		Env: func(k string) (string, bool) {
+			return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME"
+		},
+		Now: time.Now,
+		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+			return backend.LocalEndpoint(o.backend.Endpoint()), nil
+		},
+	}
+	done := make(chan result, 1)
+	go func() {
+		code := Run(ctx, f, append([]string{"--data-dir", o.dataDir}, args...))
+		done <- result{code, out.String(), errOut.String()}
+	}()
+	return errOut, done
 }
 
 // checkJSONLines checks `--output json`: one object a line, a start with
