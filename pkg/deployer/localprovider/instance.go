@@ -32,11 +32,14 @@ type instance struct {
 	port                   int
 	pid                    int
 	logPath                string
-	check                  deployer.HealthCheck
-	started                time.Time
-	exited                 chan struct{}
-	stopWatch              context.CancelFunc
-	watchCtx               context.Context
+	// logFrom is where this start's output begins in logPath; what comes
+	// before is earlier starts of the same release.
+	logFrom   int64
+	check     deployer.HealthCheck
+	started   time.Time
+	exited    chan struct{}
+	stopWatch context.CancelFunc
+	watchCtx  context.Context
 
 	mu         sync.Mutex
 	state      string
@@ -47,11 +50,11 @@ type instance struct {
 	exitErr    error
 }
 
-func newInstance(id, service, releaseID string, port int, logPath string, check deployer.HealthCheck, cmd *exec.Cmd) *instance {
+func newInstance(id, service, releaseID string, port int, logPath string, logFrom int64, check deployer.HealthCheck, cmd *exec.Cmd) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &instance{
 		id: id, service: service, releaseID: releaseID, port: port, pid: cmd.Process.Pid,
-		logPath: logPath, check: check, started: time.Now(),
+		logPath: logPath, logFrom: logFrom, check: check, started: time.Now(),
 		exited: make(chan struct{}), watchCtx: ctx, stopWatch: cancel,
 		state: deployer.InstanceLaunching,
 	}
@@ -186,7 +189,7 @@ func (in *instance) snapshot() deployer.Instance {
 	s := deployer.Instance{ID: in.id, ReleaseID: in.releaseID, State: in.state, PID: in.pid, Port: in.port, Reason: in.reason}
 	in.mu.Unlock()
 	if s.State != deployer.InstanceHealthy {
-		s.LogTail = logTail(in.logPath)
+		s.LogTail = logTail(in.logPath, in.logFrom)
 	}
 	return s
 }
@@ -227,8 +230,9 @@ func (in *instance) stop(grace time.Duration) error {
 	return nil
 }
 
-// logTail returns the last lines of a log file, each cut to a bounded length.
-func logTail(path string) []string {
+// logTail returns the last lines of a log file written from offset from on,
+// each cut to a bounded length.
+func logTail(path string, from int64) []string {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -238,7 +242,10 @@ func logTail(path string) []string {
 	if err != nil {
 		return nil
 	}
-	off := max(0, fi.Size()-tailReadBytes)
+	if fi.Size() < from {
+		from = 0 // someone truncated the file: what is left is all new
+	}
+	off := max(from, fi.Size()-tailReadBytes)
 	buf := make([]byte, fi.Size()-off)
 	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
 		return nil
@@ -255,7 +262,7 @@ func logTail(path string) []string {
 		}
 		lines = append(lines, s)
 	}
-	if off > 0 && len(lines) > 0 {
+	if off > from && len(lines) > 0 {
 		lines = lines[1:] // the first line was cut by the read window
 	}
 	if len(lines) > tailLines {

@@ -217,9 +217,18 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 		return nil, err
 	}
 	logPath := filepath.Join(dir, id+".log")
+	// The file is kept across starts of the release (a retry, a rollback to
+	// it, a restore after a restart), so people reading it see every start;
+	// a separator shows where this one begins, and the report's log tail
+	// reads only what follows it.
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
+	}
+	logFrom, err := markStart(logFile, id, d.ReleaseID, time.Now())
+	if err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("write log %s: %w", logPath, err)
 	}
 	// The instance outlives the task invocation that starts it, so it is not
 	// bound to that invocation's context.
@@ -244,7 +253,7 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 		logFile.Close()
 		return nil, err
 	}
-	in := newInstance(id, service, d.ReleaseID, port, logPath, s.HealthCheck, cmd)
+	in := newInstance(id, service, d.ReleaseID, port, logPath, logFrom, s.HealthCheck, cmd)
 	p.writePid(in)
 	go func() {
 		err := cmd.Wait()
@@ -258,6 +267,21 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 	go in.watch()
 	p.logger.Info("instance started", "release", d.ReleaseID, "instance", id, "pid", cmd.Process.Pid, "port", port)
 	return in, nil
+}
+
+// markStart writes the separator line that begins a start of an instance
+// and returns the offset after it. It is written before the process exists,
+// so nothing the process writes can come before it; that is also why it
+// carries no pid.
+func markStart(f *os.File, id, releaseID string, now time.Time) (int64, error) {
+	if _, err := fmt.Fprintf(f, "--- odin: instance %s of release %s starting at %s ---\n", id, releaseID, now.Format(time.RFC3339)); err != nil {
+		return 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 // assignPort picks a free port no instance of this provider holds. The

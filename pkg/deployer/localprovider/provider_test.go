@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -366,12 +367,88 @@ func TestLogTail(t *testing.T) {
 	}
 	b.WriteString(strings.Repeat("x", 500) + "\n")
 	os.WriteFile(path, []byte(b.String()), 0o600)
-	got := logTail(path)
+	got := logTail(path, 0)
 	if len(got) != tailLines || got[0] != "line 2996" || len(got[4]) > tailLineBytes+len("…") {
 		t.Fatalf("tail = %q", got)
 	}
-	if logTail(t.TempDir()+"/none") != nil {
+	if logTail(t.TempDir()+"/none", 0) != nil {
 		t.Error("missing file gave lines")
+	}
+}
+
+// The tail holds only what was written from the given offset: an earlier
+// start's lines are not this start's.
+func TestLogTailFrom(t *testing.T) {
+	const sep = "--- odin: instance web-1 of release r starting at T ---"
+	earlier, later := sep+"\nold 1\nold 2\n", sep+"\n"
+	for _, tt := range []struct {
+		name string
+		now  string
+		from int64
+		want []string
+	}{
+		{"nothing yet", "", int64(len(earlier + later)), nil},
+		{"one line", "new 1\n", int64(len(earlier + later)), []string{"new 1"}},
+		{"unterminated line", "new 1\nnew 2", int64(len(earlier + later)), []string{"new 1", "new 2"}},
+		{"from the start", "new 1\n", 0, []string{sep, "old 1", "old 2", sep, "new 1"}},
+		{"truncated since", "", 1 << 20, []string{sep, "old 1", "old 2", sep}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := t.TempDir() + "/web-1.log"
+			os.WriteFile(path, []byte(earlier+later+tt.now), 0o600)
+			if got := logTail(path, tt.from); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("tail = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A release deployed again (a retry after a failure, a rollback to it)
+// writes to the same log file. The failure cause of the second attempt
+// holds only the second start's lines; the file keeps both, each after a
+// separator.
+func TestRedeployedReleaseReportsOnlyItsOwnLog(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	d := deployment(t, "r-again", "crash", 1, 0)
+	const crash = "fatal: cannot open config.toml"
+	var tail []string
+	for attempt := 1; attempt <= 2; attempt++ {
+		if err := p.Deploy(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		h, err := waitFor(t, p, d, func(_ *deployer.Health, err error) bool { return err != nil })
+		if n := strings.Count(err.Error(), crash); n != 1 {
+			t.Errorf("attempt %d: the error names the crash %d times, want once: %v", attempt, n, err)
+		}
+		tail = h.Services["web"].Instances[0].LogTail
+		if err := p.CleanUpFailure(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"starting web-1 mode crash", crash}; fmt.Sprint(tail) != fmt.Sprint(want) {
+		t.Errorf("second attempt's log tail = %q, want %q", tail, want)
+	}
+
+	dir := filepath.Join(p.dataDir, "logs", "hello", "test", "r-again")
+	b, err := os.ReadFile(filepath.Join(dir, "web-1.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	sep := "--- odin: instance web-1 of release r-again starting at "
+	if strings.Count(log, crash) != 2 || strings.Count(log, sep) != 2 || !strings.HasPrefix(log, sep) {
+		t.Errorf("the log file should keep both starts, each after a separator:\n%s", log)
+	}
+	// Logs can hold secrets.
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "web-1.log"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
 	}
 }
 
@@ -473,6 +550,15 @@ func TestServingReleaseComesBack(t *testing.T) {
 		if slices.Contains(oldPIDs, pid) {
 			t.Errorf("pid %d is from before the restart", pid)
 		}
+	}
+	// The restored instances append to the release's logs after a
+	// separator of their own, like any other start.
+	b, err := os.ReadFile(filepath.Join(dir, "logs", "hello", "test", "r-keep", "web-1.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "--- odin: instance web-1 of release r-keep starting at "); n != 2 {
+		t.Errorf("%d separators in the log after a restore, want 2:\n%s", n, b)
 	}
 }
 
