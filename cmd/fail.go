@@ -42,7 +42,7 @@ An execution name or ARN is explained whatever its outcome.
 The exit code is the execution's outcome, as for odin status --no-follow, so a script
 can branch on it: 0 succeeded (nothing failed), 1 failed, 3 timed out, 4 aborted or
 halted, 5 still running. Errors reading the execution also exit 1, with a message on
-stderr and nothing on stdout.
+stderr and nothing on stdout; an execution that does not exist exits 2.
 
 --output json prints one JSON object:
   execution        {arn, name, status, started, stopped, duration}
@@ -192,7 +192,7 @@ func explainExecution(ctx context.Context, api historyAPI, arn string, opts diag
 	name := executionName(arn)
 	d, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		return nil, fmt.Errorf("describe execution %s: %w", name, err)
+		return nil, describeError(arn, err)
 	}
 	// The definition only names the top-level step of a nested state; a
 	// backend without DescribeStateMachineForExecution still gets a report.

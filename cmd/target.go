@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/backend"
@@ -174,6 +175,33 @@ func (t *target) execution(ctx context.Context, c *deploy.Client, failedOnly boo
 		return "", exitcode.New(exitcode.Failed, fmt.Errorf("%s found for project %s, config %s", what, t.Project, t.Config))
 	}
 	return aws.ToString(item.ExecutionArn), nil
+}
+
+// describeError explains a failed DescribeExecution. An execution that does
+// not exist is a bad argument (exit 2), and the message says where odin
+// looked: the usual cause is another region, account or backend.
+func describeError(arn string, err error) error {
+	name := executionName(arn)
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "ExecutionDoesNotExist":
+			return exitcode.UsageError(fmt.Errorf("no execution %s in %s; odin history lists the deploys there, and --backend, --region and --account choose where odin looks", name, executionPlace(arn)))
+		case "InvalidArn":
+			return exitcode.UsageError(fmt.Errorf("%s is not an execution name or ARN: %s", name, ae.ErrorMessage()))
+		}
+	}
+	return fmt.Errorf("describe execution %s: %w", name, err)
+}
+
+// executionPlace names the state machine, account and region of an
+// execution ARN (arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME).
+func executionPlace(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 8 {
+		return "this backend"
+	}
+	return fmt.Sprintf("state machine %s (account %s, region %s)", parts[6], parts[4], parts[3])
 }
 
 // deployClient is the deploy client for a backend.
