@@ -373,6 +373,20 @@ func (m *Model) Current() *Row {
 	return nil
 }
 
+// Error names the deployer (pkg/deployer) fails with when it ends a deploy
+// on purpose.
+const (
+	haltError    = "HaltError"    // someone halted the deploy
+	timeoutError = "TimeoutError" // the release was not healthy within its timeout
+)
+
+func (m *Model) firstError() string {
+	if m.FirstFailure == nil {
+		return ""
+	}
+	return m.FirstFailure.Error
+}
+
 // Verdict is the one-line outcome and the process exit code it maps to.
 type Verdict struct {
 	Status string `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED, RUNNING
@@ -411,8 +425,14 @@ func (m *Model) Verdict(now time.Time) Verdict {
 	case "SUCCEEDED":
 		return Verdict{"SUCCEEDED", exitcode.OK, fmt.Sprintf("%s succeeded in %s", what, took)}
 	case "FAILED":
-		if m.FirstFailure != nil && m.FirstFailure.Error == "HaltError" {
+		// The deployer ends a halted or timed-out deploy itself, after its
+		// rollback, so Step Functions reports FAILED: the first failure's
+		// error name says which.
+		switch m.firstError() {
+		case haltError:
 			return Verdict{"HALTED", exitcode.Aborted, fmt.Sprintf("%s was halted after %s%s", what, took, failure())}
+		case timeoutError:
+			return Verdict{"TIMED_OUT", exitcode.TimedOut, fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
 		}
 		return Verdict{"FAILED", exitcode.Failed, fmt.Sprintf("%s failed after %s%s", what, took, failure())}
 	case "TIMED_OUT":

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/progress"
 	"github.com/odin-deploy/odin/pkg/watch"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
@@ -65,7 +67,10 @@ func TestOutcomes(t *testing.T) {
 		{"halt", "HALTED", 4, "CheckHealthy", "HaltError",
 			[]string{"CheckHealthy=failed", "CleanUpFailure=succeeded", "ReleaseLockFailure=succeeded", "FailureClean=failed"},
 			[]string{"was halted after"}},
-		{"timeout", "FAILED", 1, "CheckHealthy", "TimeoutError", []string{"CheckHealthy=failed"}, []string{"TimeoutError: release r-20261125-2a9f is not healthy"}},
+		// The deployer's own timeout ends the execution FAILED: it is still
+		// a timeout to whoever reads the verdict or the exit code.
+		{"timeout", "TIMED_OUT", 3, "CheckHealthy", "TimeoutError", []string{"CheckHealthy=failed"},
+			[]string{"deploy of hello/production release r-20261125-2a9f timed out after 25s at CheckHealthy: TimeoutError: release r-20261125-2a9f is not healthy after its timeout of 300s"}},
 		{"failure-dirty", "FAILED", 1, "Deploy", "DeployError",
 			[]string{"Deploy=failed", "CleanUpFailure=failed", "ReleaseLockDirty=succeeded", "FailureDirty=failed"}, nil},
 		{"aborted", "ABORTED", 4, "", "", []string{"Deploy=succeeded", "WaitForDeploy=stopped", "CheckHealthy=skipped"},
@@ -93,6 +98,51 @@ func TestOutcomes(t *testing.T) {
 			for _, w := range tt.verdict {
 				if !strings.Contains(v.Text, w) {
 					t.Errorf("verdict %q lacks %q", v.Text, w)
+				}
+			}
+		})
+	}
+}
+
+// The verdict reads the deployer's error names: they must be the ones it
+// fails with, and only the first failure decides.
+func TestDeployerErrorVerdicts(t *testing.T) {
+	def := []byte(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"x","End":true}}}`)
+	at := time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
+	tests := []struct {
+		status, firstErr, endErr string
+		want                     string
+		code                     int
+	}{
+		{"FAILED", (&deployer.TimeoutError{}).ErrorType(), "TimeoutError", "TIMED_OUT", exitcode.TimedOut},
+		{"FAILED", (&deployer.HaltError{}).ErrorType(), "HaltError", "HALTED", exitcode.Aborted},
+		// A failed rollback after a timeout ends on another error: the
+		// first failure still says what happened.
+		{"FAILED", "TimeoutError", "CleanUpError", "TIMED_OUT", exitcode.TimedOut},
+		{"FAILED", "DeployError", "TimeoutError", "FAILED", exitcode.Failed},
+		{"TIMED_OUT", "", "States.Timeout", "TIMED_OUT", exitcode.TimedOut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.status+"/"+tt.firstErr, func(t *testing.T) {
+			m, _ := progress.New(def, header)
+			evs := []watch.Event{{Kind: watch.ExecutionStarted, ID: 1, Time: at}, {Kind: watch.StepEntered, ID: 2, State: "T", Step: "T", Time: at}}
+			if tt.firstErr != "" {
+				evs = append(evs, watch.Event{Kind: watch.StepFailed, ID: 3, State: "T", Step: "T", Time: at.Add(time.Minute),
+					Error: tt.firstErr, Cause: `{"errorMessage":"release r-20261125-2a9f is not healthy after its timeout of 60s","errorType":"` + tt.firstErr + `"}`})
+			}
+			evs = append(evs, watch.Event{Kind: watch.ExecutionEnded, ID: 4, Status: tt.status, Error: tt.endErr, Time: at.Add(time.Minute)})
+			for _, ev := range evs {
+				m.Apply(ev)
+			}
+			v := m.Verdict(at)
+			if v.Status != tt.want || v.Code != tt.code {
+				t.Fatalf("verdict %+v, want %s exit %d", v, tt.want, tt.code)
+			}
+			if tt.want == "TIMED_OUT" && tt.firstErr != "" {
+				want := "deploy of hello/production release r-20261125-2a9f timed out after 1m00s at T: " + tt.firstErr +
+					": release r-20261125-2a9f is not healthy after its timeout of 60s"
+				if v.Text != want {
+					t.Errorf("text %q\nwant %q", v.Text, want)
 				}
 			}
 		})
