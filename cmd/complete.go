@@ -3,6 +3,8 @@ package cmd
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,8 +36,28 @@ func completeExecutionsOrFiles(f *Factory) cobra.CompletionFunc {
 		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
 		defer cancel()
 		names, _ := executionNames(ctx, f, cmd, toComplete)
-		return names, cobra.ShellCompDirectiveDefault
+		// With candidates the shell offers only them, so the release files
+		// here are among them; with none it falls back to every file.
+		return append(releaseFilesHere(toComplete), names...), cobra.ShellCompDirectiveDefault
 	}
+}
+
+// releaseFilesHere are the YAML files in the current directory whose names
+// begin with prefix.
+func releaseFilesHere(prefix string) []string {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		ext := strings.ToLower(filepath.Ext(name))
+		if e.Type().IsRegular() && (ext == ".yml" || ext == ".yaml") && strings.HasPrefix(name, prefix) {
+			files = append(files, name+"\trelease file")
+		}
+	}
+	return files
 }
 
 func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix string) ([]string, error) {

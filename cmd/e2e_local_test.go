@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,11 @@ func TestCompleteExecutionNames(t *testing.T) {
 	code, out, _ := o.run(ctx, "__complete", "status", "deploy-")
 	if code != 0 || !strings.Contains(out, "deploy-complete_development_r-") {
 		t.Fatalf("completion exit %d:\n%s", code, out)
+	}
+	// With nothing typed: the release files here and the executions.
+	t.Chdir(filepath.Dir(file))
+	code, out, _ = o.run(ctx, "__complete", "status", "")
+	if code != 0 || !strings.Contains(out, "release.yml\trelease file\n") || !strings.Contains(out, "deploy-complete_development_r-") {
+		t.Fatalf("completion of nothing: exit %d:\n%s", code, out)
 	}
 }
