@@ -5,6 +5,7 @@ package progress
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 
@@ -69,6 +70,8 @@ func (r Row) Duration(now time.Time) time.Duration {
 }
 
 // Health is the release's health from the latest task output that had one.
+// Model.Health changes (to a new value) only when a report differs from the
+// last one.
 type Health struct {
 	Healthy  bool      `json:"healthy"`
 	Services []Service `json:"services"`
@@ -285,6 +288,12 @@ func (m *Model) health(ev watch.Event) bool {
 			Unhealthy: s.Unhealthy, Terminating: s.Terminating, Instances: s.Instances})
 	}
 	sort.Slice(h.Services, func(i, j int) bool { return h.Services[i].Name < h.Services[j].Name })
+	if m.Health != nil && m.Health.Healthy == h.Healthy && reflect.DeepEqual(m.Health.Services, h.Services) {
+		// The same report again: a task's exit repeats its attempt's
+		// output, and later tasks pass the report along. It still came
+		// from the step (and the time) that first carried it.
+		return false
+	}
 	m.Health = h
 	return true
 }

@@ -181,6 +181,35 @@ func TestRunningWithRetry(t *testing.T) {
 	}
 }
 
+// A task's exit repeats its attempt's output and later tasks pass the
+// report along: the model keeps the report from the step that made it.
+func TestHealthFromTheStepThatMadeIt(t *testing.T) {
+	m := replay(t, "deploy-retry", -1)
+	if m.Health == nil || m.Health.Step != "CheckHealthy" || !m.Health.At.Equal(m.Started.Add(21*time.Second)) {
+		t.Fatalf("health %+v, want CheckHealthy's at +21s", m.Health)
+	}
+	def, evs := watchtest.Deployer(t, "deploy-retry")
+	m, _ = progress.New(def, header)
+	g, _ := watch.ParseDefinition(def)
+	tr := watch.NewTranslator(g)
+	changes := 0
+	for _, h := range evs {
+		for _, ev := range tr.Translate(h) {
+			before := m.Health
+			m.Apply(ev)
+			if m.Health != before {
+				changes++
+				if ev.Kind != watch.AttemptSucceeded {
+					t.Errorf("health changed on %s %s (event %d)", ev.Kind, ev.Step, ev.ID)
+				}
+			}
+		}
+	}
+	if changes != 3 {
+		t.Errorf("health changed %d times, want 3 (Deploy, CheckHealthy twice)", changes)
+	}
+}
+
 // A loop (WaitForHealthy → CheckHealthy → Healthy? → WaitForHealthy) counts
 // visits and adds up time over them.
 func TestLoopVisits(t *testing.T) {

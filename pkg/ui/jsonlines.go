@@ -9,19 +9,54 @@ import (
 	"github.com/odin-deploy/odin/pkg/watch"
 )
 
-// JSONLines writes one JSON object a line (`--output json`):
+// JSONLines writes one JSON object a line (`--output json`). A field marked
+// ? is left out when empty or zero; the others are always there.
 //
-//	{"type":"start", "header":{project,config,release,backend,account,region,execution}, "steps":[{"name","type"}]}
-//	{"type":"event", "kind", "id", "time", "event_type", "state", "step", "attempt", "error", "cause", "message", "status", "health"}
+//	{"type":"start", "header":{"project"?, "config"?, "release"?, "backend"?, "account"?, "region"?, "execution"?},
+//	  "steps":[{"name", "type"}]}
+//	{"type":"event", "kind", "id", "time", "event_type", "state"?, "step"?, "attempt"?, "error"?, "cause"?,
+//	  "message"?, "status"?, "health"?}
 //	{"type":"warning", "message", "retry_in_ms"}
-//	{"type":"outcome", "status", "exit_code", "text", "execution", "elapsed_ms", "error", "cause", "failure", "steps", "health", "output"}
+//	{"type":"outcome", "status", "exit_code", "text", "execution"?, "elapsed_ms", "error"?, "cause"?,
+//	  "failure"?:{"step", "error", "cause"?},
+//	  "steps":[{"name", "status", "attempt"?, "visits"?, "duration_ms", "error"?}], "health"?, "output"?}
 //
-// kind is one of watch's Kind values (step_entered, attempt_started,
-// retry_scheduled, attempt_failed, attempt_succeeded, step_succeeded,
-// step_failed, execution_started, execution_ended); event_type is the raw
-// history event type; message is the cause unwrapped to its innermost
-// message; health is present on the event that changed it. Empty fields are
-// left out. The last line is always the outcome.
+// health, on an event or the outcome, is
+//
+//	{"healthy", "services":[{"name", "desired", "healthy", "launching", "unhealthy", "terminating",
+//	  "instances"?:[{"id", "release_id"?, "state", "pid"?, "port"?, "reason"?, "log_tail"?}]}], "step", "at"}
+//
+// The first line is start, the last is always outcome; events and warnings
+// come in between. start's steps are the definition's top-level states in
+// table order, type being the state's Type (Task, Wait, Choice, ...).
+//
+// An event: kind is one of watch's Kind values (execution_started,
+// step_entered, attempt_started, retry_scheduled, attempt_failed,
+// attempt_succeeded, step_succeeded, step_failed, execution_ended); id is
+// the history event's id (a failing state that ends the execution gives a
+// step_failed and an execution_ended with the same id); time is RFC 3339 in
+// UTC; event_type is the raw history event type; state is the state the
+// event is about and step the top-level step (table row) holding it, which
+// differ inside a Parallel or Map; attempt counts tries from 1; error and
+// cause are the Step Functions error name and cause, message the cause
+// unwrapped to its innermost message; status is on execution_ended only
+// (SUCCEEDED, FAILED, TIMED_OUT, ABORTED). health is present once per
+// report: on the event whose output first carried a report that differs
+// from the last one (usually a task's attempt_succeeded), not on the events
+// that pass the same report along; its step and at say where and when it
+// came from.
+//
+// A warning is a transient problem the watch is riding out (throttling, the
+// network) and retry_in_ms when it tries again.
+//
+// The outcome: status is SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED or
+// RUNNING (odin stopped watching first), exit_code the process's exit code
+// and text the verdict line; elapsed_ms is the execution's run time; error
+// and cause are the execution's; failure is where it first went wrong (step
+// is empty when no step failed); each step's status is pending, running,
+// retrying, succeeded, failed, stopped or skipped, attempt its last try,
+// visits how often it was entered and duration_ms its time over all visits;
+// health is the last report and output the execution's output JSON.
 type JSONLines struct {
 	enc        *json.Encoder
 	m          *progress.Model

@@ -3,7 +3,9 @@ package ui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,10 +132,65 @@ func checkJSONLines(t *testing.T, b []byte) {
 	if !strings.HasPrefix(lines[0], `{"type":"start"`) || !strings.HasPrefix(lines[len(lines)-1], `{"type":"outcome"`) {
 		t.Errorf("first line %.40s…, last %.40s…", lines[0], lines[len(lines)-1])
 	}
+	var last string
 	for _, l := range lines[1 : len(lines)-1] {
 		if !strings.HasPrefix(l, `{"type":"event"`) {
 			t.Errorf("line %.60s…", l)
 		}
+		// health is on the event that carried a new report, once.
+		var ev struct {
+			ID     int64     `json:"id"`
+			Step   string    `json:"step"`
+			Time   time.Time `json:"time"`
+			Health *struct {
+				Healthy  bool            `json:"healthy"`
+				Services json.RawMessage `json:"services"`
+				Step     string          `json:"step"`
+				At       time.Time       `json:"at"`
+			} `json:"health"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if h := ev.Health; h != nil {
+			report := fmt.Sprint(h.Healthy, string(h.Services))
+			if report == last {
+				t.Errorf("event %d repeats the health report", ev.ID)
+			}
+			if h.Step != ev.Step || !h.At.Equal(ev.Time) {
+				t.Errorf("event %d (%s) carries health from %s at %s", ev.ID, ev.Step, h.Step, h.At)
+			}
+			last = report
+		}
+	}
+}
+
+// deploy-retry has three health reports: Deploy's and two CheckHealthy
+// ones. Each is on the attempt that returned it; the task's exit and the
+// tasks after it pass it along and do not repeat it.
+func TestJSONLinesHealthOnce(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "deploy-retry.jsonl.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev struct {
+			Type   string          `json:"type"`
+			ID     int64           `json:"id"`
+			Kind   string          `json:"kind"`
+			Health json.RawMessage `json:"health"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "event" && ev.Health != nil {
+			got = append(got, fmt.Sprintf("%d %s", ev.ID, ev.Kind))
+		}
+	}
+	want := []string{"20 attempt_succeeded", "32 attempt_succeeded", "41 attempt_succeeded"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("health on events %q, want %q", got, want)
 	}
 }
 
