@@ -51,8 +51,10 @@ type Row struct {
 	// Finished counts visits that ended (succeeded or failed).
 	Finished int `json:"-"`
 	// Spent is the time spent in the step over finished visits; the current
-	// visit began at Entered.
+	// visit began at Entered. Last is what the last finished visit took, for
+	// a line about that visit (in a loop, Spent grows with every visit).
 	Spent   time.Duration `json:"-"`
+	Last    time.Duration `json:"-"`
 	Entered time.Time     `json:"-"`
 	// Error and Cause are the failure shown under the step (the last failed
 	// attempt, or the step's failure).
@@ -60,7 +62,8 @@ type Row struct {
 	Cause string `json:"cause,omitempty"`
 }
 
-// Duration is the time spent in the step, counting a running visit up to now.
+// Duration is the time spent in the step over all its visits, counting a
+// running visit up to now.
 func (r Row) Duration(now time.Time) time.Duration {
 	d := r.Spent
 	if (r.Status == Running || r.Status == Retrying) && !r.Entered.IsZero() && now.After(r.Entered) {
@@ -230,8 +233,10 @@ func (m *Model) Apply(ev watch.Event) bool {
 
 func (m *Model) leave(r *Row, at time.Time) {
 	r.Finished++
+	r.Last = 0
 	if !r.Entered.IsZero() && at.After(r.Entered) {
-		r.Spent += at.Sub(r.Entered)
+		r.Last = at.Sub(r.Entered)
+		r.Spent += r.Last
 	}
 	r.Entered = time.Time{}
 }

@@ -211,13 +211,13 @@ func TestHealthFromTheStepThatMadeIt(t *testing.T) {
 }
 
 // A loop (WaitForHealthy → CheckHealthy → Healthy? → WaitForHealthy) counts
-// visits and adds up time over them.
+// visits and adds up time over them; the last visit's time is apart.
 func TestLoopVisits(t *testing.T) {
 	m := replay(t, "deploy-retry", -1)
 	for _, r := range m.Rows {
 		if r.Name == "WaitForHealthy" {
-			if r.Visits != 2 || r.Duration(time.Time{}) != 10*time.Second {
-				t.Fatalf("WaitForHealthy visits %d spent %s", r.Visits, r.Duration(time.Time{}))
+			if r.Visits != 2 || r.Duration(time.Time{}) != 10*time.Second || r.Last != 5*time.Second {
+				t.Fatalf("WaitForHealthy visits %d spent %s, the last %s", r.Visits, r.Duration(time.Time{}), r.Last)
 			}
 			return
 		}

@@ -135,10 +135,16 @@ func (p *Plain) isFailState(step string) bool {
 	return false
 }
 
+// took is how long the visit that just ended took; a line is about one
+// visit, so a loop's total would read as one slow visit.
 func (p *Plain) took(step string) string {
 	for _, r := range p.m.Rows {
 		if r.Name == step {
-			return " in " + progress.FormatDuration(r.Spent)
+			s := " in " + progress.FormatDuration(r.Last)
+			if r.Visits > 1 {
+				s += fmt.Sprintf(" (visit %d)", r.Visits)
+			}
+			return s
 		}
 	}
 	return ""

@@ -198,6 +198,8 @@ func (t tuiModel) View() string {
 		if r.Visits > 1 {
 			status += fmt.Sprintf(" (×%d)", r.Visits)
 		}
+		// A row sums up the step, so its time is over all visits, as the
+		// (×N) beside it says; plain output's lines give each visit's own.
 		dur := ""
 		if r.Status != progress.Pending && r.Status != progress.Skipped {
 			dur = progress.FormatDuration(r.Duration(t.now))

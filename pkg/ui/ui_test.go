@@ -410,6 +410,32 @@ func TestPlainStripsEscapes(t *testing.T) {
 	}
 }
 
+// A 1 s Wait visited 33 times: each line says what its visit took, not the
+// total so far.
+func TestPlainVisitDuration(t *testing.T) {
+	m, _ := progress.New([]byte(`{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"Next":"W"}}}`), header)
+	var out bytes.Buffer
+	p := NewPlain(&out, m)
+	at := time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
+	for i := range 33 {
+		for _, ev := range []watch.Event{
+			{Kind: watch.StepEntered, ID: int64(2 * i), State: "W", Step: "W", Time: at},
+			{Kind: watch.StepSucceeded, ID: int64(2*i + 1), State: "W", Step: "W", Time: at.Add(time.Second)},
+		} {
+			m.Apply(ev)
+			p.Event(ev)
+		}
+		at = at.Add(time.Second)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if got, want := lines[1], "W: succeeded in 1s\n"; !strings.HasSuffix(got+"\n", want) {
+		t.Errorf("first visit: %q, want …%q", got, want)
+	}
+	if got, want := lines[len(lines)-1], "W: succeeded in 1s (visit 33)"; !strings.HasSuffix(got, want) {
+		t.Errorf("last visit: %q, want …%q", got, want)
+	}
+}
+
 // Every size, from tiny to wide: no panic, no line wider than the
 // terminal, no more lines than it has.
 func TestTUIEverySize(t *testing.T) {
