@@ -74,7 +74,7 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 		// --quiet: the verdict alone, as the live view's plain output ends.
 		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)
 	default:
-		if err := writeSteps(f.IO.Out, model, now); err != nil {
+		if err := writeSteps(f.IO.Out, model, graph.HappyPath, now); err != nil {
 			return err
 		}
 		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)
@@ -85,13 +85,20 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 	return exitcode.New(verdict.Code, nil)
 }
 
-// writeSteps prints the step table of a snapshot.
-func writeSteps(w io.Writer, model *progress.Model, now time.Time) error {
+// writeSteps prints the step table of a snapshot. The first happy rows
+// are the happy path (StartAt to success): while the deploy runs, the steps
+// still ahead of it are shown, not the rollback it may never need.
+func writeSteps(w io.Writer, model *progress.Model, happy int, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tVISITS\tTIME\tERROR")
-	for _, r := range model.Rows {
-		if r.Status == progress.Skipped || r.Status == progress.Pending && model.Status != "" {
+	for i, r := range model.Rows {
+		switch {
+		case r.Status == progress.Skipped:
+			continue
+		case r.Status == progress.Pending && model.Status != "":
 			continue // steps a finished deploy never reached are noise
+		case r.Status == progress.Pending && happy > 0 && i >= happy:
+			continue
 		}
 		visits := ""
 		if r.Visits > 1 {
