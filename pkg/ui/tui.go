@@ -39,7 +39,7 @@ type tuiModel struct {
 	width, height int
 	expanded      bool
 	showHelp      bool
-	confirming    bool // asked "halt?", waiting for y/n
+	confirming    bool // asked "halt?", waiting for y or n
 	halting       bool
 	haltNote      string
 	halt          func(ctx context.Context) error
@@ -108,10 +108,13 @@ func (t tuiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (t tuiModel) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if t.confirming {
 		switch {
+		case key.Matches(msg, t.keys.Interrupt):
+			t.confirming, t.detached = false, true
+			return t, tea.Quit
 		case key.Matches(msg, t.keys.Yes):
 			t.confirming, t.halting = false, true
 			return t, t.haltCmd()
-		case key.Matches(msg, t.keys.No), key.Matches(msg, t.keys.Detach):
+		case key.Matches(msg, t.keys.Cancel):
 			t.confirming = false
 		}
 		return t, nil
@@ -253,7 +256,11 @@ func (t tuiModel) View() string {
 	} else if t.err != nil {
 		bottom = append(bottom, "", t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w)))
 	}
-	if !t.done && !t.detached && !t.m.Done() {
+	switch {
+	case t.done || t.detached || t.m.Done():
+	case t.confirming:
+		bottom = append(bottom, "", t.help.ShortHelpView(t.keys.confirmHelp()))
+	default:
 		bottom = append(bottom, "", t.help.View(t.keys))
 	}
 	// Fit the height: the header and the end matter most; drop finished

@@ -316,6 +316,70 @@ func TestTUIKeys(t *testing.T) {
 	}
 }
 
+// keyMsg is the message a terminal gives for a key as bubbles/key names it.
+func keyMsg(k string) tea.KeyMsg {
+	switch k {
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+}
+
+// The halt dialog, through Update alone: ctrl-c detaches whatever is open,
+// y halts, n, esc and q back out of the question; its help line says so.
+func TestTUIHaltDialogKeys(t *testing.T) {
+	tests := []struct {
+		keys                          []string
+		confirming, halting, detached bool
+		quits                         bool
+	}{
+		{keys: []string{"h"}, confirming: true},
+		{keys: []string{"h", "ctrl+c"}, detached: true, quits: true},
+		{keys: []string{"h", "y"}, halting: true},
+		{keys: []string{"h", "Y"}, halting: true},
+		{keys: []string{"h", "n"}},
+		{keys: []string{"h", "esc"}},
+		{keys: []string{"h", "q"}},
+		{keys: []string{"h", "e"}, confirming: true},
+		{keys: []string{"q"}, detached: true, quits: true},
+		{keys: []string{"ctrl+c"}, detached: true, quits: true},
+		{keys: []string{"h", "q", "q"}, detached: true, quits: true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.keys, ","), func(t *testing.T) {
+			tm, _ := frame(t, "deploy-retry", firstFailure(t, "deploy-retry"), 40*time.Second)
+			var m tea.Model = tm
+			var cmd tea.Cmd
+			for _, k := range tt.keys {
+				m, cmd = m.Update(keyMsg(k))
+			}
+			got := m.(tuiModel)
+			if got.confirming != tt.confirming || got.halting != tt.halting || got.detached != tt.detached {
+				t.Errorf("confirming %v halting %v detached %v, want %v %v %v",
+					got.confirming, got.halting, got.detached, tt.confirming, tt.halting, tt.detached)
+			}
+			var msg tea.Msg
+			if cmd != nil {
+				msg = cmd()
+			}
+			if _, quit := msg.(tea.QuitMsg); quit != tt.quits {
+				t.Errorf("quits %v, want %v (message %T)", quit, tt.quits, msg)
+			}
+			if _, halted := msg.(haltDoneMsg); halted != tt.halting {
+				t.Errorf("halt called %v, want %v", halted, tt.halting)
+			}
+		})
+	}
+
+	tm, _ := frame(t, "deploy-retry", firstFailure(t, "deploy-retry"), 40*time.Second, "h")
+	lines := strings.Split(tm.View(), "\n")
+	if got, want := lines[len(lines)-1], "y halt and roll back • n/esc/q cancel • ctrl+c detach"; got != want {
+		t.Errorf("help line with the dialog open: %q, want %q", got, want)
+	}
+}
+
 // Run in plain mode when the watch is cancelled (detach): exit code 5 and the
 // re-attach command on stderr.
 func TestDetachHint(t *testing.T) {
