@@ -171,14 +171,8 @@ func (t tuiModel) View() string {
 		title += fmt.Sprintf("  %s/%s  release %s", h.Project, h.Config, h.Release)
 	}
 	top = append(top, t.st.title.Render(title))
-	var where []string
-	for _, kv := range [][2]string{{"backend", h.Backend}, {"account", h.Account}, {"region", h.Region}, {"execution", h.Execution}} {
-		if kv[1] != "" {
-			where = append(where, kv[0]+" "+kv[1])
-		}
-	}
-	if len(where) > 0 {
-		top = append(top, t.st.dim.Render(strings.Join(where, " · ")))
+	for _, l := range where(h, w) {
+		top = append(top, t.st.dim.Render(l))
 	}
 	top = append(top, fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps()), "")
 
@@ -292,6 +286,34 @@ func (t tuiModel) View() string {
 	return view
 }
 
+// where is the header's line saying where the deploy runs. An execution
+// name ends in what tells one deploy from another (the release id, then the
+// attempt: deploy-<project>_<config>_<release>-2), so it is cut in the
+// middle, and goes on a line of its own when the first has no room for it.
+func where(h progress.Header, w int) []string {
+	var parts []string
+	for _, kv := range [][2]string{{"backend", h.Backend}, {"account", h.Account}, {"region", h.Region}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+oneLine(kv[1]))
+		}
+	}
+	if h.Execution == "" {
+		if len(parts) == 0 {
+			return nil
+		}
+		return []string{truncate(strings.Join(parts, " · "), w)}
+	}
+	exec := "execution " + oneLine(h.Execution)
+	if line := strings.Join(append(parts, exec), " · "); lipgloss.Width(line) <= w {
+		return []string{line}
+	}
+	exec = "execution " + truncateMiddle(oneLine(h.Execution), w-len("execution "))
+	if len(parts) == 0 {
+		return []string{exec}
+	}
+	return []string{truncate(strings.Join(parts, " · "), w), exec}
+}
+
 func (t tuiModel) causeDetail(cause string, w int) []string {
 	c := watch.UnwrapCause(cause)
 	var out []string
@@ -339,6 +361,31 @@ func truncate(s string, w int) string {
 		r = r[:len(r)-1]
 	}
 	return string(r) + "…"
+}
+
+// truncateMiddle cuts plain text to w cells with an ellipsis in the middle,
+// keeping more of the end than of the start.
+func truncateMiddle(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	if w < 1 {
+		return ""
+	}
+	r := []rune(s)
+	headW := (w - 1) / 3
+	tailW := w - 1 - headW
+	head, hw := 0, 0
+	for head < len(r) && hw+lipgloss.Width(string(r[head])) <= headW {
+		hw += lipgloss.Width(string(r[head]))
+		head++
+	}
+	tail, tw := len(r), 0
+	for tail > head && tw+lipgloss.Width(string(r[tail-1])) <= tailW {
+		tw += lipgloss.Width(string(r[tail-1]))
+		tail--
+	}
+	return string(r[:head]) + "…" + string(r[tail:])
 }
 
 // clip cuts a styled line to w cells so the terminal never wraps it.

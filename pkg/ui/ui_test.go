@@ -284,6 +284,53 @@ func TestTUIResize(t *testing.T) {
 	}
 }
 
+// A release deployed again gets an execution name ending in its attempt:
+// at any width, the header keeps that end and stays within the terminal.
+func TestTUIHeaderExecution(t *testing.T) {
+	const name = "deploy-hello_production_r-20261125-2a9f-2"
+	tm, _ := frame(t, "deploy-retry", 10, 0)
+	tm.m.Header.Execution = name
+	for _, w := range []int{20, 33, 40, 60, 80, 100, 120, 140} {
+		m, _ := tm.Update(tea.WindowSizeMsg{Width: w, Height: 40})
+		var line string
+		for _, l := range strings.Split(m.View(), "\n") {
+			if lipgloss.Width(l) > w {
+				t.Errorf("width %d: %q is wider", w, l)
+			}
+			if strings.Contains(l, "execution ") {
+				line = l
+			}
+		}
+		if !strings.HasSuffix(line, "2a9f-2") {
+			t.Errorf("width %d: execution line %q lost the attempt", w, line)
+		}
+		if !strings.Contains(line, name) && !strings.Contains(line, "…") {
+			t.Errorf("width %d: %q cut without an ellipsis", w, line)
+		}
+		if w >= 60 && !strings.Contains(line, name) {
+			t.Errorf("width %d: %q, want the whole name", w, line)
+		}
+	}
+}
+
+func TestTruncateMiddle(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{"deploy-hello_production_r-20261125-2a9f-2", 50, "deploy-hello_production_r-20261125-2a9f-2"},
+		{"deploy-hello_production_r-20261125-2a9f-2", 25, "deploy-h…-20261125-2a9f-2"},
+		{"deploy-hello_production_r-20261125-2a9f-2", 10, "dep…2a9f-2"},
+		{"deploy-hello_production_r-20261125-2a9f-2", 1, "…"},
+		{"deploy", 0, ""},
+	} {
+		if got := truncateMiddle(tt.in, tt.w); got != tt.want || lipgloss.Width(got) > max(tt.w, 0) {
+			t.Errorf("truncateMiddle(%q, %d) = %q, want %q", tt.in, tt.w, got, tt.want)
+		}
+	}
+}
+
 // Keys: h asks, n cancels, h y halts (the command's func runs), q detaches.
 func TestTUIKeys(t *testing.T) {
 	def, evs := events(t, "deploy-retry", firstFailure(t, "deploy-retry"))
