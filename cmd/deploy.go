@@ -44,6 +44,9 @@ shows that deploy: neither deploys twice. Any other time (to roll back to an ear
 release, or to retry one that failed) the release is deployed again as a new attempt, an
 execution named <project>_<config>_<release id>-<attempt>.
 
+--output json writes one JSON object per event and a final outcome object; odin
+json-format describes every field.
+
 Exit codes: 0 succeeded, 1 failed, 2 invalid release or usage, 3 timed out, 4 halted or
 aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 		Example: `  odin deploy examples/hello/release.yml

@@ -147,7 +147,7 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 	add("deploy", newDeployCmd(f), newStatusCmd(f), newFailCmd(f), newHaltCmd(f), newUnlockCmd(f), newHistoryCmd(f))
 	add("release", newValidateCmd(f), newSchemaCmd(f))
 	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
-	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newGenDocsCmd(f))
+	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newJSONFormatCmd(f), newGenDocsCmd(f))
 	rejectUnknownCommands(root)
 	return root
 }

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -14,6 +13,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/ui"
 	"github.com/odin-deploy/odin/pkg/watch"
 )
 
@@ -66,10 +66,11 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 	verdict := model.Verdict(now)
 	switch {
 	case f.Settings.Output == "json":
-		enc := json.NewEncoder(f.IO.Out)
-		if err := enc.Encode(map[string]any{"header": model.Header, "steps": model.Rows, "verdict": verdict, "last_event_id": model.LastEventID}); err != nil {
-			return err
-		}
+		// The live view's grammar without its events: the start line, then
+		// the outcome (status RUNNING while the deploy runs).
+		j := ui.NewJSONLines(f.IO.Out, model)
+		j.Start()
+		j.Finish(verdict, now)
 	case f.Settings.Quiet:
 		// --quiet: the verdict alone, as the live view's plain output ends.
 		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)

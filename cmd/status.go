@@ -28,7 +28,7 @@ odin deploy. With no argument: the running (else the latest) deploy of the relea
 in the current directory, or of --project/--config-name.
 
 --no-follow prints where the deploy is and exits with its outcome's code (5 while it
-is still running).`,
+is still running). --output json writes JSON lines (odin json-format describes them).`,
 		Example:           "  odin status\n  odin status deploy-hello_development_r-0123456789abcdef\n  odin status --project hello --config-name development --no-follow",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeExecutionsOrFiles(f),

@@ -1,0 +1,69 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// jsonLinesFormat documents `--output json` of odin deploy and odin status;
+// README.md (JSON output) carries the same text, and a test keeps them equal.
+const jsonLinesFormat = `odin deploy and odin status with --output json write one JSON object per line
+on stdout; odin's own remarks and errors go to stderr. The first line is start,
+the last is always outcome; events and warnings come in between (status
+--no-follow writes start and outcome only). A field marked ? is left out when
+empty or zero.
+
+  {"type":"start", "header":{"project"?, "config"?, "release"?, "backend"?,
+     "account"?, "region"?, "execution"?}, "steps":[{"name", "type"}]}
+  {"type":"event", "kind", "id", "time", "event_type", "state"?, "step"?,
+     "attempt"?, "error"?, "cause"?, "message"?, "status"?, "health"?}
+  {"type":"warning", "message", "retry_in_ms"}
+  {"type":"outcome", "status", "exit_code", "text", "execution"?, "elapsed_ms",
+     "error"?, "cause"?, "failure"?:{"step", "error", "cause"?},
+     "steps":[{"name", "status", "attempt"?, "visits"?, "duration_ms", "error"?}],
+     "health"?, "output"?}
+
+health, on an event or the outcome:
+
+  {"healthy", "services":[{"name", "desired", "healthy", "launching",
+     "unhealthy", "terminating", "instances"?:[{"id", "release_id"?, "state",
+     "pid"?, "port"?, "reason"?, "log_tail"?}]}], "step", "at"}
+
+start: steps are the state machine's top-level states in table order; type is
+the state's Type (Task, Wait, Choice, ...).
+
+event: kind is execution_started, step_entered, attempt_started,
+retry_scheduled, attempt_failed, attempt_succeeded, step_succeeded,
+step_failed or execution_ended; id is the history event's id; time is RFC 3339
+in UTC; event_type is the raw Step Functions history event type; state is the
+state the event is about and step the top-level step holding it (they differ
+inside a Parallel or Map); attempt counts tries from 1; error and cause are
+Step Functions' error name and cause, message the cause unwrapped to its
+innermost message; status is on execution_ended only (SUCCEEDED, FAILED,
+TIMED_OUT, ABORTED). health appears once per report, on the event whose output
+carried a report that differs from the last.
+
+warning: a transient problem the watch rides out (throttling, the network);
+retry_in_ms is when it tries again.
+
+outcome: status is SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED or RUNNING
+(odin stopped watching first); exit_code is odin's exit code and text the
+verdict line; elapsed_ms is the execution's run time; error and cause are the
+execution's; failure is where it first went wrong; each step's status is
+pending, running, retrying, succeeded, failed, stopped or skipped, attempt its
+last try, visits how often it was entered and duration_ms its time over all
+visits; health is the last report and output the execution's output.
+`
+
+func newJSONFormatCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "json-format",
+		Short: "Describe the JSON lines of --output json",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprint(f.IO.Out, jsonLinesFormat)
+			return err
+		},
+	}
+}
