@@ -164,23 +164,26 @@ func (t tuiModel) glyph(r progress.Row) string {
 
 func (t tuiModel) View() string {
 	w := max(t.width, 20)
-	var top, rows, bottom []string
+	var top, bottom []line
+	keep := func(text string) line { return line{text: text} }
+	spacer := line{drop: spacerLine}
 	h := t.m.Header
 	title := "odin"
 	if h.Project != "" {
 		title += fmt.Sprintf("  %s/%s  release %s", h.Project, h.Config, h.Release)
 	}
-	top = append(top, t.st.title.Render(title))
+	top = append(top, keep(t.st.title.Render(title)))
 	for _, l := range where(h, w) {
-		top = append(top, t.st.dim.Render(l))
+		top = append(top, line{t.st.dim.Render(l), whereLine})
 	}
-	top = append(top, fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps()), "")
+	top = append(top, keep(fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps())), spacer)
 
 	nameW := 8
 	for _, r := range t.m.Rows {
 		nameW = max(nameW, lipgloss.Width(r.Name))
 	}
 	nameW = min(nameW, max(w/2, 8))
+	var steps []stepBlock
 	for _, r := range t.m.Rows {
 		if r.Status == progress.Skipped && !t.expanded {
 			continue
@@ -201,34 +204,39 @@ func (t tuiModel) View() string {
 		if r.Status != progress.Pending && r.Status != progress.Skipped {
 			dur = progress.FormatDuration(r.Duration(t.now))
 		}
-		line := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(oneLine(r.Name), nameW), status, dur)
-		rows = append(rows, strings.TrimRight(line, " "))
+		row := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(oneLine(r.Name), nameW), status, dur)
+		lines := []line{keep(strings.TrimRight(row, " "))}
 		if r.Error != "" && (r.Status == progress.Failed || r.Status == progress.Retrying || r.Status == progress.Stopped) && r.Type != "Fail" {
-			rows = append(rows, t.st.errorText.Render("     "+truncate(errorText(r.Error, r.Cause), w-5)))
+			lines = append(lines, keep(t.st.errorText.Render("     "+truncate(errorText(r.Error, r.Cause), w-5))))
 			if t.expanded {
-				rows = append(rows, t.causeDetail(r.Cause, w)...)
+				for _, l := range t.causeDetail(r.Cause, w) {
+					lines = append(lines, line{l, detailLine})
+				}
+			}
+		}
+		steps = append(steps, newStepBlock(r, lines))
+	}
+	if hl := healthLine(t.m.Health); hl != "" {
+		bottom = append(bottom, spacer, keep("health: "+hl))
+		if t.expanded {
+			for _, l := range t.instances(w) {
+				bottom = append(bottom, line{l, detailLine})
 			}
 		}
 	}
-	if hl := healthLine(t.m.Health); hl != "" {
-		bottom = append(bottom, "", "health: "+hl)
-		if t.expanded {
-			bottom = append(bottom, t.instances(w)...)
-		}
-	}
 	if t.m.HistoryWarning != "" {
-		bottom = append(bottom, t.st.warn.Render(truncate("! "+t.m.HistoryWarning, w)))
+		bottom = append(bottom, keep(t.st.warn.Render(truncate("! "+t.m.HistoryWarning, w))))
 	}
 	if t.warning != "" {
-		bottom = append(bottom, t.st.warn.Render(truncate("! "+t.warning, w)))
+		bottom = append(bottom, keep(t.st.warn.Render(truncate("! "+t.warning, w))))
 	}
 	switch {
 	case t.confirming:
-		bottom = append(bottom, "", t.st.warn.Render("Halt this deploy and roll back? (y/n)"))
+		bottom = append(bottom, spacer, keep(t.st.warn.Render("Halt this deploy and roll back? (y/n)")))
 	case t.halting:
-		bottom = append(bottom, "", t.st.warn.Render("halting…"))
+		bottom = append(bottom, spacer, keep(t.st.warn.Render("halting…")))
 	case t.haltNote != "":
-		bottom = append(bottom, "", t.st.warn.Render(t.haltNote))
+		bottom = append(bottom, spacer, keep(t.st.warn.Render(t.haltNote)))
 	}
 	if t.m.Done() {
 		v := t.m.Verdict(t.now)
@@ -243,37 +251,28 @@ func (t tuiModel) View() string {
 			lines = lines[:4]
 			lines[3] = truncate(strings.TrimRight(lines[3], " ")+" …", w)
 		}
-		bottom = append(bottom, "")
+		bottom = append(bottom, spacer)
 		for _, l := range lines {
-			bottom = append(bottom, style.Render(strings.TrimRight(l, " ")))
+			bottom = append(bottom, keep(style.Render(strings.TrimRight(l, " "))))
 		}
 	} else if t.err != nil {
-		bottom = append(bottom, "", t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w)))
+		bottom = append(bottom, spacer, keep(t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w))))
 	}
+	help := ""
 	switch {
 	case t.done || t.detached || t.m.Done():
 	case t.confirming:
-		bottom = append(bottom, "", t.help.ShortHelpView(t.keys.confirmHelp()))
+		help = t.help.ShortHelpView(t.keys.confirmHelp())
 	default:
-		bottom = append(bottom, "", t.help.View(t.keys))
+		help = t.help.View(t.keys)
 	}
-	// Fit the height: the header and the end matter most; drop finished
-	// rows from the top of the table first.
-	if t.height > 0 {
-		room := t.height - len(top) - len(bottom)
-		switch {
-		case room < len(rows) && room >= 2:
-			cut := len(rows) - room + 1
-			rows = append([]string{t.st.dim.Render(fmt.Sprintf(" … %d lines above", cut))}, rows[cut:]...)
-		case room < len(rows):
-			rows = nil
+	if help != "" {
+		bottom = append(bottom, spacer)
+		for _, l := range strings.Split(help, "\n") {
+			bottom = append(bottom, line{l, helpLine})
 		}
 	}
-	out := append(append(top, rows...), bottom...)
-	if t.height > 0 && len(out) > t.height {
-		// Still too tall (a tiny terminal): keep the first line and the end.
-		out = append(out[:1:1], out[len(out)-t.height+1:]...)
-	}
+	out := fitHeight(top, steps, bottom, t.height, func(s string) string { return t.st.dim.Render(s) })
 	for i, l := range out {
 		out[i] = clip(l, w)
 	}

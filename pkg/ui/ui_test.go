@@ -331,6 +331,75 @@ func TestTruncateMiddle(t *testing.T) {
 	}
 }
 
+// A running deploy in a short terminal: the step in progress, with its
+// error, stays; finished steps go first, then pending ones from the bottom.
+func TestTUIShortRunning(t *testing.T) {
+	for _, height := range []int{12, 18} {
+		name := fmt.Sprintf("tui-running-80x%d", height)
+		t.Run(name, func(t *testing.T) {
+			tm, _ := frame(t, "deploy-retry", firstFailure(t, "deploy-retry"), 40*time.Second)
+			m, _ := tm.Update(tea.WindowSizeMsg{Width: 80, Height: height})
+			view := m.View()
+			if n := strings.Count(view, "\n") + 1; n > height {
+				t.Errorf("%d lines, taller than %d", n, height)
+			}
+			for _, want := range []string{"CheckHealthy        retrying after attempt 1", "HealthError: web-2", "done above", "more below", "health: "} {
+				if !strings.Contains(view, want) {
+					t.Errorf("lacks %q:\n%s", want, view)
+				}
+			}
+			golden(t, name, []byte(view+"\n"))
+		})
+	}
+}
+
+// At every point of a deploy and every height a terminal can show it in,
+// the steps running, retrying or failed are there with their error.
+func TestTUIShortKeepsWhatMatters(t *testing.T) {
+	for _, name := range []string{"deploy-retry", "unhealthy", "halt", "failure-dirty", "aborted"} {
+		def, all := events(t, name, -1)
+		for n := 1; n <= len(all); n++ {
+			m, _ := progress.New(def, header)
+			for _, ev := range all[:n] {
+				m.Apply(ev)
+			}
+			r := lipgloss.NewRenderer(&bytes.Buffer{})
+			r.SetColorProfile(termenv.Ascii)
+			var want []string
+			for _, row := range m.Rows {
+				switch {
+				case row.Status == progress.Running, row.Status == progress.Retrying, row.Status == progress.Stopped,
+					row.Status == progress.Failed && row.Type != "Fail":
+					want = append(want, " "+row.Name+" ")
+					if row.Error != "" && row.Status != progress.Running { // a retry in progress shows no error
+						want = append(want, "     "+row.Error)
+					}
+				}
+			}
+			minHeight := 10
+			if m.Done() {
+				minHeight = 14 // the verdict takes up to four lines
+			}
+			for _, expanded := range []bool{false, true} {
+				for height := minHeight; height <= 30; height++ {
+					tm := newTUIModel(context.Background(), m, r, func() time.Time { return m.Started.Add(time.Minute) }, nil)
+					tm.expanded = expanded
+					v, _ := tm.Update(tea.WindowSizeMsg{Width: 80, Height: height})
+					view := v.View()
+					if l := strings.Count(view, "\n") + 1; l > height {
+						t.Errorf("%s, %d events, 80x%d: %d lines", name, n, height, l)
+					}
+					for _, w := range want {
+						if !strings.Contains(view, w) {
+							t.Errorf("%s, %d events, 80x%d, expanded %v: %q not shown:\n%s", name, n, height, expanded, w, view)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // Keys: h asks, n cancels, h y halts (the command's func runs), q detaches.
 func TestTUIKeys(t *testing.T) {
 	def, evs := events(t, "deploy-retry", firstFailure(t, "deploy-retry"))
