@@ -49,10 +49,15 @@ type Options struct {
 	// MinInterval is the poll interval while events flow (default 1 s);
 	// MaxInterval the idle one it backs off to (default 5 s).
 	MinInterval, MaxInterval time.Duration
-	// PageSize is maxResults for a tick while events flow (default 100);
-	// the first read, and the read after an idle tick's probe, page by up to
-	// FirstPageSize (default 1000). An idle tick asks for the newest event
-	// only, and fetches exactly the new ones when there are any.
+	// PageSize caps maxResults for a tick while events flow (default 1000,
+	// the most AWS returns). A tick after one that brought a few events
+	// asks for twice as many plus four (at most 100), so with data on a
+	// poll costs about what is new rather than a fixed page; when more is
+	// new than that, a second call reads exactly what the first page's
+	// newest id shows is new. Any other tick (after an idle one, the first
+	// read or a burst) asks for the newest event alone, without data, then
+	// fetches exactly the new ones, paging by up to FirstPageSize (default
+	// 1000), which the first read pages by too.
 	PageSize, FirstPageSize int32
 	// Clock and Rand (a float in [0,1) for jitter) default to the real ones.
 	Clock Clock
@@ -86,9 +91,16 @@ type Tailer struct {
 	lastSeen int64
 	forward  bool // the server ignores reverseOrder (moto 5.2.1): read forward
 	walk     *walk
-	idle     bool // the last poll brought nothing new
-	calls    int  // API history calls made, for tests and benchmarks
+	// expect is how many events the next tick should bring: what the last
+	// one brought, or 0 when that says nothing (idle, the first read).
+	expect int
+	calls  int // API history calls made, for tests and benchmarks
 }
+
+// guessMax is the largest page a tick guesses at: the fixed page ticks once
+// read. Past it a wrong guess, such as the tick after a burst, costs more
+// with data on (about 1.2 KB an event) than the probe's extra call.
+const guessMax = 100
 
 // New returns a Tailer for the execution arn.
 func New(api API, executionArn string, opts Options) *Tailer {
@@ -99,7 +111,7 @@ func New(api API, executionArn string, opts Options) *Tailer {
 		opts.MaxInterval = max(5*time.Second, opts.MinInterval)
 	}
 	if opts.PageSize <= 0 {
-		opts.PageSize = 100
+		opts.PageSize = 1000
 	}
 	if opts.FirstPageSize <= 0 {
 		opts.FirstPageSize = 1000
@@ -191,7 +203,6 @@ func (t *Tailer) Run(ctx context.Context, emit func(Event)) (*Result, error) {
 		if t.opts.Once {
 			return &Result{Status: string(types.ExecutionStatusRunning), LastEventID: t.lastSeen}, nil
 		}
-		t.idle = len(evs) == 0
 		if len(evs) > 0 {
 			interval = t.opts.MinInterval
 		} else {
@@ -228,6 +239,7 @@ func (t *Tailer) sleep(ctx context.Context, d time.Duration) error {
 // poll returns the new events after lastSeen, in id order, and advances
 // lastSeen through the contiguous run it returns.
 func (t *Tailer) poll(ctx context.Context) ([]types.HistoryEvent, error) {
+	first := t.lastSeen == 0
 	var got []types.HistoryEvent
 	var err error
 	if t.forward {
@@ -242,14 +254,19 @@ func (t *Tailer) poll(ctx context.Context) ([]types.HistoryEvent, error) {
 	// Emit only a contiguous run from lastSeen+1: a gap is re-read next tick.
 	out := got[:0]
 	for _, h := range got {
-		switch {
-		case h.Id <= t.lastSeen:
+		if h.Id <= t.lastSeen {
 			continue
-		case h.Id != t.lastSeen+1:
-			return out, nil
+		}
+		if h.Id != t.lastSeen+1 {
+			break
 		}
 		out = append(out, h)
 		t.lastSeen = h.Id
+	}
+	t.expect = len(out)
+	if first {
+		// How much history there was says nothing of how fast it grows.
+		t.expect = 0
 	}
 	return out, nil
 }
@@ -262,17 +279,23 @@ type walk struct {
 	got []types.HistoryEvent
 }
 
-// readBackward pages newest-first until it reaches lastSeen (§7 steps 2–4).
+// readBackward pages newest-first until it reaches lastSeen (§7 steps 2–4),
+// sizing its first page to what it expects is new: with data on, bytes a
+// poll follow new events, not a fixed page.
 func (t *Tailer) readBackward(ctx context.Context) ([]types.HistoryEvent, error) {
 	if t.walk == nil {
-		size := t.opts.PageSize
+		var size int32
 		switch {
 		case t.lastSeen == 0:
 			size = t.opts.FirstPageSize
-		case t.idle:
-			// Nothing came last tick: ask for the newest event alone (a
-			// few hundred bytes), and fetch exactly what is new, if
-			// anything, with a second call.
+		case t.expect > 0 && 2*t.expect+4 <= guessMax:
+			// Events trickle: one call for about twice what came last tick.
+			size = int32(min(2*t.expect+4, int(t.opts.PageSize)))
+		default:
+			// The last tick says nothing of this one (idle, first read, a
+			// burst): ask for the newest event alone (a few hundred
+			// bytes), and fetch exactly what is new, if anything, with a
+			// second call.
 			newest, forward, err := t.probe(ctx)
 			if err != nil {
 				return nil, err
@@ -327,6 +350,17 @@ func (t *Tailer) readBackward(ctx context.Context) ([]types.HistoryEvent, error)
 		if reached || out.NextToken == nil || len(evs) == 0 || evs[len(evs)-1].Id <= t.lastSeen+1 {
 			t.walk = nil
 			return w.got, nil
+		}
+		// More is new than the first page held, and more than a second page
+		// of its size would bring. A token keeps the page size it came
+		// with, so read newest-first again, sized by the newest id to all
+		// that is new: one call more, not many.
+		if rest := evs[len(evs)-1].Id - 1 - t.lastSeen; w.in.NextToken == nil && rest > int64(w.in.MaxResults) {
+			if size := int32(min(evs[0].Id-t.lastSeen, int64(t.opts.PageSize))); size > w.in.MaxResults {
+				w.in.MaxResults = size
+				w.got = w.got[:0]
+				continue
+			}
 		}
 		w.in.NextToken = out.NextToken
 	}

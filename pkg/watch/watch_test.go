@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -239,6 +240,59 @@ func TestTailReplayGrowing(t *testing.T) {
 				t.Fatalf("got\n%s\nwant\n%s", kinds(got), kinds(want))
 			}
 			if res.Status != "SUCCEEDED" || res.Output == "" {
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
+
+// growOnCall reveals more history after each GetExecutionHistory call, as a
+// running execution does between a poll's first page and its second.
+type growOnCall struct {
+	*sfn.Client
+	r       *watchtest.Replay
+	visible *int
+	grow    func() int
+}
+
+func (g *growOnCall) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	out, err := g.Client.GetExecutionHistory(ctx, in, optFns...)
+	*g.visible += g.grow()
+	g.r.SetVisible(*g.visible)
+	return out, err
+}
+
+// A history that grows by a trickle, bursts and silences between polls,
+// and sometimes within one, read with sized pages and data: every event
+// once, in order, whatever the guesses.
+func TestTailReplayBursts(t *testing.T) {
+	h := deployHistory(t, 300)
+	def := []byte(healthLoopMachine)
+	r := watchtest.NewReplay(t, def, h)
+	want := translateAll(t, def, fullHistory(t, r.Client(), watchtest.ExecutionArn, true))
+	for _, tc := range []struct {
+		name           string
+		ticks, midPoll []int
+	}{
+		{"between polls", []int{0, 1, 3, 9, 9, 12, 30, 50, 99, 150, 400}, []int{0}},
+		{"within polls", []int{0, 1, 9, 9, 50, 99}, []int{0, 0, 1, 5, 40}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(1, 2))
+			visible := 3
+			r.SetVisible(visible)
+			clk := &tickClock{now: t0}
+			clk.onWait = func(int) {
+				visible += tc.ticks[rnd.IntN(len(tc.ticks))]
+				r.SetVisible(visible)
+			}
+			api := &growOnCall{Client: r.Client(), r: r, visible: &visible,
+				grow: func() int { return tc.midPoll[rnd.IntN(len(tc.midPoll))] }}
+			got, res, _ := tail(t, api, watchtest.ExecutionArn, watch.Options{Clock: clk, IncludeData: true})
+			if kinds(got) != kinds(want) {
+				t.Fatalf("got\n%s\nwant\n%s", kinds(got), kinds(want))
+			}
+			if res.Status != "SUCCEEDED" {
 				t.Fatalf("result %+v", res)
 			}
 		})
