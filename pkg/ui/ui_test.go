@@ -422,6 +422,10 @@ func TestTUIKeys(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("halt was not called")
 	}
+	// The halt's answer reaches the model as a message after the func
+	// returns: wait for the screen to show it before detaching.
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("halt requested")) },
+		teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 	tm.Type("q")
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(tuiModel)
 	if !final.detached || final.done {
