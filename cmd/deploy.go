@@ -103,12 +103,12 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	case errors.As(err, &conflict) && opts.Attach:
 		other := aws.ToString(conflict.Running.Name)
 		status.Printf("another release is being deployed; watching it instead: %s\nrelease %s (%s) is not deployed; nothing was uploaded\n", other, plan.ReleaseID, opts.File)
-		err := follow(ctx, f, b, aws.ToString(conflict.Running.ExecutionArn), followOptions{Timeout: opts.Timeout})
+		// Whatever the other deploy's outcome, a script must not read
+		// success for this release: the verdict, in every output, is 1.
+		err := follow(ctx, f, b, aws.ToString(conflict.Running.ExecutionArn), followOptions{Timeout: opts.Timeout, NotDeployed: plan.ReleaseID})
 		if exitcode.Of(err) == exitcode.Running {
 			return err
 		}
-		// Whatever the other deploy's outcome, a script must not read
-		// success for this release.
 		return exitcode.New(exitcode.Failed, fmt.Errorf("release %s (%s) was not deployed: odin watched %s, another release's deploy, which has ended; deploy yours with: odin deploy %s", plan.ReleaseID, opts.File, other, opts.File))
 	case errors.As(err, &conflict):
 		return exitcode.New(exitcode.Failed, err)

@@ -410,15 +410,24 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 
 	// --attach watches the other deploy to its end, then exits 1: the
 	// second release was not deployed, whatever the first's outcome.
-	watcher, attached := o.runInBackground(ctx, "deploy", second, "--attach", "--output", "plain")
+	watcher, attached := o.runInBackground(ctx, "deploy", second, "--attach", "--output", "json")
 	waitFor(ctx, t, "the second deploy to watch the first", func() bool { return strings.Contains(watcher.String(), "watching it instead") })
 	code, out, errOut = o.run(ctx, "halt", first, "--abort", "--yes", "--no-follow")
 	if code != 0 || !strings.Contains(errOut, "stopped "+p1.Execution) {
 		t.Fatalf("halt --abort: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	r := <-attached
-	if r.code != 1 || !strings.Contains(r.out, "ABORTED") || !strings.Contains(r.errOut, "release "+p2.ReleaseID+" ("+second+") was not deployed: odin watched "+p1.Execution) {
+	if r.code != 1 || !strings.Contains(r.errOut, "release "+p2.ReleaseID+" ("+second+") was not deployed: odin watched "+p1.Execution) {
 		t.Errorf("--attach to a deploy that ended: exit %d, want 1 and why\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
+	}
+	// The JSON outcome agrees with the exit code.
+	var outcome struct {
+		Type, Status, Text string
+		ExitCode           int `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(lastLine(r.out)), &outcome); err != nil || outcome.Type != "outcome" || outcome.Status != "ABORTED" ||
+		outcome.ExitCode != 1 || !strings.Contains(outcome.Text, "release "+p2.ReleaseID+" was not deployed") {
+		t.Errorf("--attach --output json: outcome %+v (%v), want ABORTED with exit_code 1 and why", outcome, err)
 	}
 	if o.objectExists(ctx, p2.Key) {
 		t.Errorf("--attach uploaded the second release")

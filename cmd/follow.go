@@ -22,6 +22,9 @@ import (
 type followOptions struct {
 	// Timeout stops watching after this long (the execution goes on).
 	Timeout time.Duration
+	// NotDeployed is the release odin deploy --attach did not deploy: the
+	// execution watched is another release's, so its outcome exits 1.
+	NotDeployed string
 }
 
 // follow shows an execution live until it ends (or the user detaches, or
@@ -52,13 +55,14 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 		return fmt.Errorf("read the definition of %s: %w", executionName(arn), err)
 	}
 	model := progress.FromGraph(graph, progress.Header{
-		Project:   in.ProjectName,
-		Config:    in.ConfigName,
-		Release:   in.ReleaseID,
-		Backend:   b.Kind,
-		Account:   in.AWSAccountID,
-		Region:    in.AWSRegion,
-		Execution: executionName(arn),
+		Project:     in.ProjectName,
+		Config:      in.ConfigName,
+		Release:     in.ReleaseID,
+		Backend:     b.Kind,
+		Account:     in.AWSAccountID,
+		Region:      in.AWSRegion,
+		Execution:   executionName(arn),
+		NotDeployed: opts.NotDeployed,
 	})
 	reattach := "odin status " + executionName(arn)
 	view = ui.New(model, ui.Options{

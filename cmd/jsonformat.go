@@ -15,7 +15,8 @@ the last is always outcome; events and warnings come in between (status
 empty or zero.
 
   {"type":"start", "header":{"project"?, "config"?, "release"?, "backend"?,
-     "account"?, "region"?, "execution"?}, "steps":[{"name", "type"}]}
+     "account"?, "region"?, "execution"?, "not_deployed"?},
+     "steps":[{"name", "type"}]}
   {"type":"event", "kind", "id", "time", "event_type", "state"?, "step"?,
      "attempt"?, "error"?, "cause"?, "message"?, "status"?, "health"?}
   {"type":"warning", "message", "retry_in_ms"}
@@ -31,7 +32,9 @@ health, on an event or the outcome:
      "pid"?, "port"?, "reason"?, "log_tail"?}]}], "step", "at"}
 
 start: steps are the state machine's top-level states in table order; type is
-the state's Type (Task, Wait, Choice, ...).
+the state's Type (Task, Wait, Choice, ...). not_deployed names the release that
+odin deploy --attach did not deploy, because it watches another release's
+deploy; the outcome's exit_code is then 1 whatever that deploy's status.
 
 event: kind is execution_started, step_entered, attempt_started,
 retry_scheduled, attempt_failed, attempt_succeeded, step_succeeded,

@@ -25,6 +25,10 @@ type Header struct {
 	Account   string `json:"account,omitempty"`
 	Region    string `json:"region,omitempty"`
 	Execution string `json:"execution,omitempty"`
+	// NotDeployed is the release odin deploy --attach did not deploy
+	// because it watches this execution, another release's, instead. Its
+	// verdict is then a failure (exit 1) whatever this execution's outcome.
+	NotDeployed string `json:"not_deployed,omitempty"`
 }
 
 // Status is a step's state in the view.
@@ -410,6 +414,15 @@ type Verdict struct {
 
 // Verdict says how the execution ended, or that it is still running.
 func (m *Model) Verdict(now time.Time) Verdict {
+	v := m.verdict(now)
+	if m.Header.NotDeployed != "" && v.Code != exitcode.Running {
+		v.Code = exitcode.Failed
+		v.Text += fmt.Sprintf("; release %s was not deployed (odin watched this deploy instead)", m.Header.NotDeployed)
+	}
+	return v
+}
+
+func (m *Model) verdict(now time.Time) Verdict {
 	what := "deploy"
 	if m.Header.Project != "" {
 		what = fmt.Sprintf("deploy of %s/%s", m.Header.Project, m.Header.Config)

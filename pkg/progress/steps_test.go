@@ -1,8 +1,11 @@
 package progress_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/progress"
 	"github.com/odin-deploy/odin/pkg/watch"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
@@ -47,5 +50,20 @@ func TestStepCountIsStable(t *testing.T) {
 				t.Errorf("at the end: %s, want %s", got, tt.final)
 			}
 		})
+	}
+}
+
+// TestVerdictNotDeployed: odin deploy --attach watches another release's
+// deploy; its success is not the caller's, so the exit code is 1, and the
+// verdict says which release was not deployed.
+func TestVerdictNotDeployed(t *testing.T) {
+	m := &progress.Model{Header: progress.Header{Project: "p", Config: "c", Release: "r-other", NotDeployed: "r-mine"}, Status: "SUCCEEDED"}
+	v := m.Verdict(time.Now())
+	if v.Status != "SUCCEEDED" || v.Code != exitcode.Failed || !strings.HasSuffix(v.Text, "; release r-mine was not deployed (odin watched this deploy instead)") {
+		t.Errorf("verdict %+v", v)
+	}
+	m.Status = ""
+	if v := m.Verdict(time.Now()); v.Code != exitcode.Running || strings.Contains(v.Text, "not deployed") {
+		t.Errorf("while it runs: %+v", v)
 	}
 }

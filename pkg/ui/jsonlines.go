@@ -12,7 +12,7 @@ import (
 // JSONLines writes one JSON object a line (`--output json`). A field marked
 // ? is left out when empty or zero; the others are always there.
 //
-//	{"type":"start", "header":{"project"?, "config"?, "release"?, "backend"?, "account"?, "region"?, "execution"?},
+//	{"type":"start", "header":{"project"?, "config"?, "release"?, "backend"?, "account"?, "region"?, "execution"?, "not_deployed"?},
 //	  "steps":[{"name", "type"}]}
 //	{"type":"event", "kind", "id", "time", "event_type", "state"?, "step"?, "attempt"?, "error"?, "cause"?,
 //	  "message"?, "status"?, "health"?}
