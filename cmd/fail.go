@@ -153,15 +153,15 @@ func failedExecution(ctx context.Context, t *target, c *deploy.Client, note *sta
 		}
 		note.Printf("release %s (%s) has not been deployed to %s/%s; explaining the latest deploy of %s/%s\n", id, t.File.Path, t.Project, t.Config, t.Project, t.Config)
 	}
-	current, ok, err := c.Current(ctx, t.Project, t.Config)
+	current, ok, err := c.Current(ctx, t.scope())
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy found for project %s, config %s", t.Project, t.Config))
+		return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s in %s", t.scope(), stateMachinePlace(c.StateMachineArn)))
 	}
 	if current.Status == sfntypes.ExecutionStatusRunning || current.Status == sfntypes.ExecutionStatusSucceeded {
-		failed, ok, err := c.LatestFailed(ctx, t.Project, t.Config)
+		failed, ok, err := c.LatestFailed(ctx, t.scope())
 		if err == nil && ok {
 			note.Printf("the latest deploy of %s/%s did not fail; the newest that did is %s (%s): odin fail %s\n",
 				t.Project, t.Config, aws.ToString(failed.Name), failed.Status, aws.ToString(failed.Name))

@@ -177,7 +177,7 @@ func TestFailOnLocalBackend(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const file = "../examples/failing/release.yml"
-	if code, out, errOut := o.run(ctx, "fail", file); code != 1 || out != "" || !strings.Contains(errOut, "no deploy found for project hello, config failing") {
+	if code, out, errOut := o.run(ctx, "fail", file); code != 1 || out != "" || !strings.Contains(errOut, "no deploy of hello/failing (account "+o.backend.Endpoint().Account+") in state machine odin-deployer") {
 		t.Errorf("before any deploy: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, errOut := o.run(ctx, "deploy", file, "--output", "plain")

@@ -69,12 +69,12 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 	c := deployClient(f, b)
 	arn := t.ExecutionArn
 	if arn == "" {
-		running, err := c.Running(ctx, t.Project, t.Config)
+		running, err := c.Running(ctx, t.scope())
 		if err != nil {
 			return err
 		}
 		if len(running) == 0 {
-			return exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s/%s is running; nothing to halt", t.Project, t.Config))
+			return exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s is running in %s; nothing to halt", t.scope(), stateMachinePlace(c.StateMachineArn)))
 		}
 		arn = aws.ToString(running[0].ExecutionArn)
 	}

@@ -92,7 +92,7 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 		if t.Project == "" {
 			return exitcode.UsageError(fmt.Errorf("history needs a release file, --project/--config-name or --all"))
 		}
-		q.Project, q.Config = t.Project, t.Config
+		q.Project, q.Config, q.Account = t.Project, t.Config, t.scopeAccount
 	}
 	recs, err := deployClient(f, b).History(ctx, q)
 	if err != nil {

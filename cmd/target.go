@@ -77,6 +77,14 @@ type target struct {
 	ExecutionArn string
 	// File is set when the argument (or the current directory) gave a release file.
 	File *release.File
+	// scopeAccount keeps other accounts' deploys of the project and config
+	// out: the release's account, or --account; empty matches every account.
+	scopeAccount string
+}
+
+// scope is what the target's project and config mean to pkg/deploy.
+func (t *target) scope() deploy.Scope {
+	return deploy.Scope{Account: t.scopeAccount, Project: t.Project, Config: t.Config}
 }
 
 var accountID = regexp.MustCompile(`^[0-9]{12}$`)
@@ -113,7 +121,7 @@ func resolveTarget(arg string, flags targetFlags, b *backend.Backend) (*target, 
 		if account == "" {
 			account = b.Account
 		}
-		return &target{Project: flags.Project, Config: flags.Config, Account: account}, nil
+		return &target{Project: flags.Project, Config: flags.Config, Account: account, scopeAccount: flags.Account}, nil
 	case flags.Config != "":
 		return nil, exitcode.UsageError(errors.New("--config-name needs --project"))
 	}
@@ -143,7 +151,7 @@ func targetFromFile(path string, b *backend.Backend) (*target, error) {
 	if account == "" {
 		account = b.Account
 	}
-	return &target{Project: f.Release.ProjectName, Config: f.Release.ConfigName, Account: account, File: f}, nil
+	return &target{Project: f.Release.ProjectName, Config: f.Release.ConfigName, Account: account, File: f, scopeAccount: account}, nil
 }
 
 // releaseError gives an invalid release exit code 2 and prints every problem.
@@ -167,12 +175,12 @@ func (t *target) execution(ctx context.Context, c *deploy.Client, failedOnly boo
 		find = c.LatestFailed
 		what = "no failed deploy"
 	}
-	item, ok, err := find(ctx, t.Project, t.Config)
+	item, ok, err := find(ctx, t.scope())
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return "", exitcode.New(exitcode.Failed, fmt.Errorf("%s found for project %s, config %s", what, t.Project, t.Config))
+		return "", exitcode.New(exitcode.Failed, fmt.Errorf("%s of %s in %s", what, t.scope(), stateMachinePlace(c.StateMachineArn)))
 	}
 	return aws.ToString(item.ExecutionArn), nil
 }
@@ -200,6 +208,16 @@ func executionPlace(arn string) string {
 	parts := strings.Split(arn, ":")
 	if len(parts) < 8 {
 		return "this backend"
+	}
+	return fmt.Sprintf("state machine %s (account %s, region %s)", parts[6], parts[4], parts[3])
+}
+
+// stateMachinePlace names a state machine by its ARN
+// (arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME).
+func stateMachinePlace(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 7 {
+		return "state machine " + arn
 	}
 	return fmt.Sprintf("state machine %s (account %s, region %s)", parts[6], parts[4], parts[3])
 }

@@ -318,7 +318,7 @@ func parseAccountRoles(v string) (map[string]string, error) {
 			return nil, fmt.Errorf("%q is not ACCOUNT=ROLE_ARN", pair)
 		}
 		if !isAccountID(account) {
-			return nil, fmt.Errorf("%q is not an AWS account id (12 digits)", account)
+			return nil, fmt.Errorf("%q is not an AWS account id (12 digits; in a config file, quote it: YAML reads 012345678901 as an octal number)", account)
 		}
 		if _, dup := roles[account]; dup {
 			return nil, fmt.Errorf("account %s is listed twice", account)

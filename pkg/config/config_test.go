@@ -163,6 +163,10 @@ func TestAccountRoles(t *testing.T) {
 			t.Errorf("--account-roles %q: %v, want %q", value, err, want)
 		}
 	}
+	octal := writeConfig(t, "account-roles:\n  011111111111: arn:aws:iam::011111111111:role/odin\n")
+	if _, err := Load(flags(t, "--config", octal), envOf(nil)); err == nil || !strings.Contains(err.Error(), "quote it") || !strings.Contains(err.Error(), octal) {
+		t.Errorf("an unquoted account id with a leading 0: %v", err)
+	}
 	if _, err := Load(flags(t), envOf(map[string]string{"ODIN_ASSUME_ROLE": "odin"})); err == nil || !strings.Contains(err.Error(), "ODIN_ASSUME_ROLE: invalid assume-role") {
 		t.Errorf("a bad assume-role: %v", err)
 	}

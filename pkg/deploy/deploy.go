@@ -107,6 +107,11 @@ func (c *Client) Plan(f *release.File, deployedBy, releaseDir string) (*Plan, er
 	return p, nil
 }
 
+// scope is where the plan deploys.
+func (p *Plan) scope() Scope {
+	return Scope{Account: p.Input.AWSAccountID, Project: p.Input.ProjectName, Config: p.Input.ConfigName}
+}
+
 func (c *Client) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -163,7 +168,7 @@ func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
 		defer close(done)
 		probe, probeErr = c.probeAttempts(ctx, p.Input.ProjectName, p.Input.ConfigName, p.ReleaseID)
 	}()
-	running, runningErr := c.Running(ctx, p.Input.ProjectName, p.Input.ConfigName)
+	running, runningErr := c.Running(ctx, p.scope())
 	<-done
 	if runningErr != nil {
 		return nil, runningErr
@@ -322,7 +327,7 @@ func (c *Client) LatestAttempt(ctx context.Context, project, configName, release
 // isLatest says whether the release's attempt is the newest execution of
 // its project and config, that is, what the last deploy left serving.
 func (c *Client) isLatest(ctx context.Context, p *Plan, attempt int) (bool, error) {
-	recs, err := c.latest(ctx, p.Input.ProjectName, p.Input.ConfigName, "")
+	recs, err := c.latest(ctx, p.scope(), "")
 	if err != nil || len(recs) == 0 {
 		return false, err
 	}
@@ -357,10 +362,25 @@ func (c *Client) upload(ctx context.Context, p *Plan) (uploaded bool, err error)
 	return false, fmt.Errorf("upload release to s3://%s/%s: %w", c.Bucket, p.Key, err)
 }
 
-// Running lists the running executions of a project and config, across every
-// page (Coinbase's client looked at the first 100 only).
-func (c *Client) Running(ctx context.Context, project, configName string) ([]sfntypes.ExecutionListItem, error) {
-	prefix := release.ExecutionPrefix(project, configName)
+// Scope is what a deploy is to: a project and config, in an account. One
+// deployer may deploy to many accounts, so Account, when set, keeps another
+// account's deploys of the same project and config apart; empty, it
+// matches every account.
+type Scope struct {
+	Account, Project, Config string
+}
+
+func (s Scope) String() string {
+	if s.Account == "" {
+		return s.Project + "/" + s.Config
+	}
+	return s.Project + "/" + s.Config + " (account " + s.Account + ")"
+}
+
+// Running lists the running executions of a scope, across every page
+// (Coinbase's client looked at the first 100 only).
+func (c *Client) Running(ctx context.Context, s Scope) ([]sfntypes.ExecutionListItem, error) {
+	prefix := release.ExecutionPrefix(s.Project, s.Config)
 	var out []sfntypes.ExecutionListItem
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 1000}
 	for {
@@ -372,9 +392,9 @@ func (c *Client) Running(ctx context.Context, project, configName string) ([]sfn
 			if !strings.HasPrefix(aws.ToString(e.Name), prefix) {
 				continue
 			}
-			// A prefix can be shared by another project whose name has a dash
-			// where this one's config begins; the input says for sure.
-			same, err := c.isFor(ctx, e, project, configName)
+			// A cut prefix can be shared by another project and config, and
+			// an account is only in the input: the input says for sure.
+			same, err := c.isFor(ctx, e, s)
 			if err != nil {
 				return nil, err
 			}
@@ -394,7 +414,7 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
-func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, project, configName string) (bool, error) {
+func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, s Scope) (bool, error) {
 	d, err := c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
 	if err != nil {
 		return false, fmt.Errorf("describe execution %s: %w", aws.ToString(e.Name), err)
@@ -403,7 +423,7 @@ func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, projec
 	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &in); err != nil {
 		return false, nil
 	}
-	return in.ProjectName == project && in.ConfigName == configName, nil
+	return in.ProjectName == s.Project && in.ConfigName == s.Config && (s.Account == "" || in.AWSAccountID == s.Account), nil
 }
 
 // stateMachineError explains the usual first-day mistake: pointing odin at a

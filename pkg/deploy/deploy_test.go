@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,4 +99,67 @@ func seq(from, to int) []int {
 		s = append(s, n)
 	}
 	return s
+}
+
+// TestScopeAccounts: one deployer deploys web/production to two accounts.
+// A scope with an account sees only that account's deploys; without one,
+// both.
+func TestScopeAccounts(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.New(ctx, server.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	api := deployer.Endpoint(srv.Endpoint()).SFNClient()
+	sm, err := api.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String("scopes"),
+		Definition: aws.String(`{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`),
+		RoleArn:    aws.String("arn:aws:iam::000000000000:role/odin"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(account, id string) string {
+		in, _ := json.Marshal(Input{ReleaseID: id, ProjectName: "web", ConfigName: "production", AWSAccountID: account})
+		out, err := api.StartExecution(ctx, &sfn.StartExecutionInput{
+			StateMachineArn: sm.StateMachineArn,
+			Name:            aws.String(release.ExecutionName("web", "production", id, 1)),
+			Input:           aws.String(string(in)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ExecutionArn)
+	}
+	inA := start("111111111111", "r-aaaaaaaaaaaaaaaa")
+	inB := start("222222222222", "r-bbbbbbbbbbbbbbbb")
+	c := &Client{Executions: api, StateMachineArn: aws.ToString(sm.StateMachineArn)}
+
+	for _, tt := range []struct {
+		account string
+		want    []string
+	}{
+		{"111111111111", []string{inA}},
+		{"222222222222", []string{inB}},
+		{"333333333333", nil},
+		{"", []string{inB, inA}},
+	} {
+		s := Scope{Account: tt.account, Project: "web", Config: "production"}
+		running, err := c.Running(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range running {
+			got = append(got, aws.ToString(e.ExecutionArn))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Running(%s) = %v, want %v", s, got, tt.want)
+		}
+		cur, ok, err := c.Current(ctx, s)
+		if err != nil || ok != (len(tt.want) > 0) || ok && aws.ToString(cur.ExecutionArn) != tt.want[0] {
+			t.Errorf("Current(%s) = %s, %v, %v; want %v", s, aws.ToString(cur.ExecutionArn), ok, err, tt.want)
+		}
+	}
 }

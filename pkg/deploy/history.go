@@ -34,6 +34,7 @@ type Record struct {
 // HistoryQuery filters the trail.
 type HistoryQuery struct {
 	Project, Config string // empty: every project (and config)
+	Account         string // empty: every account
 	Status          string // RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; empty: all
 	Since           time.Time
 	Limit           int
@@ -72,7 +73,7 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]Record, error) 
 			if err != nil {
 				return nil, err
 			}
-			if q.Project != "" && rec.Project != q.Project || q.Config != "" && rec.Config != q.Config {
+			if q.Project != "" && rec.Project != q.Project || q.Config != "" && rec.Config != q.Config || q.Account != "" && rec.Account != q.Account {
 				continue
 			}
 			out = append(out, rec)
@@ -114,27 +115,27 @@ func (c *Client) record(ctx context.Context, e sfntypes.ExecutionListItem) (Reco
 	return r, nil
 }
 
-// Current finds the execution a user means by a project and config: the
-// running one, else the most recent. ok is false when there is none.
-func (c *Client) Current(ctx context.Context, project, configName string) (item sfntypes.ExecutionListItem, ok bool, err error) {
-	running, err := c.Running(ctx, project, configName)
+// Current finds the execution a user means by a scope: the running one,
+// else the most recent. ok is false when there is none.
+func (c *Client) Current(ctx context.Context, s Scope) (item sfntypes.ExecutionListItem, ok bool, err error) {
+	running, err := c.Running(ctx, s)
 	if err != nil {
 		return item, false, err
 	}
 	if len(running) > 0 {
 		return running[0], true, nil
 	}
-	recs, err := c.latest(ctx, project, configName, "")
+	recs, err := c.latest(ctx, s, "")
 	if err != nil || len(recs) == 0 {
 		return item, false, err
 	}
 	return recs[0], true, nil
 }
 
-// LatestFailed finds the newest execution of a project and config that did
-// not succeed (failed, timed out or aborted).
-func (c *Client) LatestFailed(ctx context.Context, project, configName string) (item sfntypes.ExecutionListItem, ok bool, err error) {
-	recs, err := c.latest(ctx, project, configName, "failed")
+// LatestFailed finds the newest execution of a scope that did not succeed
+// (failed, timed out or aborted).
+func (c *Client) LatestFailed(ctx context.Context, s Scope) (item sfntypes.ExecutionListItem, ok bool, err error) {
+	recs, err := c.latest(ctx, s, "failed")
 	if err != nil || len(recs) == 0 {
 		return item, false, err
 	}
@@ -143,10 +144,10 @@ func (c *Client) LatestFailed(ctx context.Context, project, configName string) (
 
 // latest lists, newest first, up to one matching execution; filter "failed"
 // keeps FAILED, TIMED_OUT and ABORTED.
-func (c *Client) latest(ctx context.Context, project, configName, filter string) ([]sfntypes.ExecutionListItem, error) {
+func (c *Client) latest(ctx context.Context, s Scope, filter string) ([]sfntypes.ExecutionListItem, error) {
 	prefix := "deploy-"
-	if project != "" {
-		prefix = release.ExecutionPrefix(project, configName)
+	if s.Project != "" {
+		prefix = release.ExecutionPrefix(s.Project, s.Config)
 	}
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), MaxResults: 100}
 	for {
@@ -160,6 +161,16 @@ func (c *Client) latest(ctx context.Context, project, configName, filter string)
 			}
 			if filter == "failed" && (e.Status == sfntypes.ExecutionStatusSucceeded || e.Status == sfntypes.ExecutionStatusRunning) {
 				continue
+			}
+			if s.Project != "" {
+				// The name can't tell accounts (or cut prefixes) apart.
+				same, err := c.isFor(ctx, e, s)
+				if err != nil {
+					return nil, err
+				}
+				if !same {
+					continue
+				}
 			}
 			return []sfntypes.ExecutionListItem{e}, nil
 		}
