@@ -23,6 +23,8 @@ type DeployOptions struct {
 	File    string
 	Detach  bool
 	Attach  bool
+	// Redeploy deploys again the release the latest deploy left serving.
+	Redeploy bool
 	Timeout time.Duration
 }
 
@@ -40,9 +42,10 @@ instead; yours is still not deployed, so odin then exits 1 whatever the other's 
 (5 if it stopped watching first).
 The release id derives from the file's SHA-256. Deploying a file while it is being deployed
 attaches to that deploy, and deploying the file that the latest deploy successfully deployed
-shows that deploy: neither deploys twice. Any other time (to roll back to an earlier
+shows that deploy: neither deploys twice (--redeploy deploys it again, which restarts
+instances that died). Any other time (to roll back to an earlier
 release, or to retry one that failed) the release is deployed again as a new attempt, an
-execution named <project>_<config>_<release id>-<attempt>.
+execution named deploy-<project>_<config>_<release id>-<attempt>.
 
 --output json writes one JSON object per event and a final outcome object; odin
 json-format describes every field.
@@ -72,6 +75,7 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 	}
 	cmd.Flags().BoolVar(&opts.Detach, "detach", false, "start the deploy and return without watching")
 	cmd.Flags().BoolVar(&opts.Attach, "attach", false, "if another release of this project and config is running, watch it instead (then exit 1: yours was not deployed)")
+	cmd.Flags().BoolVar(&opts.Redeploy, "redeploy", false, "deploy again even if this release is what the latest deploy left serving (restarts instances that died)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "stop watching after this long (the deploy goes on; exit 5)")
 	return cmd
 }
@@ -97,6 +101,7 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	if err != nil {
 		return err
 	}
+	plan.Redeploy = opts.Redeploy
 	started, err := c.Start(ctx, plan)
 	var conflict *deploy.ConflictError
 	switch {
@@ -117,7 +122,7 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	case started.Attached && started.Status == "RUNNING":
 		status.Printf("release %s is being deployed by %s; attaching\n", plan.ReleaseID, started.ExecutionName)
 	case started.Attached:
-		status.Printf("release %s is already deployed: %s, the latest deploy of %s/%s, %s; nothing to do\n",
+		status.Printf("release %s is already deployed: %s, the latest deploy of %s/%s, %s; nothing to do (--redeploy deploys it again)\n",
 			plan.ReleaseID, started.ExecutionName, plan.Input.ProjectName, plan.Input.ConfigName, strings.ToLower(started.Status))
 	default:
 		verb := "uploaded"
@@ -132,6 +137,9 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		}
 	}
 	if opts.Detach {
+		if started.Attached && started.Status != "RUNNING" {
+			return nil // nothing runs to follow
+		}
 		status.Printf("detached; follow it with: odin status %s\n", executionName(started.ExecutionArn))
 		return nil
 	}

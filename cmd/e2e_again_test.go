@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,16 +53,37 @@ func TestDeployAgainRollsBackAndRetries(t *testing.T) {
 		t.Errorf("the rollback is %s", d.Status)
 	}
 
-	deploy(v1, "release "+p1.ReleaseID+" is already deployed: "+rollback+", the latest deploy of again/e2e, succeeded; nothing to do\n")
+	deploy(v1, "release "+p1.ReleaseID+" is already deployed: "+rollback+", the latest deploy of again/e2e, succeeded; nothing to do (--redeploy deploys it again)\n")
 	if n := len(o.executions(ctx, "again", "e2e")); n != 3 {
 		t.Errorf("%d executions of again/e2e, want 3 (v1, v2, v1 again)", n)
+	}
+
+	// v1's instances die; --redeploy deploys v1 once more, which starts new
+	// instances in their place.
+	pids := o.backend.Provider.PIDs(p1.ReleaseID)
+	if len(pids) == 0 {
+		t.Fatal("v1 has no instances")
+	}
+	for _, pid := range pids {
+		// The group: `go run` and the program it started.
+		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(ctx, t, "v1's instances to die", func() bool { return !strings.Contains(answer(t, port), "version v1") })
+	code, out, errOut := o.run(ctx, "deploy", v1, "--redeploy", "--output", "plain")
+	if code != 0 || !strings.Contains(errOut, "started "+p1.Execution+"-3 (attempt 3") {
+		t.Fatalf("deploy --redeploy: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if body := answer(t, port); !strings.Contains(body, "version v1") {
+		t.Errorf("after --redeploy the service answers %q", body)
 	}
 
 	// A deploy whose input the deployer refuses, then the same file again.
 	v3, _ := hello{Project: "again", Config: "e2e", Version: "v3", Port: port}.write(t)
 	p3 := o.plan(v3)
 	fast := func() time.Time { return time.Now().Add(time.Hour) }
-	code, out, errOut := o.runAs(ctx, session{now: fast}, "deploy", v3, "--output", "plain")
+	code, out, errOut = o.runAs(ctx, session{now: fast}, "deploy", v3, "--output", "plain")
 	if code != 1 || !strings.Contains(out, "is stale or in the future") {
 		t.Fatalf("deploy with a fast clock: exit %d, want 1 and the deployer's reason\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -73,7 +95,7 @@ func TestDeployAgainRollsBackAndRetries(t *testing.T) {
 	for _, e := range o.executions(ctx, "again", "e2e") {
 		names = append(names, aws.ToString(e.Name)+" "+string(e.Status))
 	}
-	if len(names) != 5 {
-		t.Errorf("executions of again/e2e:\n%s\nwant 5", strings.Join(names, "\n"))
+	if len(names) != 6 {
+		t.Errorf("executions of again/e2e:\n%s\nwant 6", strings.Join(names, "\n"))
 	}
 }

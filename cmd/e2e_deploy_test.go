@@ -337,7 +337,7 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 	}
 
 	code, out, errOut = o.run(ctx, "deploy", file, "--output", "plain")
-	deployed := "release " + p.ReleaseID + " is already deployed: " + p.Execution + ", the latest deploy of twice/e2e, succeeded; nothing to do\n"
+	deployed := "release " + p.ReleaseID + " is already deployed: " + p.Execution + ", the latest deploy of twice/e2e, succeeded; nothing to do (--redeploy deploys it again)\n"
 	if code != 0 || !strings.Contains(errOut, deployed) || !strings.HasPrefix(lastLine(out), "SUCCEEDED") {
 		t.Errorf("third deploy: exit %d, want 0, %q and the deploy's verdict\nstdout:\n%s\nstderr:\n%s", code, deployed, out, errOut)
 	}

@@ -67,6 +67,9 @@ type Plan struct {
 	ExecutionName string
 	ExecutionArn  string
 	Input         Input
+	// Redeploy deploys the release again even when it is what the latest
+	// deploy left serving (to bring back instances that died).
+	Redeploy bool
 }
 
 // Plan decides the release id, object key, execution name and input of a
@@ -188,7 +191,7 @@ func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
 		// Started after the list was read.
 		return c.attach(p, probe.last, string(probe.lastStatus)), nil
 	}
-	if probe.lastStatus == sfntypes.ExecutionStatusSucceeded {
+	if probe.lastStatus == sfntypes.ExecutionStatusSucceeded && !p.Redeploy {
 		serving, err := c.isLatest(ctx, p, probe.last)
 		if err != nil {
 			return nil, err

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,7 +169,10 @@ func (p *Provider) Deploy(_ context.Context, d *deployer.Deployment) error {
 		return errors.New("the local provider is shut down")
 	}
 	if r, ok := p.releases[d.ReleaseID]; ok && !r.stopped {
-		return nil // a retried Deploy: already started
+		// Already started: a retried Deploy, or the release deployed again
+		// while it runs (to repair it). Instances that have exited start
+		// again; the health checks that follow judge them as new ones.
+		return p.restartExited(r, d)
 	}
 	r := &running{d: *d}
 	p.releases[d.ReleaseID] = r
@@ -186,6 +190,29 @@ func (p *Provider) Deploy(_ context.Context, d *deployer.Deployment) error {
 			}
 			r.instances = append(r.instances, in)
 		}
+	}
+	return nil
+}
+
+// restartExited replaces the instances of r that have exited (crashed or
+// killed) with new ones. The load balancer learns their ports when the
+// deploy is promoted (CleanUpSuccess). Callers hold p.mu.
+func (p *Provider) restartExited(r *running, d *deployer.Deployment) error {
+	for i, in := range r.instances {
+		if in.snapshot().State != deployer.InstanceExited {
+			continue
+		}
+		s, ok := d.Services[in.service]
+		if !ok {
+			continue
+		}
+		n, _ := strconv.Atoi(strings.TrimPrefix(in.id, in.service+"-"))
+		fresh, err := p.start(d, in.service, n, s)
+		if err != nil {
+			return &deployer.DeployError{Msg: fmt.Sprintf("restart %s of release %s: %v", in.id, d.ReleaseID, err)}
+		}
+		p.logger.Info("restarted an instance that had exited", "release", d.ReleaseID, "instance", in.id)
+		r.instances[i] = fresh
 	}
 	return nil
 }

@@ -274,6 +274,46 @@ func TestServingReleaseDeployedAgain(t *testing.T) {
 	}
 }
 
+// TestServingReleaseRepaired: an instance of the serving release was killed;
+// deploying the release again starts a new one in its place, and promoting
+// that deploy sends traffic to it.
+func TestServingReleaseRepaired(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	listen := freeListenPort(t)
+	v1 := deployment(t, "r-v1", "ok", 2, listen)
+	if err := p.Deploy(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if err := p.CleanUpSuccess(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	pids := p.PIDs("r-v1")
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err != nil })
+
+	again := deployment(t, "r-v1", "ok", 2, listen)
+	if err := p.Deploy(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, again, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if err := p.CleanUpSuccess(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	now := p.PIDs("r-v1")
+	if len(now) != 2 || slices.Contains(now, pids[0]) || !slices.Contains(now, pids[1]) {
+		t.Errorf("pids %v after the repair, want %d replaced and %d kept", now, pids[0], pids[1])
+	}
+	for range 4 {
+		if got := get(t, listen); !strings.HasPrefix(got, "200 r-v1 ") {
+			t.Fatalf("after the repair the balancer answers %q", got)
+		}
+	}
+}
+
 func TestCrashedInstanceIsDeployError(t *testing.T) {
 	ctx := context.Background()
 	p := newProvider(t)
