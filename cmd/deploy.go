@@ -19,13 +19,13 @@ import (
 
 // DeployOptions are the inputs of `odin deploy`.
 type DeployOptions struct {
-	IO      *iostreams.IOStreams
-	File    string
-	Detach  bool
-	Attach  bool
+	IO     *iostreams.IOStreams
+	File   string
+	Detach bool
+	Attach bool
 	// Redeploy deploys again the release the latest deploy left serving.
 	Redeploy bool
-	Timeout time.Duration
+	Timeout  time.Duration
 }
 
 func newDeployCmd(f *Factory) *cobra.Command {
