@@ -42,6 +42,8 @@ rollback; the exit code is 4 once it is halted.
 no chance to clean up, so resources and the lock may be left behind: a last resort.`,
 		Example: "  odin halt examples/hello/release.yml\n  odin halt deploy-hello_development_r-0123456789abcdef --abort --yes",
 		Args:    usageArgs(cobra.MaximumNArgs(1)),
+		// Running executions and release files.
+		ValidArgsFunction: completeExecutionsOrFiles(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Arg = args[0]

@@ -41,6 +41,9 @@ is in the one trail. With a release file (or --project/--config-name) only that 
 and config; with --all every project.`,
 		Example: "  odin history examples/hello/release.yml\n  odin history --all --status FAILED --since 72h\n  odin history --all --output json",
 		Args:    usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Arg = args[0]

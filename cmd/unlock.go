@@ -38,6 +38,9 @@ is removed. A lock held by a deploy that is still running, or whose deploy canno
 looked up (no permission, throttling, the network), is refused unless --force.`,
 		Example: "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --config-name development --yes",
 		Args:    usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Arg = args[0]
