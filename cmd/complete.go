@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/backend"
@@ -25,6 +26,24 @@ const completionTimeout = 2 * time.Second
 // first) and release files from the disk. It never starts a local backend:
 // with none running there is nothing to list.
 func completeExecutionsOrFiles(f *Factory) cobra.CompletionFunc {
+	return completeExecutionsIn(f, "")
+}
+
+// completeRunningOrFiles is completeExecutionsOrFiles for commands that act
+// on a running deploy (halt).
+func completeRunningOrFiles(f *Factory) cobra.CompletionFunc {
+	return completeExecutionsIn(f, sfntypes.ExecutionStatusRunning)
+}
+
+// completeFiles completes one release file argument.
+func completeFiles(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
+}
+
+func completeExecutionsIn(f *Factory, status sfntypes.ExecutionStatus) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -35,7 +54,7 @@ func completeExecutionsOrFiles(f *Factory) cobra.CompletionFunc {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
 		defer cancel()
-		names, _ := executionNames(ctx, f, cmd, toComplete)
+		names, _ := executionNames(ctx, f, cmd, toComplete, status)
 		// With candidates the shell offers only them, so the release files
 		// here are among them; with none it falls back to every file.
 		return append(releaseFilesHere(toComplete), names...), cobra.ShellCompDirectiveDefault
@@ -60,7 +79,7 @@ func releaseFilesHere(prefix string) []string {
 	return files
 }
 
-func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix string) ([]string, error) {
+func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix string, status sfntypes.ExecutionStatus) ([]string, error) {
 	settings, err := config.Load(cmd.Root().PersistentFlags(), f.Env)
 	if err != nil {
 		return nil, err
@@ -78,7 +97,7 @@ func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix 
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(b.StateMachineArn), MaxResults: 100})
+	out, err := b.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(b.StateMachineArn), MaxResults: 100, StatusFilter: status})
 	if err != nil {
 		return nil, err
 	}

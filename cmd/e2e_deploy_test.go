@@ -425,9 +425,9 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 		Type, Status, Text string
 		ExitCode           int `json:"exit_code"`
 	}
-	if err := json.Unmarshal([]byte(lastLine(r.out)), &outcome); err != nil || outcome.Type != "outcome" || outcome.Status != "ABORTED" ||
+	if err := json.Unmarshal([]byte(lastLine(r.out)), &outcome); err != nil || outcome.Type != "outcome" || outcome.Status != "NOT_DEPLOYED" || !strings.Contains(outcome.Text, "was aborted") ||
 		outcome.ExitCode != 1 || !strings.Contains(outcome.Text, "release "+p2.ReleaseID+" was not deployed") {
-		t.Errorf("--attach --output json: outcome %+v (%v), want ABORTED with exit_code 1 and why", outcome, err)
+		t.Errorf("--attach --output json: outcome %+v (%v), want NOT_DEPLOYED with exit_code 1 and why", outcome, err)
 	}
 	if o.objectExists(ctx, p2.Key) {
 		t.Errorf("--attach uploaded the second release")

@@ -151,7 +151,7 @@ func failedExecution(ctx context.Context, t *target, c *deploy.Client, note *sta
 		if ok {
 			return arn, nil
 		}
-		note.Printf("release %s (%s) has not been deployed to %s/%s; explaining the latest deploy of %s/%s\n", id, t.File.Path, t.Project, t.Config, t.Project, t.Config)
+		note.Printf("release %s (%s) has not been deployed to %s; explaining the latest deploy there\n", id, t.File.Path, t.scope())
 	}
 	current, ok, err := c.Current(ctx, t.scope())
 	if err != nil {
@@ -163,8 +163,8 @@ func failedExecution(ctx context.Context, t *target, c *deploy.Client, note *sta
 	if current.Status == sfntypes.ExecutionStatusRunning || current.Status == sfntypes.ExecutionStatusSucceeded {
 		failed, ok, err := c.LatestFailed(ctx, t.scope())
 		if err == nil && ok {
-			note.Printf("the latest deploy of %s/%s did not fail; the newest that did is %s (%s): odin fail %s\n",
-				t.Project, t.Config, aws.ToString(failed.Name), failed.Status, aws.ToString(failed.Name))
+			note.Printf("the latest deploy of %s did not fail; the newest that did is %s (%s): odin fail %s\n",
+				t.scope(), aws.ToString(failed.Name), failed.Status, aws.ToString(failed.Name))
 		}
 	}
 	return aws.ToString(current.ExecutionArn), nil

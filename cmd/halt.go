@@ -40,10 +40,9 @@ rollback; the exit code is 4 once it is halted.
 
 --abort calls StopExecution instead, after a confirmation (or --yes). The deployer gets
 no chance to clean up, so resources and the lock may be left behind: a last resort.`,
-		Example: "  odin halt examples/hello/release.yml\n  odin halt deploy-hello_development_r-0123456789abcdef --abort --yes",
-		Args:    usageArgs(cobra.MaximumNArgs(1)),
-		// Running executions and release files.
-		ValidArgsFunction: completeExecutionsOrFiles(f),
+		Example:           "  odin halt examples/hello/release.yml\n  odin halt deploy-hello_development_r-0123456789abcdef --abort --yes",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeRunningOrFiles(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Arg = args[0]

@@ -39,11 +39,9 @@ func newHistoryCmd(f *Factory) *cobra.Command {
 (account and region), when, how long, and the outcome. Every account a deployer serves
 is in the one trail. With a release file (or --project/--config-name) only that project
 and config; with --all every project.`,
-		Example: "  odin history examples/hello/release.yml\n  odin history --all --status FAILED --since 72h\n  odin history --all --output json",
-		Args:    usageArgs(cobra.MaximumNArgs(1)),
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
-		},
+		Example:           "  odin history examples/hello/release.yml\n  odin history --all --status FAILED --since 72h\n  odin history --all --output json",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Arg = args[0]
@@ -87,7 +85,15 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 	if opts.Since > 0 {
 		q.Since = opts.Now().Add(-opts.Since)
 	}
-	if !opts.All {
+	switch {
+	case opts.All && (opts.Arg != "" || opts.Target.Project != "" || opts.Target.Config != ""):
+		return exitcode.UsageError(fmt.Errorf("--all lists every project and config: give it no release file, --project or --config-name (--account keeps one account)"))
+	case opts.All:
+		if opts.Target.Account != "" && !accountID.MatchString(opts.Target.Account) {
+			return exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", opts.Target.Account))
+		}
+		q.Account = opts.Target.Account
+	default:
 		t, err := resolveTarget(opts.Arg, opts.Target, b)
 		if err != nil {
 			return err
@@ -96,6 +102,13 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 			return exitcode.UsageError(fmt.Errorf("history needs a release file, --project/--config-name or --all"))
 		}
 		q.Project, q.Config, q.Account = t.Project, t.Config, t.scopeAccount
+	}
+	what := deploy.Scope{Account: q.Account, Project: q.Project, Config: q.Config}.String()
+	if q.Project == "" {
+		what = "any project"
+		if q.Account != "" {
+			what += " in account " + q.Account
+		}
 	}
 	recs, err := deployClient(f, b).History(ctx, q)
 	if err != nil {
@@ -109,7 +122,7 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 		return enc.Encode(recs)
 	}
 	if len(recs) == 0 {
-		fmt.Fprintln(opts.IO.ErrOut, "no deploys found")
+		fmt.Fprintf(opts.IO.ErrOut, "no deploys of %s found in %s\n", what, stateMachinePlace(b.StateMachineArn))
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)

@@ -50,8 +50,9 @@ carried a report that differs from the last.
 warning: a transient problem the watch rides out (throttling, the network);
 retry_in_ms is when it tries again.
 
-outcome: status is SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED or RUNNING
-(odin stopped watching first); exit_code is odin's exit code and text the
+outcome: status is SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED, RUNNING
+(odin stopped watching first) or NOT_DEPLOYED (odin deploy --attach: the
+watched deploy ended, text says how); exit_code is odin's exit code and text the
 verdict line; elapsed_ms is the execution's run time; error and cause are the
 execution's; failure is where it first went wrong; each step's status is
 pending, running, retrying, succeeded, failed, stopped or skipped, attempt its

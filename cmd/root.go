@@ -17,6 +17,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 )
@@ -92,6 +93,10 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	var ambiguous *deploy.AccountsError
+	if errors.As(err, &ambiguous) {
+		err = exitcode.UsageError(err) // the user must say which account
+	}
 	if err != nil {
 		var ee *exitcode.Error
 		if msg := err.Error(); msg != "" && !(errors.As(err, &ee) && ee.Err == nil) {

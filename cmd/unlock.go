@@ -36,11 +36,9 @@ func newUnlockCmd(f *Factory) *cobra.Command {
 confirm. The delete is conditional: if another deploy takes the lock meanwhile, nothing
 is removed. A lock held by a deploy that is still running, or whose deploy cannot be
 looked up (no permission, throttling, the network), is refused unless --force.`,
-		Example: "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --config-name development --yes",
-		Args:    usageArgs(cobra.MaximumNArgs(1)),
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
-		},
+		Example:           "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --config-name development --yes",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Arg = args[0]
@@ -70,7 +68,8 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	c := deployClient(f, b)
 	lock, err := c.ReadLock(ctx, t.Account, t.Project, t.Config)
 	if errors.Is(err, deploy.ErrNoLock) {
-		fmt.Fprintf(opts.IO.Out, "no lock is held for %s/%s\n", t.Project, t.Config)
+		fmt.Fprintf(opts.IO.Out, "no lock is held for %s (s3://%s/%s); --account looks in another account\n",
+			deploy.Scope{Account: t.Account, Project: t.Project, Config: t.Config}, b.Bucket, deploy.Root(t.Account, t.Project, t.Config)+"/lock")
 		return nil
 	}
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,6 +127,7 @@ func (c *Client) now() time.Time {
 // ConflictError says another release of the same project and config is being
 // deployed; nothing was uploaded or started.
 type ConflictError struct {
+	Scope   Scope
 	Running sfntypes.ExecutionListItem
 }
 
@@ -185,7 +188,7 @@ func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
 		}
 	}
 	if len(running) > 0 {
-		return nil, &ConflictError{Running: running[0]}
+		return nil, &ConflictError{Scope: p.scope(), Running: running[0]}
 	}
 	if probe.lastStatus == sfntypes.ExecutionStatusRunning {
 		// Started after the list was read.
@@ -385,6 +388,7 @@ func (s Scope) String() string {
 func (c *Client) Running(ctx context.Context, s Scope) ([]sfntypes.ExecutionListItem, error) {
 	prefix := release.ExecutionPrefix(s.Project, s.Config)
 	var out []sfntypes.ExecutionListItem
+	accounts := map[string]bool{}
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 1000}
 	for {
 		page, err := c.Executions.ListExecutions(ctx, in)
@@ -397,19 +401,35 @@ func (c *Client) Running(ctx context.Context, s Scope) ([]sfntypes.ExecutionList
 			}
 			// A cut prefix can be shared by another project and config, and
 			// an account is only in the input: the input says for sure.
-			same, err := c.isFor(ctx, e, s)
+			input, same, err := c.isFor(ctx, e, s)
 			if err != nil {
 				return nil, err
 			}
 			if same {
 				out = append(out, e)
+				accounts[input.AWSAccountID] = true
 			}
 		}
 		if page.NextToken == nil {
-			return out, nil
+			break
 		}
 		in.NextToken = page.NextToken
 	}
+	if len(accounts) > 1 {
+		return nil, &AccountsError{Scope: s, Accounts: slices.Sorted(maps.Keys(accounts))}
+	}
+	return out, nil
+}
+
+// AccountsError says a scope without an account matched deploys running in
+// several accounts: which one is meant needs the account.
+type AccountsError struct {
+	Scope    Scope
+	Accounts []string
+}
+
+func (e *AccountsError) Error() string {
+	return fmt.Sprintf("deploys of %s are running in accounts %s: say which with --account (or a release file)", e.Scope, strings.Join(e.Accounts, ", "))
 }
 
 func isCode(err error, code string) bool {
@@ -417,16 +437,17 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
-func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, s Scope) (bool, error) {
+// isFor reads an execution's input and says whether it is a deploy of s.
+func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, s Scope) (Input, bool, error) {
+	var in Input
 	d, err := c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
 	if err != nil {
-		return false, fmt.Errorf("describe execution %s: %w", aws.ToString(e.Name), err)
+		return in, false, fmt.Errorf("describe execution %s: %w", aws.ToString(e.Name), err)
 	}
-	var in Input
 	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &in); err != nil {
-		return false, nil
+		return in, false, nil
 	}
-	return in.ProjectName == s.Project && in.ConfigName == s.Config && (s.Account == "" || in.AWSAccountID == s.Account), nil
+	return in, in.ProjectName == s.Project && in.ConfigName == s.Config && (s.Account == "" || in.AWSAccountID == s.Account), nil
 }
 
 // stateMachineError explains the usual first-day mistake: pointing odin at a

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -143,7 +144,6 @@ func TestScopeAccounts(t *testing.T) {
 		{"111111111111", []string{inA}},
 		{"222222222222", []string{inB}},
 		{"333333333333", nil},
-		{"", []string{inB, inA}},
 	} {
 		s := Scope{Account: tt.account, Project: "web", Config: "production"}
 		running, err := c.Running(ctx, s)
@@ -161,5 +161,15 @@ func TestScopeAccounts(t *testing.T) {
 		if err != nil || ok != (len(tt.want) > 0) || ok && aws.ToString(cur.ExecutionArn) != tt.want[0] {
 			t.Errorf("Current(%s) = %s, %v, %v; want %v", s, aws.ToString(cur.ExecutionArn), ok, err, tt.want)
 		}
+	}
+
+	// Without an account both match, and which one is meant is unclear.
+	all := Scope{Project: "web", Config: "production"}
+	var ambiguous *AccountsError
+	if _, err := c.Running(ctx, all); !errors.As(err, &ambiguous) || fmt.Sprint(ambiguous.Accounts) != "[111111111111 222222222222]" {
+		t.Errorf("Running(%s): %v, want an AccountsError naming both accounts", all, err)
+	}
+	if _, _, err := c.Current(ctx, all); !errors.As(err, &ambiguous) {
+		t.Errorf("Current(%s): %v, want an AccountsError", all, err)
 	}
 }

@@ -149,6 +149,8 @@ func (c *Client) latest(ctx context.Context, s Scope, filter string) ([]sfntypes
 	if s.Project != "" {
 		prefix = release.ExecutionPrefix(s.Project, s.Config)
 	}
+	// A prefix too long for the name budget is cut and shared by others.
+	exact := prefix == "deploy-"+s.Project+"_"+s.Config+"_"
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(c.StateMachineArn), MaxResults: 100}
 	for {
 		page, err := c.Executions.ListExecutions(ctx, in)
@@ -162,9 +164,9 @@ func (c *Client) latest(ctx context.Context, s Scope, filter string) ([]sfntypes
 			if filter == "failed" && (e.Status == sfntypes.ExecutionStatusSucceeded || e.Status == sfntypes.ExecutionStatusRunning) {
 				continue
 			}
-			if s.Project != "" {
+			if s.Project != "" && (s.Account != "" || !exact) {
 				// The name can't tell accounts (or cut prefixes) apart.
-				same, err := c.isFor(ctx, e, s)
+				_, same, err := c.isFor(ctx, e, s)
 				if err != nil {
 					return nil, err
 				}

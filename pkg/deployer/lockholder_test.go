@@ -168,7 +168,7 @@ func TestLockHolderStoppedTaskGrace(t *testing.T) {
 				t.Fatalf("got %v; lock held by %s, want LockExistsError and A's lock kept", err, held.Execution)
 			}
 			until := f.now.Add(-tt.stoppedAgo).Add(grace).UTC().Format(time.RFC3339)
-			for _, want := range []string{"was " + string(tt.status), "may still be running until " + until, "odin unlock --project hello --config-name test`"} {
+			for _, want := range []string{"was " + string(tt.status), "may still be running until " + until, "odin unlock --project hello --config-name test --account 123456789012`"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("%q lacks %q", err, want)
 				}

@@ -357,7 +357,7 @@ func worstCases(definition []byte) (map[string]time.Duration, error) {
 }
 
 func lockHeldMessage(st *State, held *lockRecord, hs holder, now time.Time) string {
-	clear := fmt.Sprintf("if no deploy of it is running, clear the lock with `odin unlock --project %s --config-name %s` (or `odin unlock <release file>`)", st.ProjectName, st.ConfigName)
+	clear := fmt.Sprintf("if no deploy of it is running, clear the lock with `odin unlock --project %s --config-name %s --account %s` (or `odin unlock <release file>`)", st.ProjectName, st.ConfigName, st.AWSAccountID)
 	if held == nil {
 		return fmt.Sprintf("deploys of %s/%s are locked by another deploy that changed while being read; %s", st.ProjectName, st.ConfigName, clear)
 	}
@@ -366,8 +366,8 @@ func lockHeldMessage(st *State, held *lockRecord, hs holder, now time.Time) stri
 		age = "for " + now.Sub(t).Truncate(time.Second).String()
 	}
 	if now.Before(hs.busyUntil) {
-		return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s; that execution was %s, but a task it started may still be running until %s (Step Functions does not stop a Lambda under way): deploy again after that, or, if you know it has ended, clear the lock with `odin unlock --project %s --config-name %s`",
-			st.ProjectName, st.ConfigName, held.ReleaseID, held.Owner, held.Execution, age, hs.status, hs.busyUntil.UTC().Format(time.RFC3339), st.ProjectName, st.ConfigName)
+		return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s; that execution was %s, but a task it started may still be running until %s (Step Functions does not stop a Lambda under way): deploy again after that, or, if you know it has ended, clear the lock with `odin unlock --project %s --config-name %s --account %s`",
+			st.ProjectName, st.ConfigName, held.ReleaseID, held.Owner, held.Execution, age, hs.status, hs.busyUntil.UTC().Format(time.RFC3339), st.ProjectName, st.ConfigName, st.AWSAccountID)
 	}
 	if hs.running() {
 		return fmt.Sprintf("deploys of %s/%s are locked by release %s (owner %s, execution %s) %s, and that execution is still running (%s): wait for it to end, or halt it with `odin halt %s`",

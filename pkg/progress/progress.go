@@ -407,7 +407,7 @@ func (m *Model) firstError() string {
 
 // Verdict is the one-line outcome and the process exit code it maps to.
 type Verdict struct {
-	Status string `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED, RUNNING
+	Status string `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED, RUNNING, NOT_DEPLOYED
 	Code   int    `json:"exit_code"`
 	Text   string `json:"text"`
 }
@@ -416,7 +416,8 @@ type Verdict struct {
 func (m *Model) Verdict(now time.Time) Verdict {
 	v := m.verdict(now)
 	if m.Header.NotDeployed != "" && v.Code != exitcode.Running {
-		v.Code = exitcode.Failed
+		// The watched deploy's own outcome stays in the text.
+		v.Status, v.Code = "NOT_DEPLOYED", exitcode.Failed
 		v.Text += fmt.Sprintf("; release %s was not deployed (odin watched this deploy instead)", m.Header.NotDeployed)
 	}
 	return v

@@ -59,7 +59,7 @@ func TestStepCountIsStable(t *testing.T) {
 func TestVerdictNotDeployed(t *testing.T) {
 	m := &progress.Model{Header: progress.Header{Project: "p", Config: "c", Release: "r-other", NotDeployed: "r-mine"}, Status: "SUCCEEDED"}
 	v := m.Verdict(time.Now())
-	if v.Status != "SUCCEEDED" || v.Code != exitcode.Failed || !strings.HasSuffix(v.Text, "; release r-mine was not deployed (odin watched this deploy instead)") {
+	if v.Status != "NOT_DEPLOYED" || v.Code != exitcode.Failed || !strings.Contains(v.Text, "succeeded") || !strings.HasSuffix(v.Text, "; release r-mine was not deployed (odin watched this deploy instead)") {
 		t.Errorf("verdict %+v", v)
 	}
 	m.Status = ""

@@ -49,8 +49,9 @@ import (
 // A warning is a transient problem the watch is riding out (throttling, the
 // network) and retry_in_ms when it tries again.
 //
-// The outcome: status is SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED or
-// RUNNING (odin stopped watching first), exit_code the process's exit code
+// The outcome: status is SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED,
+// RUNNING (odin stopped watching first) or NOT_DEPLOYED (deploy --attach
+// watched another release's deploy to its end), exit_code the process's exit code
 // and text the verdict line; elapsed_ms is the execution's run time; error
 // and cause are the execution's; failure is where it first went wrong (step
 // is empty when no step failed); each step's status is pending, running,

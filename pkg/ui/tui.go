@@ -171,6 +171,9 @@ func (t tuiModel) View() string {
 	title := "odin"
 	if h.Project != "" {
 		title += fmt.Sprintf("  %s/%s  release %s", h.Project, h.Config, h.Release)
+		if h.NotDeployed != "" {
+			title += "  (watching it; " + h.NotDeployed + " not deployed)"
+		}
 	}
 	top = append(top, keep(t.st.title.Render(title)))
 	for _, l := range where(h, w) {
