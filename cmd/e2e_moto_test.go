@@ -199,7 +199,8 @@ func TestAccountRolesOnMoto(t *testing.T) {
 	if code, _, errOut := runAWS(ctx, t, mt.URL, roles, "status", arn, "--no-follow", "--output", "json"); code == 2 || strings.Contains(errOut, "ExecutionDoesNotExist") {
 		t.Errorf("status by ARN with the role: exit %d\n%s", code, errOut)
 	}
-	if code, _, errOut := runAWS(ctx, t, mt.URL, "status", arn, "--no-follow"); code != 2 || !strings.Contains(errOut, "no execution "+executionName(arn)+" in state machine "+deployer.StateMachineName+" (account "+other) {
+	if code, _, errOut := runAWS(ctx, t, mt.URL, "status", arn, "--no-follow"); code != 2 || !strings.Contains(errOut, "no execution "+executionName(arn)+" in state machine "+deployer.StateMachineName+" (account "+other) ||
+		!strings.Contains(errOut, "asked with account "+moto.Account+"'s credentials") {
 		t.Errorf("status by ARN without the role: exit %d, want 2: no such execution in the caller's account\n%s", code, errOut)
 	}
 	if code, _, errOut := runAWS(ctx, t, mt.URL, "--account-roles", other+"=arn:aws:iam::333333333333:role/x", "status", arn); code != 2 || !strings.Contains(errOut, "is in account 333333333333, not "+other) {

@@ -103,7 +103,7 @@ func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
 	if t.File != nil {
 		dopts.ReleaseFile = t.File.Path
 	}
-	r, err := explainExecution(ctx, b.SFN, arn, dopts)
+	r, err := explainExecution(ctx, b.SFN, arn, b.Account, dopts)
 	if err != nil {
 		return err
 	}
@@ -188,11 +188,11 @@ const historyPageSize = 1000
 // first with data only until the failing state's input and the last health
 // report are found. Each page is handed to the explainer and dropped, so
 // memory stays flat however long the history.
-func explainExecution(ctx context.Context, api historyAPI, arn string, opts diagnose.Options) (*diagnose.Report, error) {
+func explainExecution(ctx context.Context, api historyAPI, arn, caller string, opts diagnose.Options) (*diagnose.Report, error) {
 	name := executionName(arn)
 	d, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		return nil, describeError(arn, err)
+		return nil, describeError(arn, caller, err)
 	}
 	// The definition only names the top-level step of a nested state; a
 	// backend without DescribeStateMachineForExecution still gets a report.

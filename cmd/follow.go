@@ -102,7 +102,7 @@ func executionInput(ctx context.Context, b *backend.Backend, arn string) (deploy
 	var in deploy.Input
 	d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		return in, describeError(arn, err)
+		return in, describeError(arn, b.Account, err)
 	}
 	_ = json.Unmarshal([]byte(aws.ToString(d.Input)), &in)
 	return in, nil

@@ -81,7 +81,7 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 	}
 	d, err := b.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		return describeError(arn, err)
+		return describeError(arn, b.Account, err)
 	}
 	if d.Status != "RUNNING" {
 		return exitcode.New(exitcode.Failed, fmt.Errorf("execution %s is not running (%s); nothing to halt", aws.ToString(d.Name), d.Status))

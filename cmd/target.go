@@ -188,13 +188,23 @@ func (t *target) execution(ctx context.Context, c *deploy.Client, failedOnly boo
 // describeError explains a failed DescribeExecution. An execution that does
 // not exist is a bad argument (exit 2), and the message says where odin
 // looked: the usual cause is another region, account or backend.
-func describeError(arn string, err error) error {
+// caller is the account odin's credentials are for: when the execution is
+// in another, the message says so (the fix is a role there).
+func describeError(arn, caller string, err error) error {
 	name := executionName(arn)
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "ExecutionDoesNotExist":
-			return exitcode.UsageError(fmt.Errorf("no execution %s in %s; odin history lists the deploys there, and --backend, --region and --account choose where odin looks", name, executionPlace(arn)))
+		case "ExecutionDoesNotExist", "AccessDeniedException":
+			as := ""
+			if parts := strings.Split(arn, ":"); len(parts) > 4 && caller != "" && parts[4] != caller {
+				as = fmt.Sprintf(" (asked with account %s's credentials: account-roles or --assume-role give a role in account %s)", caller, parts[4])
+			}
+			if ae.ErrorCode() == "AccessDeniedException" {
+				// Permissions, not usage: exit 1, as documented.
+				return fmt.Errorf("not allowed to read execution %s in %s%s: %s", name, executionPlace(arn), as, ae.ErrorMessage())
+			}
+			return exitcode.UsageError(fmt.Errorf("no execution %s in %s%s; odin history lists the deploys there, and --backend, --region and --account choose where odin looks", name, executionPlace(arn), as))
 		case "InvalidArn":
 			return exitcode.UsageError(fmt.Errorf("%s is not an execution name or ARN: %s", name, ae.ErrorMessage()))
 		}
