@@ -87,11 +87,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 }
 
 func failRun(ctx context.Context, f *Factory, opts *FailOptions) error {
-	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	t, b, err := openTarget(ctx, f, opts.Arg, opts.Target, false)
 	if err != nil {
 		return err
 	}
@@ -158,7 +154,7 @@ func failedExecution(ctx context.Context, t *target, c *deploy.Client, note *sta
 		return "", err
 	}
 	if !ok {
-		return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s in %s", t.scope(), stateMachinePlace(c.StateMachineArn)))
+		return "", exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s in %s", t.scope(), place(c.StateMachineArn)))
 	}
 	if current.Status == sfntypes.ExecutionStatusRunning || current.Status == sfntypes.ExecutionStatusSucceeded {
 		failed, ok, err := c.LatestFailed(ctx, t.scope())

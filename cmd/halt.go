@@ -59,11 +59,7 @@ no chance to clean up, so resources and the lock may be left behind: a last reso
 }
 
 func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
-	b, err := f.Backend(ctx, true, targetAccount(opts.Arg, opts.Target))
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	t, b, err := openTarget(ctx, f, opts.Arg, opts.Target, true)
 	if err != nil {
 		return err
 	}
@@ -75,7 +71,7 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 			return err
 		}
 		if len(running) == 0 {
-			return exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s is running in %s; nothing to halt", t.scope(), stateMachinePlace(c.StateMachineArn)))
+			return exitcode.New(exitcode.Failed, fmt.Errorf("no deploy of %s is running in %s; nothing to halt", t.scope(), place(c.StateMachineArn)))
 		}
 		arn = aws.ToString(running[0].ExecutionArn)
 	}

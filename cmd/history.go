@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -77,30 +78,39 @@ func contains(list []string, v string) bool {
 }
 
 func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
-	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
-	if err != nil {
-		return err
-	}
 	q := deploy.HistoryQuery{Status: opts.Status, Limit: opts.Limit}
 	if opts.Since > 0 {
 		q.Since = opts.Now().Add(-opts.Since)
 	}
+	// The arguments are checked before the backend is opened.
+	var t *target
 	switch {
 	case opts.All && (opts.Arg != "" || opts.Target.Project != "" || opts.Target.Config != ""):
 		return exitcode.UsageError(fmt.Errorf("--all lists every project and config: give it no release file, --project or --config-name (--account keeps one account)"))
 	case opts.All:
-		if opts.Target.Account != "" && !accountID.MatchString(opts.Target.Account) {
+		if opts.Target.Account != "" && !config.IsAccountID(opts.Target.Account) {
 			return exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", opts.Target.Account))
 		}
 		q.Account = opts.Target.Account
 	default:
-		t, err := resolveTarget(opts.Arg, opts.Target, b)
-		if err != nil {
+		var err error
+		if t, err = parseTarget(opts.Arg, opts.Target); err != nil {
 			return err
 		}
 		if t.Project == "" {
 			return exitcode.UsageError(fmt.Errorf("history needs a release file, --project/--config-name or --all"))
 		}
+	}
+	account := q.Account
+	if t != nil {
+		account = t.account()
+	}
+	b, err := f.Backend(ctx, false, account)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		t.resolve(b)
 		q.Project, q.Config, q.Account = t.Project, t.Config, t.scopeAccount
 	}
 	what := deploy.Scope{Account: q.Account, Project: q.Project, Config: q.Config}.String()
@@ -122,7 +132,7 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 		return enc.Encode(recs)
 	}
 	if len(recs) == 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "no deploys of %s found in %s\n", what, stateMachinePlace(b.StateMachineArn))
+		fmt.Fprintf(opts.IO.ErrOut, "no deploys of %s found in %s\n", what, place(b.StateMachineArn))
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)

@@ -46,11 +46,7 @@ is still running). --output json writes JSON lines (odin json-format describes t
 }
 
 func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
-	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	t, b, err := openTarget(ctx, f, opts.Arg, opts.Target, false)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -35,43 +35,10 @@ func (t *targetFlags) register(cmd *cobra.Command) {
 	_ = cmd.RegisterFlagCompletionFunc("account", cobra.NoFileCompletions)
 }
 
-// targetAccount is the AWS account a command's argument is about, when it
-// says: an execution ARN's account, a release file's aws_account_id (the
-// release.yml here when there is no argument), or --account. It reads
-// without judging; resolveTarget reports a bad argument once the backend
-// is open.
-func targetAccount(arg string, flags targetFlags) string {
-	switch {
-	case flags.Account != "":
-		return flags.Account
-	case strings.HasPrefix(arg, "arn:"):
-		if parts := strings.Split(arg, ":"); len(parts) > 4 {
-			return parts[4]
-		}
-		return ""
-	case arg != "" && isReleaseFile(arg):
-		return fileAccount(arg)
-	case arg != "" || flags.Project != "":
-		return ""
-	}
-	for _, name := range defaultReleaseFiles {
-		if _, err := os.Stat(name); err == nil {
-			return fileAccount(name)
-		}
-	}
-	return ""
-}
-
-func fileAccount(path string) string {
-	f, err := release.Load(path)
-	if err != nil {
-		return ""
-	}
-	return f.Release.AWSAccountID
-}
-
 // target is what a command's argument resolved to.
 type target struct {
+	// Account is the account of the project and config: the release's
+	// aws_account_id, --account, else (once resolved) the caller's.
 	Project, Config, Account string
 	// ExecutionArn is set when the argument named an execution.
 	ExecutionArn string
@@ -80,6 +47,9 @@ type target struct {
 	// scopeAccount keeps other accounts' deploys of the project and config
 	// out: the release's account, or --account; empty matches every account.
 	scopeAccount string
+	// executionName is an execution named without its ARN, which needs the
+	// backend's state machine.
+	executionName string
 }
 
 // scope is what the target's project and config mean to pkg/deploy.
@@ -87,22 +57,55 @@ func (t *target) scope() deploy.Scope {
 	return deploy.Scope{Account: t.scopeAccount, Project: t.Project, Config: t.Config}
 }
 
-var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+// account is the AWS account the target names, if it does (--account, a
+// release's aws_account_id, an execution ARN's account): it picks the role
+// odin assumes.
+func (t *target) account() string {
+	if t.Account != "" {
+		return t.Account
+	}
+	return arnAccount(t.ExecutionArn)
+}
+
+// arnAccount is the account field of an ARN ("" when it has none).
+func arnAccount(arn string) string {
+	if parts := strings.Split(arn, ":"); len(parts) > 4 {
+		return parts[4]
+	}
+	return ""
+}
 
 // defaultReleaseFiles are looked for in the current directory when a command
 // is given neither an argument nor --project.
 var defaultReleaseFiles = []string{"release.yml", "release.yaml"}
 
-// resolveTarget reads what the user pointed at: an execution ARN or name, a
+// openTarget reads what the user pointed at, then opens the backend for it
+// (with the role of the account it names) and fills in what only the
+// backend knows. A bad argument is reported before anything is opened or
+// started.
+func openTarget(ctx context.Context, f *Factory, arg string, flags targetFlags, identity bool) (*target, *backend.Backend, error) {
+	t, err := parseTarget(arg, flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := f.Backend(ctx, identity, t.account())
+	if err != nil {
+		return nil, nil, err
+	}
+	t.resolve(b)
+	return t, b, nil
+}
+
+// parseTarget reads what the user pointed at: an execution ARN or name, a
 // release file, --project/--config-name, or a release file in the current
-// directory.
-func resolveTarget(arg string, flags targetFlags, b *backend.Backend) (*target, error) {
+// directory. It needs no backend.
+func parseTarget(arg string, flags targetFlags) (*target, error) {
 	switch {
 	case arg != "" && (flags.Project != "" || flags.Config != "" || flags.Account != ""):
 		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--config-name/--account, not both"))
 	case flags.Account != "" && flags.Project == "":
 		return nil, exitcode.UsageError(errors.New("--account needs --project and --config-name"))
-	case flags.Account != "" && !accountID.MatchString(flags.Account):
+	case flags.Account != "" && !config.IsAccountID(flags.Account):
 		return nil, exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", flags.Account))
 	case strings.HasPrefix(arg, "arn:"):
 		if !strings.Contains(arg, ":execution:") {
@@ -110,27 +113,39 @@ func resolveTarget(arg string, flags targetFlags, b *backend.Backend) (*target, 
 		}
 		return &target{ExecutionArn: arg}, nil
 	case arg != "" && isReleaseFile(arg):
-		return targetFromFile(arg, b)
+		return targetFromFile(arg)
 	case arg != "":
-		return &target{ExecutionArn: backend.ExecutionArn(b.StateMachineArn, arg)}, nil
+		return &target{executionName: arg}, nil
 	case flags.Project != "":
 		if flags.Config == "" {
 			return nil, exitcode.UsageError(errors.New("--project needs --config-name"))
 		}
-		account := flags.Account
-		if account == "" {
-			account = b.Account
-		}
-		return &target{Project: flags.Project, Config: flags.Config, Account: account, scopeAccount: flags.Account}, nil
+		return &target{Project: flags.Project, Config: flags.Config, Account: flags.Account, scopeAccount: flags.Account}, nil
 	case flags.Config != "":
 		return nil, exitcode.UsageError(errors.New("--config-name needs --project"))
 	}
 	for _, name := range defaultReleaseFiles {
 		if _, err := os.Stat(name); err == nil {
-			return targetFromFile(name, b)
+			return targetFromFile(name)
 		}
 	}
 	return nil, exitcode.UsageError(errors.New("no release file here: give an execution, a release file, or --project and --config-name"))
+}
+
+// resolve fills in what needs the backend: an execution name's ARN, and the
+// caller's account where the target names none. A release without
+// aws_account_id deploys to the caller's account (deploy.Client.Plan), so
+// that is its scope too.
+func (t *target) resolve(b *backend.Backend) {
+	if t.executionName != "" {
+		t.ExecutionArn = backend.ExecutionArn(b.StateMachineArn, t.executionName)
+	}
+	if t.Project != "" && t.Account == "" {
+		t.Account = b.Account
+		if t.File != nil {
+			t.scopeAccount = t.Account
+		}
+	}
 }
 
 func isReleaseFile(arg string) bool {
@@ -142,15 +157,12 @@ func isReleaseFile(arg string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-func targetFromFile(path string, b *backend.Backend) (*target, error) {
+func targetFromFile(path string) (*target, error) {
 	f, err := release.Load(path)
 	if err != nil {
 		return nil, releaseError(err)
 	}
 	account := f.Release.AWSAccountID
-	if account == "" {
-		account = b.Account
-	}
 	return &target{Project: f.Release.ProjectName, Config: f.Release.ConfigName, Account: account, File: f, scopeAccount: account}, nil
 }
 
@@ -180,7 +192,7 @@ func (t *target) execution(ctx context.Context, c *deploy.Client, failedOnly boo
 		return "", err
 	}
 	if !ok {
-		return "", exitcode.New(exitcode.Failed, fmt.Errorf("%s of %s in %s", what, t.scope(), stateMachinePlace(c.StateMachineArn)))
+		return "", exitcode.New(exitcode.Failed, fmt.Errorf("%s of %s in %s", what, t.scope(), place(c.StateMachineArn)))
 	}
 	return aws.ToString(item.ExecutionArn), nil
 }
@@ -197,14 +209,14 @@ func describeError(arn, caller string, err error) error {
 		switch ae.ErrorCode() {
 		case "ExecutionDoesNotExist", "AccessDeniedException":
 			as := ""
-			if parts := strings.Split(arn, ":"); len(parts) > 4 && caller != "" && parts[4] != caller {
-				as = fmt.Sprintf(" (asked with account %s's credentials: account-roles or --assume-role give a role in account %s)", caller, parts[4])
+			if in := arnAccount(arn); caller != "" && in != caller {
+				as = fmt.Sprintf(" (asked with account %s's credentials: account-roles or --assume-role give a role in account %s)", caller, in)
 			}
 			if ae.ErrorCode() == "AccessDeniedException" {
 				// Permissions, not usage: exit 1, as documented.
-				return fmt.Errorf("not allowed to read execution %s in %s%s: %s", name, executionPlace(arn), as, ae.ErrorMessage())
+				return fmt.Errorf("not allowed to read execution %s in %s%s: %s", name, place(arn), as, ae.ErrorMessage())
 			}
-			return exitcode.UsageError(fmt.Errorf("no execution %s in %s%s; odin history lists the deploys there, and --backend, --region and --account choose where odin looks", name, executionPlace(arn), as))
+			return exitcode.UsageError(fmt.Errorf("no execution %s in %s%s; odin history lists the deploys there, and --backend, --region and --account choose where odin looks", name, place(arn), as))
 		case "InvalidArn":
 			return exitcode.UsageError(fmt.Errorf("%s is not an execution name or ARN: %s", name, ae.ErrorMessage()))
 		}
@@ -212,19 +224,10 @@ func describeError(arn, caller string, err error) error {
 	return fmt.Errorf("describe execution %s: %w", name, err)
 }
 
-// executionPlace names the state machine, account and region of an
-// execution ARN (arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME).
-func executionPlace(arn string) string {
-	parts := strings.Split(arn, ":")
-	if len(parts) < 8 {
-		return "this backend"
-	}
-	return fmt.Sprintf("state machine %s (account %s, region %s)", parts[6], parts[4], parts[3])
-}
-
-// stateMachinePlace names a state machine by its ARN
-// (arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME).
-func stateMachinePlace(arn string) string {
+// place names the state machine, account and region of a state machine's
+// ARN, or of one of its executions' (arn:PARTITION:states:REGION:ACCOUNT:
+// stateMachine|execution:MACHINE[:NAME]).
+func place(arn string) string {
 	parts := strings.Split(arn, ":")
 	if len(parts) < 7 {
 		return "state machine " + arn

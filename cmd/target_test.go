@@ -1,12 +1,16 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
 func TestTargetAccount(t *testing.T) {
@@ -35,8 +39,12 @@ func TestTargetAccount(t *testing.T) {
 		{"short ARN", "arn:aws", targetFlags{}, ""},
 	}
 	for _, tt := range tests {
-		if got := targetAccount(tt.arg, tt.flags); got != tt.want {
-			t.Errorf("%s: targetAccount = %q, want %q", tt.name, got, tt.want)
+		got := ""
+		if tg, err := parseTarget(tt.arg, tt.flags); err == nil {
+			got = tg.account()
+		}
+		if got != tt.want {
+			t.Errorf("%s: account = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 
@@ -45,20 +53,35 @@ func TestTargetAccount(t *testing.T) {
 	if err := os.Rename(other, filepath.Join(dir, "release.yml")); err != nil {
 		t.Fatal(err)
 	}
-	if got := targetAccount("", targetFlags{}); got != "222222222222" {
-		t.Errorf("release.yml here: targetAccount = %q", got)
+	if tg, err := parseTarget("", targetFlags{}); err != nil || tg.account() != "222222222222" {
+		t.Errorf("release.yml here: %v, %v", tg, err)
 	}
 }
 
 func TestResolveTargetAccount(t *testing.T) {
 	b := &backend.Backend{Account: "123456789012", StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:odin-deployer"}
-	got, err := resolveTarget("", targetFlags{Project: "a", Config: "b", Account: "444444444444"}, b)
-	if err != nil || got.Account != "444444444444" {
+	resolve := func(arg string, flags targetFlags) (*target, error) {
+		tg, err := parseTarget(arg, flags)
+		if err == nil {
+			tg.resolve(b)
+		}
+		return tg, err
+	}
+	got, err := resolve("", targetFlags{Project: "a", Config: "b", Account: "444444444444"})
+	if err != nil || got.Account != "444444444444" || got.scope().Account != "444444444444" {
 		t.Errorf("--account: %+v, %v", got, err)
 	}
-	got, err = resolveTarget("", targetFlags{Project: "a", Config: "b"}, b)
-	if err != nil || got.Account != "123456789012" {
-		t.Errorf("default account: %+v, %v", got, err)
+	got, err = resolve("", targetFlags{Project: "a", Config: "b"})
+	if err != nil || got.Account != "123456789012" || got.scope().Account != "" {
+		t.Errorf("default account: %+v, %v (the caller's for the lock, every account for the scope)", got, err)
+	}
+	got, err = resolve("deploy-a_b_r-0", targetFlags{})
+	if err != nil || got.ExecutionArn != "arn:aws:states:us-east-1:123456789012:execution:odin-deployer:deploy-a_b_r-0" {
+		t.Errorf("an execution name: %+v, %v", got, err)
+	}
+	got, err = resolve("../examples/hello/release.yml", targetFlags{})
+	if err != nil || got.Account != "123456789012" || got.scope().Account != "123456789012" {
+		t.Errorf("a release without aws_account_id deploys to the caller's account: %+v, %v", got, err)
 	}
 	for _, tt := range []struct {
 		arg   string
@@ -69,8 +92,38 @@ func TestResolveTargetAccount(t *testing.T) {
 		{"", targetFlags{Project: "a", Config: "b", Account: "4444"}, `--account "4444" is not an AWS account id`},
 		{"deploy-a_b_r-0", targetFlags{Account: "444444444444"}, "not both"},
 	} {
-		if _, err := resolveTarget(tt.arg, tt.flags, b); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("resolveTarget(%q, %+v): %v, want %q", tt.arg, tt.flags, err, tt.want)
+		if _, err := parseTarget(tt.arg, tt.flags); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseTarget(%q, %+v): %v, want %q", tt.arg, tt.flags, err, tt.want)
+		}
+	}
+}
+
+// TestBadTargetStartsNothing: a bad argument is reported before the
+// backend is opened, so the local backend is not started for it.
+func TestBadTargetStartsNothing(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "release.yml")
+	if err := os.WriteFile(bad, []byte("project_name: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"status", bad},
+		{"fail", bad},
+		{"halt", bad, "--yes"},
+		{"unlock", bad, "--yes"},
+		{"history", bad},
+		{"status", "--account", "123"},
+		{"history", "--all", "--project", "p"},
+	} {
+		io, _, _, errOut := iostreams.Test()
+		started := 0
+		f := &Factory{IO: io, Env: func(string) (string, bool) { return "", false }, Now: time.Now,
+			StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+				started++
+				return backend.LocalEndpoint{}, errors.New("not in this test")
+			}}
+		code := Run(context.Background(), f, append([]string{"--data-dir", t.TempDir()}, args...))
+		if code != 2 || started != 0 {
+			t.Errorf("odin %s: exit %d, local backend started %d times; want 2 and none\n%s", strings.Join(args, " "), code, started, errOut)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,11 +53,7 @@ looked up (no permission, throttling, the network), is refused unless --force.`,
 }
 
 func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
-	b, err := f.Backend(ctx, false, targetAccount(opts.Arg, opts.Target))
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(opts.Arg, opts.Target, b)
+	t, b, err := openTarget(ctx, f, opts.Arg, opts.Target, false)
 	if err != nil {
 		return err
 	}
@@ -104,7 +99,7 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	if !opts.Force {
 		switch {
 		case status == string(sfntypes.ExecutionStatusRunning) || status == string(sfntypes.ExecutionStatusPendingRedrive):
-			name := lock.Execution[strings.LastIndex(lock.Execution, ":")+1:]
+			name := executionName(lock.Execution)
 			return exitcode.New(exitcode.Failed, fmt.Errorf("the lock belongs to a deploy that is still running (%s); halt it with `odin halt %s`, or pass --force", name, name))
 		case describeErr != nil:
 			// Without its status the holder may still be running: wrong

@@ -317,7 +317,7 @@ func parseAccountRoles(v string) (map[string]string, error) {
 		if !ok || account == "" || role == "" {
 			return nil, fmt.Errorf("%q is not ACCOUNT=ROLE_ARN", pair)
 		}
-		if !isAccountID(account) {
+		if !IsAccountID(account) {
 			return nil, fmt.Errorf("%q is not an AWS account id (12 digits; in a config file, quote it: YAML reads 012345678901 as an octal number)", account)
 		}
 		if _, dup := roles[account]; dup {
@@ -340,13 +340,14 @@ func parseAccountRoles(v string) (map[string]string, error) {
 func roleAccount(arn string) (string, error) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "iam" || parts[3] != "" ||
-		!isAccountID(parts[4]) || !strings.HasPrefix(parts[5], "role/") || len(parts[5]) == len("role/") {
+		!IsAccountID(parts[4]) || !strings.HasPrefix(parts[5], "role/") || len(parts[5]) == len("role/") {
 		return "", fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", arn)
 	}
 	return parts[4], nil
 }
 
-func isAccountID(s string) bool {
+// IsAccountID says whether s is an AWS account id: 12 digits.
+func IsAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
 	}
