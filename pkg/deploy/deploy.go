@@ -23,6 +23,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/release"
 )
@@ -250,7 +251,7 @@ func (c *Client) setAttempt(p *Plan, attempt int) {
 }
 
 func (c *Client) executionArn(name string) string {
-	return strings.Replace(c.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+	return backend.ExecutionArn(c.StateMachineArn, name)
 }
 
 func (c *Client) describe(ctx context.Context, arn string) (*sfn.DescribeExecutionOutput, error) {
@@ -440,7 +441,7 @@ func isCode(err error, code string) bool {
 // isFor reads an execution's input and says whether it is a deploy of s.
 func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, s Scope) (Input, bool, error) {
 	var in Input
-	d, err := c.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+	d, err := c.describe(ctx, aws.ToString(e.ExecutionArn))
 	if err != nil {
 		return in, false, fmt.Errorf("describe execution %s: %w", aws.ToString(e.Name), err)
 	}
