@@ -183,10 +183,7 @@ func TestLockHolderStoppedTaskGrace(t *testing.T) {
 // TestTaskWorstCases reads the definition's limits: every Task state, each
 // attempt cut off at TimeoutSeconds, retries with their backoff.
 func TestTaskWorstCases(t *testing.T) {
-	worst, err := worstCases(Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	worst := definitionLimits().worst
 	for name, want := range map[string]time.Duration{
 		"Validate":       4*600*time.Second + (1+2+4)*time.Second, // MaxAttempts 3
 		"CleanUpSuccess": 3*600*time.Second + (1+2)*time.Second,   // MaxAttempts 2

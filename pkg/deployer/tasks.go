@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/odin-deploy/odin/pkg/local/asl"
 )
 
 // validate checks the execution input and the release it points at, and
@@ -250,7 +252,7 @@ func (hs holder) stale(held *lockRecord, now time.Time) string {
 // the release's timeout (its deadline, set before the lock was taken), then
 // at most one more wait and one more check than the tasks' sum counts.
 func lockLifetime(st *State) time.Duration {
-	worst := taskWorstCases()
+	worst := definitionLimits().worst
 	var tasks time.Duration
 	for _, d := range worst {
 		tasks += d
@@ -262,98 +264,61 @@ func lockLifetime(st *State) time.Duration {
 // MaxTaskAttempt is the longest one attempt of any of the deployer's Task
 // states can run: how long a Lambda invocation may outlive its stopped
 // execution.
-func MaxTaskAttempt() time.Duration { return maxTaskAttempt() }
-
-var maxTaskAttempt = sync.OnceValue(func() time.Duration {
-	var def struct {
-		States map[string]struct {
-			Type           string `json:"Type"`
-			TimeoutSeconds *int   `json:"TimeoutSeconds"`
-		} `json:"States"`
-	}
-	if err := json.Unmarshal(definitionTemplate, &def); err != nil {
-		panic("deployer definition: " + err.Error())
-	}
+func MaxTaskAttempt() time.Duration {
 	var longest time.Duration
-	for _, s := range def.States {
-		if s.Type != "Task" {
-			continue
-		}
-		attempt := lambdaMaxRun
-		if s.TimeoutSeconds != nil {
-			attempt = time.Duration(*s.TimeoutSeconds) * time.Second
-		}
-		longest = max(longest, attempt)
+	for _, d := range definitionLimits().attempt {
+		longest = max(longest, d)
 	}
 	return longest
-})
+}
 
 // lambdaMaxRun is the longest a Lambda invocation can run: a Task state
 // without TimeoutSeconds is bounded by it.
 const lambdaMaxRun = 15 * time.Minute
 
-// taskWorstCases is, for each Task state of the deployer's definition, the
-// longest it can take with every retry.
-var taskWorstCases = sync.OnceValue(func() map[string]time.Duration {
-	worst, err := worstCases(definitionTemplate)
+// taskLimits are the time limits of a definition's Task states.
+type taskLimits struct {
+	attempt map[string]time.Duration // one attempt, cut off at TimeoutSeconds
+	worst   map[string]time.Duration // every attempt, retries and backoff
+}
+
+// definitionLimits are the deployer's own, read once with the States
+// Language parser the local engine uses (the function ARN is a stand-in:
+// the limits do not depend on it).
+var definitionLimits = sync.OnceValue(func() taskLimits {
+	sm, err := asl.Parse(Definition("arn:aws:lambda:us-east-1:000000000000:function:" + FunctionName))
 	if err != nil {
 		// The definition is embedded and TestTaskWorstCases reads it.
 		panic("deployer definition: " + err.Error())
 	}
-	return worst
+	return limitsOf(sm)
 })
 
-func worstCases(definition []byte) (map[string]time.Duration, error) {
-	var def struct {
-		States map[string]struct {
-			Type           string `json:"Type"`
-			TimeoutSeconds *int   `json:"TimeoutSeconds"`
-			Retry          []struct {
-				MaxAttempts     *int     `json:"MaxAttempts"`
-				IntervalSeconds *float64 `json:"IntervalSeconds"`
-				BackoffRate     *float64 `json:"BackoffRate"`
-				MaxDelaySeconds *float64 `json:"MaxDelaySeconds"`
-			} `json:"Retry"`
-		} `json:"States"`
-	}
-	if err := json.Unmarshal(definition, &def); err != nil {
-		return nil, err
-	}
-	worst := map[string]time.Duration{}
-	for name, s := range def.States {
-		if s.Type != "Task" {
+func limitsOf(sm *asl.StateMachine) taskLimits {
+	l := taskLimits{attempt: map[string]time.Duration{}, worst: map[string]time.Duration{}}
+	for name, s := range sm.States {
+		if s.Type != asl.TypeTask {
 			continue
 		}
 		attempt := lambdaMaxRun
-		if s.TimeoutSeconds != nil {
-			attempt = time.Duration(*s.TimeoutSeconds) * time.Second
+		if s.TimeoutSeconds.Set && s.TimeoutSeconds.Path == nil {
+			attempt = time.Duration(s.TimeoutSeconds.Value) * time.Second
 		}
 		total := attempt
 		// Each retrier counts its own attempts, so errors that alternate
-		// between retriers get all of them. The defaults are the States
-		// Language's.
+		// between retriers get all of them.
 		for _, r := range s.Retry {
-			attempts, interval, rate := 3, 1.0, 2.0
-			if r.MaxAttempts != nil {
-				attempts = *r.MaxAttempts
-			}
-			if r.IntervalSeconds != nil {
-				interval = *r.IntervalSeconds
-			}
-			if r.BackoffRate != nil {
-				rate = *r.BackoffRate
-			}
-			for i := range attempts {
-				wait := interval * math.Pow(rate, float64(i))
-				if r.MaxDelaySeconds != nil {
-					wait = min(wait, *r.MaxDelaySeconds)
+			for i := range r.MaxAttempts {
+				wait := r.IntervalSeconds * math.Pow(r.BackoffRate, float64(i))
+				if r.MaxDelaySeconds > 0 {
+					wait = min(wait, r.MaxDelaySeconds)
 				}
 				total += attempt + time.Duration(wait*float64(time.Second))
 			}
 		}
-		worst[name] = total
+		l.attempt[name], l.worst[name] = attempt, total
 	}
-	return worst, nil
+	return l
 }
 
 func lockHeldMessage(st *State, held *lockRecord, hs holder, now time.Time) string {
