@@ -29,9 +29,11 @@ const (
 // instance is one process of a service and what its health checks found.
 type instance struct {
 	id, service, releaseID string
-	port                   int
-	pid                    int
-	logPath                string
+	// n numbers the instance within its service, from 1 (id is service-n).
+	n       int
+	port    int
+	pid     int
+	logPath string
 	// logFrom is where this start's output begins in logPath; what comes
 	// before is earlier starts of the same release.
 	logFrom   int64

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -206,8 +205,7 @@ func (p *Provider) restartExited(r *running, d *deployer.Deployment) error {
 		if !ok {
 			continue
 		}
-		n, _ := strconv.Atoi(strings.TrimPrefix(in.id, in.service+"-"))
-		fresh, err := p.start(d, in.service, n, s)
+		fresh, err := p.start(d, in.service, in.n, s)
 		if err != nil {
 			return &deployer.DeployError{Msg: fmt.Sprintf("restart %s of release %s: %v", in.id, d.ReleaseID, err)}
 		}
@@ -281,6 +279,7 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 		return nil, err
 	}
 	in := newInstance(id, service, d.ReleaseID, port, logPath, logFrom, s.HealthCheck, cmd)
+	in.n = n
 	p.writePid(in)
 	go func() {
 		err := cmd.Wait()
