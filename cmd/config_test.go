@@ -90,8 +90,16 @@ func TestConfigJSONShowsResolvedDefaults(t *testing.T) {
 	}
 	want := map[string]string{"region": "us-east-1", "bucket": "odin-releases", "data-dir": filepath.Join(dir, "odin")}
 	for _, s := range got.Settings {
-		if w, ok := want[s.Key]; ok && (s.Value != w || s.Source != config.SourceDefault) {
+		w, ok := want[s.Key]
+		if !ok {
+			continue
+		}
+		delete(want, s.Key)
+		if s.Value != w || s.Source != config.SourceDefault {
 			t.Errorf("%s = %q from %s, want %q from default", s.Key, s.Value, s.Source, w)
 		}
+	}
+	if len(want) > 0 {
+		t.Errorf("settings missing from the JSON: %v", want)
 	}
 }

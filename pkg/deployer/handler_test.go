@@ -369,28 +369,6 @@ func TestLock(t *testing.T) {
 	}
 }
 
-func TestExpiredLockIsTakenOver(t *testing.T) {
-	f := newFixture(t)
-	inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
-	inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")
-	stA, err := invoke(t, f.h, "Validate", inA, execA, f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
-		t.Fatal(err)
-	}
-	f.now = f.now.Add(lockLifetime(stA) + time.Minute)
-	inB.CreatedAt = f.now.UTC().Format(time.RFC3339)
-	stB, err := invoke(t, f.h, "Validate", inB, "exec-b", f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := invoke(t, f.h, "Lock", stB, "exec-b", f.now); err != nil {
-		t.Fatalf("an expired lock must not block: %v", err)
-	}
-}
-
 func TestHalt(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

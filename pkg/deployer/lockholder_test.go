@@ -34,6 +34,34 @@ func (f *fakeExecutions) DescribeExecution(_ context.Context, in *sfn.DescribeEx
 	return out, nil
 }
 
+// contend has release A take the lock, runs advance (to move the clock,
+// change what Step Functions says of A), then has release B try to lock.
+// It returns the lock as it is then, and B's Lock error.
+func contend(t *testing.T, f *fixture, advance func(stA *State)) (*lockRecord, error) {
+	t.Helper()
+	inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
+	inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")
+	stA, err := invoke(t, f.h, "Validate", inA, execA, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
+		t.Fatal(err)
+	}
+	advance(stA)
+	inB.CreatedAt = f.now.UTC().Format(time.RFC3339)
+	stB, err := invoke(t, f.h, "Validate", inB, "exec-b", f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lockErr := invoke(t, f.h, "Lock", stB, "exec-b", f.now)
+	held, _, err := f.h.readLock(context.Background(), stB)
+	if err != nil || held == nil {
+		t.Fatalf("read lock: %v %v", held, err)
+	}
+	return held, lockErr
+}
+
 // TestLockHolder: release A holds the lock; release B's Lock takes it over
 // only when A's execution has ended, or, when Step Functions cannot say,
 // once A's lock has expired.
@@ -70,31 +98,13 @@ func TestLockHolder(t *testing.T) {
 			if tt.execs != nil {
 				f.h.Executions = tt.execs
 			}
-			inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
-			inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")
-			stA, err := invoke(t, f.h, "Validate", inA, execA, f.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
-				t.Fatal(err)
-			}
-			if tt.expired {
-				f.now = f.now.Add(lockLifetime(stA) + time.Minute)
-			} else {
-				f.now = f.now.Add(90 * time.Second)
-			}
-			inB.CreatedAt = f.now.UTC().Format(time.RFC3339)
-			stB, err := invoke(t, f.h, "Validate", inB, "exec-b", f.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			_, err = invoke(t, f.h, "Lock", stB, "exec-b", f.now)
-			held, _, rerr := f.h.readLock(context.Background(), stB)
-			if rerr != nil || held == nil {
-				t.Fatalf("read lock: %v %v", held, rerr)
-			}
+			held, err := contend(t, f, func(stA *State) {
+				if tt.expired {
+					f.now = f.now.Add(lockLifetime(stA) + time.Minute)
+				} else {
+					f.now = f.now.Add(90 * time.Second)
+				}
+			})
 			if tt.wantTaken {
 				if err != nil || held.Execution != "exec-b" {
 					t.Fatalf("B did not take over A's lock: %v; lock held by %s", err, held.Execution)
@@ -137,27 +147,10 @@ func TestLockHolderStoppedTaskGrace(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.h.StoppedTaskGrace = grace
-			inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
-			inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")
-			stA, err := invoke(t, f.h, "Validate", inA, execA, f.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := invoke(t, f.h, "Lock", stA, execA, f.now); err != nil {
-				t.Fatal(err)
-			}
-			f.now = f.now.Add(grace + time.Hour)
-			f.h.Executions = &fakeExecutions{status: tt.status, stopped: f.now.Add(-tt.stoppedAgo)}
-			inB.CreatedAt = f.now.UTC().Format(time.RFC3339)
-			stB, err := invoke(t, f.h, "Validate", inB, "exec-b", f.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = invoke(t, f.h, "Lock", stB, "exec-b", f.now)
-			held, _, rerr := f.h.readLock(context.Background(), stB)
-			if rerr != nil || held == nil {
-				t.Fatalf("read lock: %v %v", held, rerr)
-			}
+			held, err := contend(t, f, func(*State) {
+				f.now = f.now.Add(grace + time.Hour)
+				f.h.Executions = &fakeExecutions{status: tt.status, stopped: f.now.Add(-tt.stoppedAgo)}
+			})
 			if tt.wantTaken {
 				if err != nil || held.Execution != "exec-b" {
 					t.Fatalf("B did not take over: %v; lock held by %s", err, held.Execution)
@@ -175,15 +168,15 @@ func TestLockHolderStoppedTaskGrace(t *testing.T) {
 			}
 		})
 	}
-	if got := MaxTaskAttempt(); got != 600*time.Second {
-		t.Errorf("MaxTaskAttempt = %s, want the definition's 600 s task timeout", got)
-	}
 }
 
 // TestTaskWorstCases reads the definition's limits: every Task state, each
 // attempt cut off at TimeoutSeconds, retries with their backoff.
 func TestTaskWorstCases(t *testing.T) {
 	worst := definitionLimits().worst
+	if got := MaxTaskAttempt(); got != 600*time.Second {
+		t.Errorf("MaxTaskAttempt = %s, want the definition's 600 s task timeout", got)
+	}
 	for name, want := range map[string]time.Duration{
 		"Validate":       4*600*time.Second + (1+2+4)*time.Second, // MaxAttempts 3
 		"CleanUpSuccess": 3*600*time.Second + (1+2)*time.Second,   // MaxAttempts 2
