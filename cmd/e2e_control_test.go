@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -26,7 +25,7 @@ type session struct {
 	now   func() time.Time
 }
 
-// runAs runs odin as run does, in session s.
+// runAs runs odin in session s.
 func (o *localOdin) runAs(ctx context.Context, s session, args ...string) (int, string, string) {
 	io, in, out, errOut := iostreams.Test()
 	io.SetStdinTTY(s.tty)
@@ -34,17 +33,7 @@ func (o *localOdin) runAs(ctx context.Context, s session, args ...string) (int, 
 	if s.now == nil {
 		s.now = time.Now
 	}
-	f := &Factory{
-		IO: io,
-		Env: func(k string) (string, bool) {
-			return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME"
-		},
-		Now: s.now,
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-			return backend.LocalEndpoint(o.backend.Endpoint()), nil
-		},
-	}
-	code := Run(ctx, f, append([]string{"--data-dir", o.dataDir}, args...))
+	code := Run(ctx, o.factory(io, s.now), append([]string{"--data-dir", o.dataDir}, args...))
 	return code, out.String(), errOut.String()
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -467,16 +466,7 @@ func (o *localOdin) runInBackground(ctx context.Context, args ...string) (*syncB
 	io, _, out, _ := iostreams.Test()
 	errOut := &syncBuffer{}
 	io.ErrOut = errOut
-	f := &Factory{
-		IO: io,
-		Env: func(k string) (string, bool) {
-			return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME"
-		},
-		Now: time.Now,
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-			return backend.LocalEndpoint(o.backend.Endpoint()), nil
-		},
-	}
+	f := o.factory(io, time.Now)
 	done := make(chan result, 1)
 	go func() {
 		code := Run(ctx, f, append([]string{"--data-dir", o.dataDir}, args...))

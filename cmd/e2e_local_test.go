@@ -47,19 +47,31 @@ func startLocalOdin(t *testing.T) *localOdin {
 
 // run runs odin with args and returns its exit code, stdout and stderr.
 func (o *localOdin) run(ctx context.Context, args ...string) (int, string, string) {
-	io, _, out, errOut := iostreams.Test()
-	f := &Factory{
-		IO: io,
-		Env: func(k string) (string, bool) {
-			return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME"
-		},
-		Now: time.Now,
+	return o.runAs(ctx, session{}, args...)
+}
+
+// factory is what odin runs with against the test's backend: its own
+// config directory, and the backend instead of starting one.
+func (o *localOdin) factory(io *iostreams.IOStreams, now func() time.Time) *Factory {
+	return &Factory{
+		IO:  io,
+		Env: configEnv(o.dataDir),
+		Now: now,
 		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
 			return backend.LocalEndpoint(o.backend.Endpoint()), nil
 		},
 	}
-	code := Run(ctx, f, append([]string{"--data-dir", o.dataDir}, args...))
-	return code, out.String(), errOut.String()
+}
+
+// configEnv is an environment with only XDG_CONFIG_HOME, at dir: no
+// developer's config file or ODIN_* variable leaks into a test.
+func configEnv(dir string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if k == "XDG_CONFIG_HOME" {
+			return dir, true
+		}
+		return "", false
+	}
 }
 
 func get(t *testing.T, url string) string {

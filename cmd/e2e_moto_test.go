@@ -32,10 +32,8 @@ func runAWS(ctx context.Context, t *testing.T, endpoint string, args ...string) 
 	io, _, out, errOut := iostreams.Test()
 	dir := t.TempDir()
 	f := &Factory{
-		IO: io,
-		Env: func(k string) (string, bool) {
-			return map[string]string{"XDG_CONFIG_HOME": dir}[k], k == "XDG_CONFIG_HOME"
-		},
+		IO:  io,
+		Env: configEnv(dir),
 		Now: time.Now,
 	}
 	base := []string{"--backend", "aws", "--endpoint", endpoint, "--region", moto.Region}

@@ -31,10 +31,8 @@ func replayOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string,
 	dir := t.TempDir()
 	io, _, out, errOut := iostreams.Test()
 	f := &Factory{
-		IO: io,
-		Env: func(k string) (string, bool) {
-			return map[string]string{"XDG_CONFIG_HOME": dir}[k], k == "XDG_CONFIG_HOME"
-		},
+		IO:  io,
+		Env: configEnv(dir),
 		Now: time.Now,
 		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
 			return backend.LocalEndpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
@@ -371,15 +369,8 @@ func TestFailLongHistoryOnLocalBackend(t *testing.T) {
 
 	counter := &countingClient{calls: map[string]int{}}
 	io, _, out, errOut := iostreams.Test()
-	f := &Factory{
-		IO: io, Now: time.Now, HTTPClient: counter,
-		Env: func(k string) (string, bool) {
-			return map[string]string{"XDG_CONFIG_HOME": o.dataDir}[k], k == "XDG_CONFIG_HOME"
-		},
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-			return backend.LocalEndpoint(o.backend.Endpoint()), nil
-		},
-	}
+	f := o.factory(io, time.Now)
+	f.HTTPClient = counter
 	code := Run(ctx, f, []string{"--data-dir", o.dataDir, "fail", aws.ToString(ex.ExecutionArn), "--output", "json"})
 	if code != 1 {
 		t.Fatalf("exit %d, stderr %s", code, errOut)

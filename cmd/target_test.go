@@ -105,15 +105,19 @@ func TestBadTargetStartsNothing(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("project_name: [\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{
-		{"status", bad},
-		{"fail", bad},
-		{"halt", bad, "--yes"},
-		{"unlock", bad, "--yes"},
-		{"history", bad},
-		{"status", "--account", "123"},
-		{"history", "--all", "--project", "p"},
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", bad}, "invalid release:\n" + bad + ":"},
+		{[]string{"fail", bad}, "invalid release:\n" + bad + ":"},
+		{[]string{"halt", bad, "--yes"}, "invalid release:\n" + bad + ":"},
+		{[]string{"unlock", bad, "--yes"}, "invalid release:\n" + bad + ":"},
+		{[]string{"history", bad}, "invalid release:\n" + bad + ":"},
+		{[]string{"status", "--account", "123"}, "--account needs --project"},
+		{[]string{"history", "--all", "--project", "p"}, "--all lists every project"},
 	} {
+		args := tt.args
 		io, _, _, errOut := iostreams.Test()
 		started := 0
 		f := &Factory{IO: io, Env: func(string) (string, bool) { return "", false }, Now: time.Now,
@@ -122,8 +126,8 @@ func TestBadTargetStartsNothing(t *testing.T) {
 				return backend.LocalEndpoint{}, errors.New("not in this test")
 			}}
 		code := Run(context.Background(), f, append([]string{"--data-dir", t.TempDir()}, args...))
-		if code != 2 || started != 0 {
-			t.Errorf("odin %s: exit %d, local backend started %d times; want 2 and none\n%s", strings.Join(args, " "), code, started, errOut)
+		if code != 2 || started != 0 || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("odin %s: exit %d, local backend started %d times; want 2, none and %q\n%s", strings.Join(args, " "), code, started, tt.want, errOut)
 		}
 	}
 }

@@ -33,12 +33,7 @@ func (c *countingExecutions) DescribeExecution(ctx context.Context, in *sfn.Desc
 // one and the first free name in a few calls.
 func TestProbeAttempts(t *testing.T) {
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	api := deployer.Endpoint(srv.Endpoint()).SFNClient()
+	api := localSFN(t)
 
 	tests := []struct {
 		name     string
@@ -57,25 +52,18 @@ func TestProbeAttempts(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sm, err := api.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-				Name:       aws.String(fmt.Sprintf("probe-%d", i)),
-				Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`),
-				RoleArn:    aws.String("arn:aws:iam::000000000000:role/odin"),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sm := createMachine(t, api, fmt.Sprintf("probe-%d", i), `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`)
 			id := release.ReleaseID("0123456789abcdef0123456789abcdef")
 			for _, n := range tt.exist {
 				if _, err := api.StartExecution(ctx, &sfn.StartExecutionInput{
-					StateMachineArn: sm.StateMachineArn,
+					StateMachineArn: aws.String(sm),
 					Name:            aws.String(release.ExecutionName("probe", "dev", id, n)),
 				}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			counter := &countingExecutions{Client: api}
-			c := &Client{Executions: counter, StateMachineArn: aws.ToString(sm.StateMachineArn)}
+			c := &Client{Executions: counter, StateMachineArn: sm}
 			got, err := c.probeAttempts(ctx, "probe", "dev", id)
 			if err != nil {
 				t.Fatal(err)
@@ -107,24 +95,12 @@ func seq(from, to int) []int {
 // both.
 func TestScopeAccounts(t *testing.T) {
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	api := deployer.Endpoint(srv.Endpoint()).SFNClient()
-	sm, err := api.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name:       aws.String("scopes"),
-		Definition: aws.String(`{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`),
-		RoleArn:    aws.String("arn:aws:iam::000000000000:role/odin"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := localSFN(t)
+	sm := createMachine(t, api, "scopes", `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`)
 	start := func(account, id string) string {
 		in, _ := json.Marshal(Input{ReleaseID: id, ProjectName: "web", ConfigName: "production", AWSAccountID: account})
 		out, err := api.StartExecution(ctx, &sfn.StartExecutionInput{
-			StateMachineArn: sm.StateMachineArn,
+			StateMachineArn: aws.String(sm),
 			Name:            aws.String(release.ExecutionName("web", "production", id, 1)),
 			Input:           aws.String(string(in)),
 		})
@@ -135,7 +111,7 @@ func TestScopeAccounts(t *testing.T) {
 	}
 	inA := start("111111111111", "r-aaaaaaaaaaaaaaaa")
 	inB := start("222222222222", "r-bbbbbbbbbbbbbbbb")
-	c := &Client{Executions: api, StateMachineArn: aws.ToString(sm.StateMachineArn)}
+	c := &Client{Executions: api, StateMachineArn: sm}
 
 	for _, tt := range []struct {
 		account string
@@ -172,4 +148,29 @@ func TestScopeAccounts(t *testing.T) {
 	if _, _, err := c.Current(ctx, all); !errors.As(err, &ambiguous) {
 		t.Errorf("Current(%s): %v, want an AccountsError", all, err)
 	}
+}
+
+// localSFN is a Step Functions client of a local server of the test's own.
+func localSFN(t *testing.T) *sfn.Client {
+	t.Helper()
+	srv, err := server.New(context.Background(), server.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return deployer.Endpoint(srv.Endpoint()).SFNClient()
+}
+
+// createMachine creates a state machine and returns its ARN.
+func createMachine(t *testing.T, api *sfn.Client, name, definition string) string {
+	t.Helper()
+	sm, err := api.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{
+		Name:       aws.String(name),
+		Definition: aws.String(definition),
+		RoleArn:    aws.String("arn:aws:iam::000000000000:role/odin"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(sm.StateMachineArn)
 }

@@ -86,6 +86,20 @@ func deployment(t *testing.T, id, mode string, instances, listen int) *deployer.
 	}
 }
 
+// promote deploys d, waits until it is healthy and switches traffic to it,
+// as the deployer's happy path does.
+func promote(t *testing.T, p *Provider, d *deployer.Deployment) {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.Deploy(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	if err := p.CleanUpSuccess(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newProvider(t *testing.T) *Provider {
 	t.Helper()
 	p := New(Options{DataDir: t.TempDir(), StopGrace: 2 * time.Second})
@@ -197,13 +211,7 @@ func TestFailedReleaseLeavesPreviousServing(t *testing.T) {
 	p := newProvider(t)
 	listen := freeListenPort(t)
 	v1 := deployment(t, "r-good", "ok", 1, listen)
-	if err := p.Deploy(ctx, v1); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
-	if err := p.CleanUpSuccess(ctx, v1); err != nil {
-		t.Fatal(err)
-	}
+	promote(t, p, v1)
 
 	bad := deployment(t, "r-bad", "unhealthy", 2, listen)
 	if err := p.Deploy(ctx, bad); err != nil {
@@ -244,13 +252,7 @@ func TestServingReleaseDeployedAgain(t *testing.T) {
 	p := newProvider(t)
 	listen := freeListenPort(t)
 	v1 := deployment(t, "r-v1", "ok", 1, listen)
-	if err := p.Deploy(ctx, v1); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
-	if err := p.CleanUpSuccess(ctx, v1); err != nil {
-		t.Fatal(err)
-	}
+	promote(t, p, v1)
 	pids := p.PIDs("r-v1")
 
 	again := deployment(t, "r-v1", "ok", 1, listen)
@@ -278,31 +280,21 @@ func TestServingReleaseDeployedAgain(t *testing.T) {
 // deploying the release again starts a new one in its place, and promoting
 // that deploy sends traffic to it.
 func TestServingReleaseRepaired(t *testing.T) {
-	ctx := context.Background()
 	p := newProvider(t)
 	listen := freeListenPort(t)
 	v1 := deployment(t, "r-v1", "ok", 2, listen)
-	if err := p.Deploy(ctx, v1); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
-	if err := p.CleanUpSuccess(ctx, v1); err != nil {
-		t.Fatal(err)
-	}
+	promote(t, p, v1)
 	pids := p.PIDs("r-v1")
+	if len(pids) != 2 {
+		t.Fatalf("v1 pids = %v, want 2", pids)
+	}
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err != nil })
 
 	again := deployment(t, "r-v1", "ok", 2, listen)
-	if err := p.Deploy(ctx, again); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, p, again, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
-	if err := p.CleanUpSuccess(ctx, again); err != nil {
-		t.Fatal(err)
-	}
+	promote(t, p, again)
 	now := p.PIDs("r-v1")
 	if len(now) != 2 || slices.Contains(now, pids[0]) || !slices.Contains(now, pids[1]) {
 		t.Errorf("pids %v after the repair, want %d replaced and %d kept", now, pids[0], pids[1])
@@ -535,13 +527,7 @@ func TestMovedListenPortIsClosed(t *testing.T) {
 		if err := p.Validate(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Deploy(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
-		if err := p.CleanUpSuccess(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+		promote(t, p, d)
 	}
 	if got := get(t, second); !strings.HasPrefix(got, "200 r-b ") {
 		t.Fatalf("new port answered %q", got)
@@ -554,18 +540,11 @@ func TestMovedListenPortIsClosed(t *testing.T) {
 // After the server stops and starts again, the release that was serving
 // serves again on the same port, from new processes.
 func TestServingReleaseComesBack(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	listen := freeListenPort(t)
 	first := New(Options{DataDir: dir, StopGrace: 2 * time.Second})
 	d := deployment(t, "r-keep", "ok", 2, listen)
-	if err := first.Deploy(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, first, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
-	if err := first.CleanUpSuccess(ctx, d); err != nil {
-		t.Fatal(err)
-	}
+	promote(t, first, d)
 	oldPIDs := first.PIDs("r-keep")
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
