@@ -20,7 +20,8 @@ func TestTargetAccount(t *testing.T) {
 	}
 	dir := t.TempDir()
 	other := filepath.Join(dir, "other.yml")
-	if err := os.WriteFile(other, []byte(strings.Replace(string(data), `aws_account_id: "123456789012"`, `aws_account_id: "222222222222"`, 1)), 0o644); err != nil {
+	// The example moved to another account: its lifecycle role and topic move with it.
+	if err := os.WriteFile(other, []byte(strings.ReplaceAll(string(data), "123456789012", "222222222222")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -78,7 +78,12 @@ func decodeService(m map[string]any) *Service {
 		}
 	}
 	if e, ok := m["ebs"].(map[string]any); ok {
-		s.EBS = &EBS{VolumeSize: integer(e["volume_size"]), VolumeType: str(e["volume_type"]), DeviceName: str(e["device_name"])}
+		s.EBS = &EBS{
+			VolumeSize: integer(e["volume_size"]),
+			VolumeType: str(e["volume_type"]),
+			DeviceName: str(e["device_name"]),
+			Iops:       integer(e["iops"]),
+		}
 	}
 	if p, ok := m["placement"].(map[string]any); ok {
 		s.Placement = &Placement{

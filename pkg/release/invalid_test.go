@@ -27,6 +27,7 @@ subnets: [a, b]
 services:
   api:
     instance_type: t3.micro
+    security_groups: [web]
 `
 
 // TestInvalid checks that each broken release gets exactly these problems, at
@@ -162,7 +163,8 @@ func TestInvalid(t *testing.T) {
 			`1:1: missing required key "aws_account_id" for target aws`,
 			`1:1: missing required key "aws_region" for target aws`,
 			`1:1: missing required key "image" for target aws`,
-			`1:1: missing required key "subnets" for target aws`}},
+			`1:1: missing required key "subnets" for target aws`,
+			`6:5: services.api: missing required key "security_groups" for target aws`}},
 		{"aws account unquoted", strings.Replace(aws, `"123456789012"`, "123456789012", 1), []string{
 			"4:17: aws_account_id: must be a string, not a number (put it in quotes)"}},
 		{"aws account short", strings.Replace(aws, `"123456789012"`, `"12345"`, 1), []string{
@@ -178,38 +180,79 @@ func TestInvalid(t *testing.T) {
 		{"aws bad instance type", strings.Replace(aws, "t3.micro", "large", 1), []string{
 			`10:20: services.api.instance_type: must be an EC2 instance type such as t3.micro, not "large"`}},
 		{"aws local field", aws + "    command: [x]\n", []string{
-			"11:5: services.api.command: applies only to target local"}},
+			"12:5: services.api.command: applies only to target local"}},
 		{"aws health check path", aws + "    health_check:\n      path: /x\n", []string{
-			"12:7: services.api.health_check.path: applies only to target local"}},
+			"13:7: services.api.health_check.path: applies only to target local"}},
 		{"aws min over max", aws + "    autoscaling:\n      min_size: 5\n      max_size: 2\n", []string{
-			"13:17: services.api.autoscaling.max_size: must be at least min_size (5), not 2"}},
+			"14:17: services.api.autoscaling.max_size: must be at least min_size (5), not 2"}},
 		{"aws spread over 1", aws + "    autoscaling:\n      spread: 1.5\n", []string{
-			"12:15: services.api.autoscaling.spread: must be at most 1, not 1.500"}},
+			"13:15: services.api.autoscaling.spread: must be at most 1, not 1.500"}},
 		{"aws strategy", aws + "    autoscaling:\n      strategy: Fast\n", []string{
-			`12:17: services.api.autoscaling.strategy: must be one of AllAtOnce, OneThenAllWithCanary, 25PercentStepRolloutNoCanary, 10PercentStepRolloutNoCanary, 10AtATimeNoCanary, 20AtATimeNoCanary, not "Fast"`}},
-		{"aws duplicate security group", aws + "    security_groups: [web, web]\n", []string{
+			`13:17: services.api.autoscaling.strategy: must be one of AllAtOnce, OneThenAllWithCanary, 25PercentStepRolloutNoCanary, 10PercentStepRolloutNoCanary, 10AtATimeNoCanary, 20AtATimeNoCanary, not "Fast"`}},
+		{"aws duplicate security group", strings.Replace(aws, "[web]", "[web, web]", 1), []string{
 			"11:28: services.api.security_groups[1]: repeats services.api.security_groups[0] (already at line 11)"}},
 		{"aws ebs without size", aws + "    ebs:\n      volume_type: gp3\n", []string{
-			`12:7: services.api.ebs: missing required key "volume_size"`}},
+			`13:7: services.api.ebs: missing required key "volume_size"`}},
 		{"aws ebs device", aws + "    ebs:\n      volume_size: 8\n      device_name: sda\n", []string{
-			`13:20: services.api.ebs.device_name: must be a device name such as /dev/xvda or /dev/sdf, not "sda"`}},
+			`14:20: services.api.ebs.device_name: must be a device name such as /dev/xvda or /dev/sdf, not "sda"`}},
 		{"aws partition without count", aws + "    placement:\n      group_name: g\n      strategy: partition\n", []string{
-			`12:7: services.api.placement: missing required key "partition_count" for strategy partition`}},
+			`13:7: services.api.placement: missing required key "partition_count" for strategy partition`}},
 		{"aws count without partition", aws + "    placement:\n      group_name: g\n      strategy: spread\n      partition_count: 2\n", []string{
-			"14:7: services.api.placement.partition_count: applies only to strategy partition"}},
+			"15:7: services.api.placement.partition_count: applies only to strategy partition"}},
 		{"aws strategy without group", aws + "    placement:\n      strategy: cluster\n", []string{
-			`12:7: services.api.placement: missing required key "group_name" (strategy needs a placement group)`}},
+			`13:7: services.api.placement: missing required key "group_name" (strategy needs a placement group)`}},
 		{"aws tenancy", aws + "    placement:\n      tenancy: host\n", []string{
-			`12:16: services.api.placement.tenancy: must be one of default, dedicated, not "host"`}},
+			`13:16: services.api.placement.tenancy: must be one of default, dedicated, not "host"`}},
 		{"aws reserved tag", aws + "    tags:\n      aws:team: x\n", []string{
-			"12:7: services.api.tags[\"aws:team\"]: tag keys starting with aws: are reserved by AWS"}},
+			"13:7: services.api.tags[\"aws:team\"]: tag keys starting with aws: are reserved by AWS"}},
 		{"aws public ip not bool", aws + "    associate_public_ip_address: yes\n", []string{
-			"11:34: services.api.associate_public_ip_address: must be a boolean, not a string"}},
+			"12:34: services.api.associate_public_ip_address: must be a boolean, not a string"}},
 		{"aws lifecycle hook", aws + "lifecycle:\n  drain:\n    transition: autoscaling:EC2_INSTANCE_TERMINATING\n    role: admin\n", []string{
-			`13:5: lifecycle.drain: missing required key "sns"`,
-			`14:11: lifecycle.drain.role: must be an IAM role ARN such as arn:aws:iam::123456789012:role/name, not "admin"`}},
+			`14:5: lifecycle.drain: missing required key "sns"`,
+			`15:11: lifecycle.drain.role: must be an IAM role ARN such as arn:aws:iam::123456789012:role/name, not "admin"`}},
 		{"aws user data variable", aws + "user_data: echo {{RELEASE}}\n", []string{
-			"11:12: user_data: unknown variable {{RELEASE}}; odin replaces {{RELEASE_ID}}, {{PROJECT_NAME}}, {{CONFIG_NAME}}, {{SERVICE_NAME}}, {{RELEASE_BUCKET}}, {{AWS_ACCOUNT_ID}}, {{AWS_REGION}}, {{RELEASE_DIR}}"}},
+			"12:12: user_data: unknown variable {{RELEASE}}; odin replaces {{RELEASE_ID}}, {{PROJECT_NAME}}, {{CONFIG_NAME}}, {{SERVICE_NAME}}, {{RELEASE_BUCKET}}, {{AWS_ACCOUNT_ID}}, {{AWS_REGION}}, {{RELEASE_DIR}}"}},
+		{"aws missing security groups", strings.Replace(aws, "    security_groups: [web]\n", "", 1), []string{
+			`10:5: services.api: missing required key "security_groups" for target aws`}},
+		{"aws security group id", strings.Replace(aws, "[web]", "[web, sg-12345]", 1), []string{
+			`11:28: services.api.security_groups[1]: must be a security group id (sg- and 8 or 17 lower-case hex digits; a Name tag value cannot start with sg-), not "sg-12345"`}},
+		{"aws image id", strings.Replace(aws, "image: base", "image: ami-0ABCDEF1", 1), []string{
+			`6:8: image: must be an AMI id (ami- and 8 or 17 lower-case hex digits; a Name tag value cannot start with ami-), not "ami-0ABCDEF1"`}},
+		{"aws subnet id", strings.Replace(aws, "[a, b]", "[a, subnet-0a1b2c3d4e]", 1), []string{
+			`7:14: subnets[1]: must be a subnet id (subnet- and 8 or 17 lower-case hex digits; a Name tag value cannot start with subnet-), not "subnet-0a1b2c3d4e"`}},
+		{"aws target group name", aws + "    target_groups: [blue, green-]\n", []string{
+			`12:27: services.api.target_groups[1]: must be 1 to 32 letters, digits and hyphens, not starting or ending with a hyphen, not "green-"`}},
+		{"aws elb name too long", aws + "    elbs: [" + strings.Repeat("e", 33) + "]\n", []string{
+			`12:12: services.api.elbs[0]: must be 1 to 32 letters, digits and hyphens, not starting or ending with a hyphen, not "` + strings.Repeat("e", 33) + `"`}},
+		{"aws profile", aws + "    profile: api/role\n", []string{
+			`12:14: services.api.profile: must be 1 to 128 letters, digits and any of +=,.@_-, not "api/role"`}},
+		{"aws io2 without iops", aws + "    ebs:\n      volume_size: 8\n      volume_type: io2\n", []string{
+			`13:7: services.api.ebs: missing required key "iops" for volume_type io2`}},
+		{"aws io1 iops too high", aws + "    ebs:\n      volume_size: 8\n      volume_type: io1\n      iops: 100000\n", []string{
+			"15:13: services.api.ebs.iops: must be at most 64000 for volume_type io1, not 100000"}},
+		{"aws gp3 iops too low", aws + "    ebs:\n      volume_size: 8\n      iops: 1000\n", []string{
+			"14:13: services.api.ebs.iops: must be at least 3000 for volume_type gp3, not 1000"}},
+		{"aws gp2 iops", aws + "    ebs:\n      volume_size: 8\n      volume_type: gp2\n      iops: 3000\n", []string{
+			"15:7: services.api.ebs.iops: applies only to volume_type gp3, io1 and io2, and volume_type is gp2"}},
+		{"aws iops not an integer", aws + "    ebs:\n      volume_size: 8\n      iops: 3000.5\n", []string{
+			"14:13: services.api.ebs.iops: must be an integer, not a number"}},
+		{"aws tags odin sets", aws + "    tags:\n      team: pay\n      name: api\n      ProjectName: pay\n", []string{
+			"14:7: services.api.tags.name: odin sets the Name tag itself; choose another key",
+			"15:7: services.api.tags.ProjectName: odin sets the ProjectName tag itself; choose another key"}},
+		{"aws lifecycle role in another account", aws + "lifecycle:\n  drain:\n    transition: autoscaling:EC2_INSTANCE_TERMINATING\n" +
+			"    role: arn:aws:iam::210987654321:role/drain\n    sns: arn:aws:sns:us-east-1:123456789012:drain\n", []string{
+			"15:11: lifecycle.drain.role: must be a role of account 123456789012 (aws_account_id), not 210987654321"}},
+		{"aws lifecycle topic elsewhere", aws + "lifecycle:\n  drain:\n    transition: autoscaling:EC2_INSTANCE_TERMINATING\n" +
+			"    role: arn:aws:iam::123456789012:role/drain\n    sns: arn:aws:sns:eu-west-1:210987654321:drain\n", []string{
+			"16:10: lifecycle.drain.sns: must be a topic in region us-east-1 (aws_region), not eu-west-1",
+			"16:10: lifecycle.drain.sns: must be a topic of account 123456789012 (aws_account_id), not 210987654321"}},
+		{"aws lifecycle with a bad account checks no ARN", strings.Replace(aws, `"123456789012"`, `"1234"`, 1) + "lifecycle:\n  drain:\n    transition: autoscaling:EC2_INSTANCE_TERMINATING\n" +
+			"    role: arn:aws:iam::123456789012:role/drain\n    sns: arn:aws:sns:us-east-1:123456789012:drain\n", []string{
+			`4:17: aws_account_id: must be exactly 12 digits, not "1234"`}},
+		{"aws user data grows too long", aws + `user_data: "` + strings.Repeat("{{RELEASE_DIR}} ", 200) + "\"\n", []string{
+			"12:12: user_data: may become 22000 bytes long once odin replaces its variables (for service api and a 63-character bucket name); EC2 allows at most 16384"}},
+		{"aws user data too long as written", aws + "user_data: " + strings.Repeat("x", MaxUserDataBytes+1) + "\n", []string{
+			"12:12: user_data: must be at most 16384 characters long, not 16385"}},
 		{"too deep", local + "metadata: " + strings.Repeat("[", 30) + strings.Repeat("]", 30) + "\n", []string{
 			"8:11: metadata: must be a mapping, not a list",
 			"8:35: metadata[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: nested more than 24 levels deep"}},

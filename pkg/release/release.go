@@ -137,6 +137,10 @@ type EBS struct {
 	VolumeSize int    `json:"volume_size"`
 	VolumeType string `json:"volume_type,omitempty"`
 	DeviceName string `json:"device_name,omitempty"`
+	// Iops is the volume's provisioned IOPS, 0 for the type's own. Parse
+	// guarantees it for io1 and io2 and refuses it for gp2, st1, sc1 and
+	// standard; for gp3 0 means EC2's default, 3000.
+	Iops int `json:"iops,omitempty"`
 }
 
 // Placement places a service's instances (target aws).

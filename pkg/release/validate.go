@@ -254,6 +254,16 @@ func patternHelp(pattern string) string {
 		return "must be an IAM role ARN such as arn:aws:iam::123456789012:role/name"
 	case `^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]+$`:
 		return "must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:topic"
+	case "^ami-([0-9a-f]{8}|[0-9a-f]{17})$":
+		return "must be an AMI id (ami- and 8 or 17 lower-case hex digits; a Name tag value cannot start with ami-)"
+	case "^subnet-([0-9a-f]{8}|[0-9a-f]{17})$":
+		return "must be a subnet id (subnet- and 8 or 17 lower-case hex digits; a Name tag value cannot start with subnet-)"
+	case "^sg-([0-9a-f]{8}|[0-9a-f]{17})$":
+		return "must be a security group id (sg- and 8 or 17 lower-case hex digits; a Name tag value cannot start with sg-)"
+	case "^[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?$":
+		return "must be 1 to 32 letters, digits and hyphens, not starting or ending with a hyphen"
+	case `^[\w+=,.@-]{1,128}$`:
+		return "must be 1 to 128 letters, digits and any of +=,.@_-"
 	}
 	return "must match " + pattern
 }
