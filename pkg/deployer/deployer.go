@@ -130,6 +130,13 @@ type Deployment struct {
 	Config    string
 	Account   string
 	Region    string
+	// Execution is the ARN of the execution deploying the release, and
+	// DeployedBy the caller who started it: the AWS provider names its role
+	// session and source identity after them.
+	Execution  string
+	DeployedBy string
+	// Bucket holds the release (for user data's {{RELEASE_BUCKET}}).
+	Bucket string
 	// Services are the release's services, defaults applied and working
 	// directories made absolute.
 	Services map[string]Service

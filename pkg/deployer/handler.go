@@ -54,6 +54,9 @@ type Handler struct {
 	StoppedTaskGrace time.Duration
 	// Providers run releases, by release target ("local", "aws").
 	Providers map[string]Provider
+	// Unsupported says, by target, why this deployer has no provider for
+	// it and what to do instead.
+	Unsupported map[string]string
 	// Account and Region are where this deployer runs; a local release must
 	// name them (or nothing).
 	Account, Region string
@@ -157,6 +160,9 @@ func (h *Handler) logger() *slog.Logger {
 
 func (h *Handler) provider(st *State) (Provider, error) {
 	p := h.Providers[st.Target]
+	if why := h.Unsupported[st.Target]; p == nil && why != "" {
+		return nil, &BadReleaseError{Msg: fmt.Sprintf("this deployer does not deploy target %q: %s", st.Target, why)}
+	}
 	if p == nil {
 		return nil, &BadReleaseError{Msg: fmt.Sprintf("this deployer has no provider for target %q", st.Target)}
 	}
@@ -226,15 +232,18 @@ func (h *Handler) deployment(ctx context.Context, st *State, ex execution) (*Dep
 		return nil, err
 	}
 	return &Deployment{
-		ReleaseID: st.ReleaseID,
-		Project:   st.ProjectName,
-		Config:    st.ConfigName,
-		Account:   st.AWSAccountID,
-		Region:    st.AWSRegion,
-		Services:  info.services,
-		Release:   info.release,
-		Started:   st.started(),
-		Deadline:  st.deadline(),
+		ReleaseID:  st.ReleaseID,
+		Project:    st.ProjectName,
+		Config:     st.ConfigName,
+		Account:    st.AWSAccountID,
+		Region:     st.AWSRegion,
+		Execution:  ex.Arn,
+		DeployedBy: st.DeployedBy,
+		Bucket:     st.Bucket,
+		Services:   info.services,
+		Release:    info.release,
+		Started:    st.started(),
+		Deadline:   st.deadline(),
 	}, nil
 }
 
