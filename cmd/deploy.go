@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -91,6 +92,18 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	}
 	status := newStatusLine(f)
 	status.Println(b.Describe())
+	if file.Release.Target == release.TargetAWS && b.Kind == backend.Local {
+		// Refused before anything is uploaded: the deployer would refuse it.
+		rehearsal, err := b.AWSRehearsal(ctx)
+		if err != nil {
+			return err
+		}
+		if rehearsal == "" {
+			return exitcode.UsageError(fmt.Errorf("%s: target aws on the local backend is a rehearsal against an AWS-compatible endpoint, and this local backend has none: "+
+				"odin local stop, then odin local start --aws-endpoint URL (moto, LocalStack); to deploy to AWS, use --backend aws", opts.File))
+		}
+		status.Printf("target aws rehearsed against %s\n", rehearsal)
+	}
 
 	c := deployClient(f, b)
 	dir, err := filepath.Abs(filepath.Dir(opts.File))

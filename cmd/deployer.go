@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 )
@@ -93,6 +94,10 @@ point of the odin-deployer Lambda function (a custom runtime whose bootstrap run
 	}
 }
 
+// TargetRoleEnv names the Lambda's environment variable that holds the role
+// the deployer assumes in each target account (default odin-deployer-target).
+const TargetRoleEnv = "ODIN_TARGET_ROLE"
+
 func deployerLambdaRun(ctx context.Context, f *Factory) error {
 	if _, ok := f.Env("AWS_LAMBDA_RUNTIME_API"); !ok {
 		return exitcode.UsageError(errors.New("deployer lambda runs inside AWS Lambda only (AWS_LAMBDA_RUNTIME_API is not set)"))
@@ -105,18 +110,24 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return fmt.Errorf("find this function's account: %w", err)
 	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	h := &deployer.Handler{
 		Storage:    s3.NewFromConfig(cfg),
 		Executions: sfn.NewFromConfig(cfg),
 		// A Lambda task is not stopped with its execution.
 		StoppedTaskGrace: deployer.MaxTaskAttempt(),
-		// The AWS provider comes with its own issue; until then an aws
-		// release fails Validate with a BadReleaseError naming the target.
-		Providers: map[string]deployer.Provider{},
-		Account:   aws.ToString(id.Account),
-		Region:    cfg.Region,
-		Now:       time.Now,
-		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+		// Target aws: the provider assumes the target role in each
+		// release's account; S3 and Step Functions stay on this function's
+		// own role. Target local needs a laptop, not a Lambda.
+		Providers: map[string]deployer.Provider{"aws": awsprovider.New(awsprovider.Options{
+			Clients: &awsprovider.Sessions{Base: cfg, RoleName: os.Getenv(TargetRoleEnv)},
+			Logger:  logger,
+		})},
+		Unsupported: map[string]string{"local": "target local runs on the local backend only (odin deploy without --backend aws)"},
+		Account:     aws.ToString(id.Account),
+		Region:      cfg.Region,
+		Now:         time.Now,
+		Logger:      logger,
 	}
 	lambda.StartWithOptions(h.Invoke, lambda.WithContext(ctx))
 	return nil

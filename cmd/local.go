@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,11 @@ type LocalOptions struct {
 	// Functions are NAME=COMMAND task functions (--function), run as
 	// processes with the task input on stdin and the result on stdout.
 	Functions []string
+	// AWSEndpoint (--aws-endpoint) sends the deployer's AWS provider calls
+	// to an AWS-compatible endpoint, so target aws releases are rehearsed
+	// on it; AWSRole (--aws-role) is the role assumed in each account.
+	AWSEndpoint string
+	AWSRole     string
 	// Grace is how long stop waits after SIGTERM before SIGKILL.
 	Grace time.Duration
 	// Start makes sure a server runs for DataDir and returns its endpoint,
@@ -81,6 +87,9 @@ odin starts it by itself when the backend is local; these commands manage it, an
 		c.Flags().BoolVar(&opts.AllowRemote, "allow-remote", false, "allow a listen address reachable from other machines (anyone who has the credentials can deploy)")
 		c.Flags().StringArrayVar(&opts.Functions, "function", nil,
 			"NAME=COMMAND: run Lambda function NAME as COMMAND (split on spaces; JSON input on stdin, JSON result on stdout); repeatable")
+		c.Flags().StringVar(&opts.AWSEndpoint, "aws-endpoint", "",
+			"rehearse target aws releases: send the deployer's EC2, Auto Scaling, ELB, IAM, SNS and STS calls to this URL (moto, LocalStack)")
+		c.Flags().StringVar(&opts.AWSRole, "aws-role", "", "with --aws-endpoint, the role assumed in each release's account (default odin-deployer-target)")
 	}
 
 	serve := &cobra.Command{
@@ -190,7 +199,13 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 	so := localServerOptions(opts, log)
 	// The reference deployer: its task handler next to the --function
 	// commands, and its bootstrap (release bucket, deployer state machine).
-	start := func(so server.Options) (*localbackend.Backend, error) { return localbackend.Start(ctx, so) }
+	if err := checkAWSEndpoint(opts.AWSEndpoint); err != nil {
+		return err
+	}
+	rehearsal := localbackend.AWS{Endpoint: opts.AWSEndpoint, RoleName: opts.AWSRole}
+	start := func(so server.Options) (*localbackend.Backend, error) {
+		return localbackend.StartWith(ctx, so, rehearsal)
+	}
 	b, err := start(so)
 	if err != nil && !opts.ListenSet && errors.Is(err, syscall.EADDRINUSE) {
 		log.Warn("the default port is taken; listening on a free port", "addr", so.Addr)
@@ -235,6 +250,12 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bo
 		for _, fn := range opts.Functions {
 			args = append(args, "--function", fn)
 		}
+		if opts.AWSEndpoint != "" {
+			args = append(args, "--aws-endpoint", opts.AWSEndpoint)
+		}
+		if opts.AWSRole != "" {
+			args = append(args, "--aws-role", opts.AWSRole)
+		}
 		proc, err := server.StartDetached(exe, args, filepath.Join(dir, server.LogFile))
 		if err != nil {
 			return err
@@ -256,6 +277,9 @@ func StartLocalBackend(ctx context.Context, dataDir string) (backend.LocalEndpoi
 }
 
 func localStartRun(ctx context.Context, opts *LocalOptions) error {
+	if err := checkAWSEndpoint(opts.AWSEndpoint); err != nil {
+		return err
+	}
 	ep, started, err := opts.Start(ctx, opts)
 	if err != nil {
 		return err
@@ -264,8 +288,18 @@ func localStartRun(ctx context.Context, opts *LocalOptions) error {
 	verb := "started"
 	if !started {
 		verb = "already running"
+		if opts.AWSEndpoint != "" && st.AWSEndpoint != opts.AWSEndpoint {
+			have := "without --aws-endpoint"
+			if st.AWSEndpoint != "" {
+				have = "with --aws-endpoint " + st.AWSEndpoint
+			}
+			return exitcode.UsageError(fmt.Errorf("the local backend already runs %s (pid %d); stop it first: odin local stop, then odin local start --aws-endpoint %s", have, st.Pid, opts.AWSEndpoint))
+		}
 	}
 	fmt.Fprintf(opts.IO.Out, "local backend %s at %s (pid %d, data dir %s)\n", verb, ep.URL, st.Pid, st.DataDir)
+	if st.AWSEndpoint != "" {
+		fmt.Fprintf(opts.IO.Out, "target aws releases are rehearsed against %s\n", st.AWSEndpoint)
+	}
 	env := "odin local env"
 	if opts.DataDirFlag != "" {
 		env = "odin --data-dir " + shellQuote(opts.DataDirFlag) + " local env"
@@ -284,8 +318,25 @@ func localStatusRun(ctx context.Context, opts *LocalOptions) error {
 		return exitcode.New(exitcode.Failed, nil)
 	}
 	up := opts.Now().Sub(st.StartedAt).Round(time.Second)
-	fmt.Fprintf(opts.IO.Out, "local backend: running\n  pid        %d\n  endpoint   %s\n  access key %s\n  region     %s\n  account    %s\n  data dir   %s\n  uptime     %s\n",
-		st.Pid, st.Endpoint.URL, st.Endpoint.AccessKeyID, st.Endpoint.Region, st.Endpoint.Account, st.DataDir, up)
+	aws := "refused (no --aws-endpoint)"
+	if st.AWSEndpoint != "" {
+		aws = "rehearsed against " + st.AWSEndpoint
+	}
+	fmt.Fprintf(opts.IO.Out, "local backend: running\n  pid        %d\n  endpoint   %s\n  access key %s\n  region     %s\n  account    %s\n  data dir   %s\n  uptime     %s\n  target aws %s\n",
+		st.Pid, st.Endpoint.URL, st.Endpoint.AccessKeyID, st.Endpoint.Region, st.Endpoint.Account, st.DataDir, up, aws)
+	return nil
+}
+
+// checkAWSEndpoint refuses an --aws-endpoint that is not an http(s) URL
+// with a host, before anything starts.
+func checkAWSEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return exitcode.UsageError(fmt.Errorf("--aws-endpoint %q: want an http or https URL such as http://127.0.0.1:5000", endpoint))
+	}
 	return nil
 }
 

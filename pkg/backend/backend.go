@@ -5,12 +5,16 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -78,6 +82,53 @@ type Backend struct {
 	S3  *s3.Client
 	SFN *sfn.Client
 	STS *sts.Client
+
+	// local is the local backend's endpoint, when Kind is Local.
+	local LocalEndpoint
+	http  aws.HTTPClient
+}
+
+// HealthPath is where the local backend answers who it is.
+const HealthPath = "/_odin/health"
+
+// AWSRehearsal says where the local backend sends the deployer's AWS
+// provider calls (its --aws-endpoint), or "" when it refuses target aws
+// releases. It is "" on the aws backend.
+func (b *Backend) AWSRehearsal(ctx context.Context) (string, error) {
+	if b.Kind != Local {
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.local.URL+HealthPath, nil)
+	if err != nil {
+		return "", err
+	}
+	const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	creds := aws.Credentials{AccessKeyID: b.local.AccessKeyID, SecretAccessKey: b.local.SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "s3", b.local.Region, time.Now()); err != nil {
+		return "", err
+	}
+	client := b.http
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		AWSEndpoint string `json:"awsEndpoint"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("ask the local backend how it deploys target aws: %s", resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
+		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
+	}
+	return h.AWSEndpoint, nil
 }
 
 // Describe is the one line odin prints first, so nobody deploys to the wrong place.
@@ -113,7 +164,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start the local backend: %w", err)
 		}
-		b.Endpoint, b.Region, b.Account = ep.URL, ep.Region, ep.Account
+		b.Endpoint, b.Region, b.Account, b.local = ep.URL, ep.Region, ep.Account, ep
 		if s.Region != "" {
 			b.Region = s.Region
 		}
@@ -148,6 +199,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		cfg.HTTPClient = opts.HTTPClient
 	}
 	cfg.HTTPClient = httpClient(cfg.HTTPClient, opts.Trace)
+	b.http = cfg.HTTPClient
 	// Transient errors and throttling are retried with the SDK's jittered
 	// backoff; five attempts ride out a short burst of throttling.
 	cfg.RetryMaxAttempts = 5

@@ -6,8 +6,15 @@ package localbackend
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
@@ -19,11 +26,46 @@ type Backend struct {
 	Provider *localprovider.Provider
 }
 
+// AWS says how the local backend's deployer runs target aws releases: a
+// rehearsal, with the real AWS provider talking to an AWS-compatible
+// endpoint (moto, LocalStack) instead of AWS.
+type AWS struct {
+	// Endpoint receives the provider's EC2, Auto Scaling, ELB, ELBv2, IAM,
+	// SNS and STS calls. Empty: target aws releases are refused.
+	Endpoint string
+	// RoleName is the role assumed in each release's account
+	// (awsprovider.DefaultRoleName when empty).
+	RoleName string
+	// Config is the provider's own configuration; when nil it is the SDK's
+	// default chain, and where that finds no credentials, fixed ones
+	// (emulators accept any).
+	Config *aws.Config
+}
+
 // WithDeployer registers the reference deployer in so, next to any functions
 // so already registers. The returned provider runs local releases: close it
-// after the server, which stops every instance it started.
-func WithDeployer(so server.Options) (server.Options, *localprovider.Provider) {
+// after the server, which stops every instance it started. With
+// a.Endpoint set, target aws releases run on the AWS provider against it.
+func WithDeployer(ctx context.Context, so server.Options, a AWS) (server.Options, *localprovider.Provider, error) {
+	providers := map[string]deployer.Provider{}
+	unsupported := map[string]string{
+		"aws": "the local backend deploys target aws releases only as a rehearsal against an AWS-compatible endpoint: " +
+			"start it with `odin local stop; odin local start --aws-endpoint URL` (moto, LocalStack); to deploy to AWS, use --backend aws",
+	}
+	if a.Endpoint != "" {
+		cfg, err := providerConfig(ctx, a)
+		if err != nil {
+			return so, nil, err
+		}
+		providers["aws"] = awsprovider.New(awsprovider.Options{
+			Clients: &awsprovider.Sessions{Base: cfg, Endpoint: a.Endpoint, RoleName: a.RoleName},
+			Logger:  so.Logger,
+		})
+		delete(unsupported, "aws")
+		so.AWSEndpoint = a.Endpoint
+	}
 	p := localprovider.New(localprovider.Options{DataDir: so.DataDir, Logger: so.Logger})
+	providers["local"] = p
 	functions := so.Functions
 	so.Functions = func(ep server.Endpoint) (*engine.Functions, error) {
 		fns := engine.NewFunctions()
@@ -34,6 +76,12 @@ func WithDeployer(so server.Options) (server.Options, *localprovider.Provider) {
 			}
 		}
 		h := deployer.LocalHandler(deployer.Endpoint(ep), p, so.Logger)
+		h.Providers, h.Unsupported = providers, unsupported
+		if so.Clock != nil {
+			// Deadlines follow the engine's clock, so a test that moves it
+			// moves them too.
+			h.Now = so.Clock.Now
+		}
 		fns.Register(deployer.FunctionName, h.Invoke)
 		return fns, nil
 	}
@@ -47,12 +95,45 @@ func WithDeployer(so server.Options) (server.Options, *localprovider.Provider) {
 		_, err := deployer.Bootstrap(ctx, deployer.Endpoint(ep))
 		return err
 	}
-	return so, p
+	return so, p, nil
+}
+
+// providerConfig is the AWS provider's own configuration for a rehearsal.
+func providerConfig(ctx context.Context, a AWS) (aws.Config, error) {
+	if a.Config != nil {
+		return a.Config.Copy(), nil
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load the AWS configuration for --aws-endpoint: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if cfg.Credentials == nil {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("odin-rehearsal", "odin-rehearsal", "")
+	} else if _, err := cfg.Credentials.Retrieve(rctx); err != nil {
+		// No credentials here: an emulator takes any.
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("odin-rehearsal", "odin-rehearsal", "")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1" // each release sets its own
+	}
+	cfg.RetryMaxAttempts = 5
+	return cfg, nil
 }
 
 // Start starts a local backend with the deployer registered.
 func Start(ctx context.Context, so server.Options) (*Backend, error) {
-	so, p := WithDeployer(so)
+	return StartWith(ctx, so, AWS{})
+}
+
+// StartWith starts a local backend with the deployer registered, running
+// target aws releases as a says.
+func StartWith(ctx context.Context, so server.Options, a AWS) (*Backend, error) {
+	so, p, err := WithDeployer(ctx, so, a)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(ctx, so)
 	if err != nil {
 		return nil, errors.Join(err, p.Close())

@@ -24,6 +24,9 @@ type Status struct {
 	Endpoint  Endpoint
 	DataDir   string
 	StartedAt time.Time
+	// AWSEndpoint is where the deployer's AWS provider calls (--aws-endpoint),
+	// empty when the server deploys no target aws release.
+	AWSEndpoint string
 }
 
 // errLocked is tryLock's answer when another holder has the lock.
@@ -125,7 +128,7 @@ func Probe(ctx context.Context, dataDir string) (Status, error) {
 		}
 		return st, err
 	}
-	st.Pid, st.Endpoint, st.StartedAt = info.Pid, info.Endpoint, info.StartedAt
+	st.Pid, st.Endpoint, st.StartedAt, st.AWSEndpoint = info.Pid, info.Endpoint, info.StartedAt, info.AWSEndpoint
 	st.Running = healthy(ctx, info)
 	return st, nil
 }

@@ -90,6 +90,11 @@ type Options struct {
 	Region, Account string
 	// Version is odin's version, in the health answer.
 	Version string
+	// AWSEndpoint is where the deployer's AWS provider sends its calls
+	// (moto, LocalStack), recorded for `odin local status` and for the CLI
+	// to check before it deploys a target aws release; empty when target aws
+	// is not served.
+	AWSEndpoint string
 	// Functions builds the task functions once the endpoint is known, so
 	// in-process handlers can call back into this server through the SDK.
 	// Nil means none are registered.
@@ -104,24 +109,26 @@ type Options struct {
 
 // Server is a running local backend.
 type Server struct {
-	ep        Endpoint
-	dataDir   string
-	instance  string
-	version   string
-	started   time.Time
-	log       *slog.Logger
-	lock      *os.File
-	http      *http.Server
-	s3        *s3api.API
-	states    StatesAPI
-	sts       *stsapi.API
-	verifier  *sigv4.Verifier
-	serveErr  chan error
-	closing   atomic.Bool
-	statesOff sync.Once
-	statesErr error
-	closeOnce sync.Once
-	closeErr  error
+	ep       Endpoint
+	dataDir  string
+	instance string
+	version  string
+	// awsEndpoint is Options.AWSEndpoint.
+	awsEndpoint string
+	started     time.Time
+	log         *slog.Logger
+	lock        *os.File
+	http        *http.Server
+	s3          *s3api.API
+	states      StatesAPI
+	sts         *stsapi.API
+	verifier    *sigv4.Verifier
+	serveErr    chan error
+	closing     atomic.Bool
+	statesOff   sync.Once
+	statesErr   error
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // ErrAlreadyRunning is returned by New when another server holds the data dir.
@@ -137,7 +144,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{dataDir: dir, version: opts.Version, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
+	s := &Server{dataDir: dir, version: opts.Version, awsEndpoint: opts.AWSEndpoint, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -383,10 +390,12 @@ type runInfo struct {
 	Instance  string    `json:"instance"`
 	StartedAt time.Time `json:"startedAt"`
 	DataDir   string    `json:"dataDir"`
+	// AWSEndpoint is Options.AWSEndpoint.
+	AWSEndpoint string `json:"awsEndpoint,omitempty"`
 }
 
 func (s *Server) writeRunFiles() error {
-	info := runInfo{Endpoint: s.ep, Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(), DataDir: s.dataDir}
+	info := runInfo{Endpoint: s.ep, Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(), DataDir: s.dataDir, AWSEndpoint: s.awsEndpoint}
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := writeFileAtomic(filepath.Join(s.dataDir, PidFile), fmt.Appendf(nil, "%d\n", os.Getpid())); err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -405,6 +414,9 @@ type health struct {
 	Status   string `json:"status"`
 	Version  string `json:"version,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// AWSEndpoint is where target aws releases are rehearsed (signed
+	// requests only).
+	AWSEndpoint string `json:"awsEndpoint,omitempty"`
 }
 
 // ServeHTTP authenticates the request and routes it by its credential scope.
@@ -486,7 +498,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) string {
 			writeJSONError(w, se.Status, se.Code, se.Message)
 			return "auth"
 		}
-		h.Instance = s.instance
+		h.Instance, h.AWSEndpoint = s.instance, s.awsEndpoint
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(h)
