@@ -21,6 +21,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider/awstest"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
+	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -264,5 +265,38 @@ func TestHaltAWSRehearsal(t *testing.T) {
 	}
 	if n := count(id2); n != 2 {
 		t.Errorf("v2 has %d groups, want 2", n)
+	}
+}
+
+// Without --aws-endpoint the local backend refuses a target aws release,
+// and odin deploy says so before anything is uploaded or started.
+func TestAWSReleaseRefusedWithoutRehearsal(t *testing.T) {
+	o := startLocalOdin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	file, _ := writeShopRelease(t, "v1", "")
+	code, out, errOut := o.run(ctx, "deploy", file, "--output", "plain")
+	if code != 2 || !strings.Contains(errOut, "odin local start --aws-endpoint URL") {
+		t.Fatalf("exit %d, want 2 and how to rehearse\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, _ = o.run(ctx, "history", "--all", "--output", "json")
+	if code != 0 || strings.Contains(out, "deploy-shop_prod") {
+		t.Errorf("a refused deploy started an execution (exit %d):\n%s", code, out)
+	}
+}
+
+// A malformed --aws-endpoint is a usage error before any server starts.
+func TestAWSEndpointFlag(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:5000", "ftp://127.0.0.1:5000", "http://", "http://user:pw@127.0.0.1:5000"} {
+		io, _, _, errOut := iostreams.Test()
+		dir := t.TempDir()
+		f := &Factory{IO: io, Env: configEnv(dir), Now: time.Now}
+		code := Run(context.Background(), f, []string{"local", "start", "--data-dir", dir, "--aws-endpoint", bad})
+		if code != 2 || !strings.Contains(errOut.String(), "--aws-endpoint") {
+			t.Errorf("--aws-endpoint %s: exit %d, %s", bad, code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "endpoint.json")); err == nil {
+			t.Errorf("--aws-endpoint %s started a server", bad)
+		}
 	}
 }

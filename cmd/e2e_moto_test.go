@@ -78,7 +78,7 @@ func TestDeployAndStatusOnMoto(t *testing.T) {
 	// Validate, Lock, ValidateResources, Deploy, CheckHealthy, CleanUpSuccess, ReleaseLock.
 	mt.QueueLambdaResults(t, string(state), string(state), string(state), string(state), string(done), string(done), string(done))
 
-	file := "../examples/hello/release.yml"
+	file := "../examples/aws/release.yml"
 	code, out, errOut := runAWS(ctx, t, mt.URL, "deploy", file, "--detach")
 	if code != 0 {
 		t.Fatalf("deploy exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -112,7 +112,7 @@ func TestDeployAndStatusOnMoto(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &in); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]string{"release_id": id, "release_key": key, "release_sha256": rel.SHA256, "bucket": bucket, "project_name": "hello"} {
+	for k, want := range map[string]string{"release_id": id, "release_key": key, "release_sha256": rel.SHA256, "bucket": bucket, "project_name": "payments"} {
 		if in[k] != want {
 			t.Errorf("input %s = %v, want %s", k, in[k], want)
 		}
@@ -205,5 +205,26 @@ func TestAccountRolesOnMoto(t *testing.T) {
 	}
 	if code, _, errOut := runAWS(ctx, t, mt.URL, "--account-roles", other+"=arn:aws:iam::333333333333:role/x", "status", arn); code != 2 || !strings.Contains(errOut, "is in account 333333333333, not "+other) {
 		t.Errorf("a role listed under the wrong account: exit %d, want 2\n%s", code, errOut)
+	}
+}
+
+// A target local release is refused on the aws backend before anything is
+// uploaded: the deployer on AWS deploys target aws only.
+func TestLocalReleaseRefusedOnAWSBackend(t *testing.T) {
+	mt, ctx := startMoto(t)
+	bucket := "odin-" + moto.Account + "-" + moto.Region
+	if _, err := mt.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runAWS(ctx, t, mt.URL, "deploy", "../examples/hello/release.yml", "--detach")
+	if code != 2 || !strings.Contains(errOut, "target local runs on this machine") {
+		t.Fatalf("exit %d, want 2 with the reason\n%s", code, errOut)
+	}
+	list, err := mt.S3().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 0 {
+		t.Errorf("a refused release uploaded %d objects", len(list.Contents))
 	}
 }

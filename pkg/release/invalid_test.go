@@ -236,9 +236,10 @@ func TestInvalid(t *testing.T) {
 			"15:7: services.api.ebs.iops: applies only to volume_type gp3, io1 and io2, and volume_type is gp2"}},
 		{"aws iops not an integer", aws + "    ebs:\n      volume_size: 8\n      iops: 3000.5\n", []string{
 			"14:13: services.api.ebs.iops: must be an integer, not a number"}},
-		{"aws tags odin sets", aws + "    tags:\n      team: pay\n      name: api\n      ProjectName: pay\n", []string{
+		{"aws tags odin sets", aws + "    tags:\n      team: pay\n      name: api\n      ProjectName: pay\n      odin:capacity: \"9\"\n", []string{
 			"14:7: services.api.tags.name: odin sets the Name tag itself; choose another key",
-			"15:7: services.api.tags.ProjectName: odin sets the ProjectName tag itself; choose another key"}},
+			"15:7: services.api.tags.ProjectName: odin sets the ProjectName tag itself; choose another key",
+			"16:7: services.api.tags[\"odin:capacity\"]: tag keys starting with odin: are odin's own (odin:execution, odin:capacity); choose another key"}},
 		{"aws lifecycle role in another account", aws + "lifecycle:\n  drain:\n    transition: autoscaling:EC2_INSTANCE_TERMINATING\n" +
 			"    role: arn:aws:iam::210987654321:role/drain\n    sns: arn:aws:sns:us-east-1:123456789012:drain\n", []string{
 			"15:11: lifecycle.drain.role: must be a role of account 123456789012 (aws_account_id), not 210987654321"}},

@@ -92,6 +92,9 @@ func (c *checker) semantic(t *tree) {
 				if strings.HasPrefix(strings.ToLower(k), "aws:") {
 					c.add(l.key, "%s: tag keys starting with aws: are reserved by AWS", l.path)
 				}
+				if strings.HasPrefix(strings.ToLower(k), "odin:") {
+					c.add(l.key, "%s: tag keys starting with odin: are odin's own (odin:execution, odin:capacity); choose another key", l.path)
+				}
 				if i := slices.IndexFunc(odinTags, func(tag string) bool { return strings.EqualFold(tag, k) }); i >= 0 {
 					c.add(l.key, "%s: odin sets the %s tag itself; choose another key", l.path, odinTags[i])
 				}
