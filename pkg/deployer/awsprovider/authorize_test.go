@@ -101,6 +101,21 @@ func TestAuthorizationRefusals(t *testing.T) {
 			},
 			want: []string{"instance profile shop-worker is not authorized for shop/prod/worker", "its path is /odin/shop/prod/web/, not /odin/shop/prod/worker/", "--path /odin/shop/prod/worker/"},
 		},
+		{
+			name: "instance profile holding a role outside /odin/",
+			break_: func() {
+				_, err := e.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("shop-web-admin"), Path: aws.String("/"),
+					AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+				e.must(err, "create role")
+				_, err = e.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String("shop-web"), RoleName: aws.String("shop-web-admin")})
+				e.must(err, "add role")
+			},
+			fix: func() {
+				_, err := e.iam.RemoveRoleFromInstanceProfile(ctx, &iam.RemoveRoleFromInstanceProfileInput{InstanceProfileName: aws.String("shop-web"), RoleName: aws.String("shop-web-admin")})
+				e.must(err, "remove role")
+			},
+			want: []string{"instance profile shop-web holds role shop-web-admin with path /", "odin passes only roles under /odin/"},
+		},
 	}
 	d := e.deployment("v1", "")
 	for _, tc := range cases {

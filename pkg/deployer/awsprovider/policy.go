@@ -90,7 +90,6 @@ func TargetPolicy(partition string) Policy {
 				Resource: "*",
 				Condition: map[string]map[string]any{
 					"ArnLike": {"ec2:LaunchTemplate": arn("ec2:*:*:launch-template/*")},
-					"Bool":    {"ec2:IsLaunchTemplateResource": "true"},
 				},
 			},
 			{

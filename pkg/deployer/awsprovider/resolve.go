@@ -445,6 +445,13 @@ func (p *Provider) resolveProfile(ctx context.Context, c *Clients, name string, 
 		ps.add("instance profile %s is not authorized for %s: its path is %s, not %s; create it under that path: aws iam create-instance-profile --instance-profile-name %s --path %s", name, w, got, want, name, want)
 		return nil
 	}
+	// The target role may pass only roles under /odin/ (TargetPolicy).
+	for _, r := range ip.Roles {
+		if path := aws.ToString(r.Path); !strings.HasPrefix(path, "/odin/") {
+			ps.add("instance profile %s holds role %s with path %s; odin passes only roles under /odin/ to EC2: recreate the role with --path %s", name, aws.ToString(r.RoleName), path, want)
+			return nil
+		}
+	}
 	rs.profileArn = aws.ToString(ip.Arn)
 	return nil
 }
