@@ -63,7 +63,7 @@ func (f targetStates) DescribeTargetHealth(ctx context.Context, in *elbv2.Descri
 	return out, nil
 }
 
-// Paired with TestCanaryTargetHealthNeverInitialOrUnhealthy.
+// Paired with TestCanaryTargetHealthAlwaysHealthy.
 func TestFakeTargetInitialAndUnhealthy(t *testing.T) {
 	e := newEnv(t)
 	d := e.deployment("v1", "")
@@ -275,7 +275,7 @@ func (f renamed) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.
 	return f.AutoScaling.DescribeAutoScalingGroups(ctx, in, opts...)
 }
 
-// Paired with TestCanaryDeleteIsImmediate: a group AWS is still deleting
+// Paired with TestCanaryDeleteGroupImmediate: a group AWS is still deleting
 // ("Delete in progress") is neither a previous release to clean up nor one
 // to adopt.
 func TestFakeDeleteInProgress(t *testing.T) {

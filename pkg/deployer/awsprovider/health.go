@@ -316,7 +316,13 @@ func classify(v instanceView, grace time.Duration, now time.Time) (state, reason
 	case strings.HasPrefix(lc, "Terminating") || lc == "Terminated":
 		return deployer.InstanceTerminating, "Auto Scaling: " + lc
 	case v.ec2State == "shutting-down" || v.ec2State == "terminated":
-		return deployer.InstanceTerminating, "EC2: " + v.ec2State
+		reason := "EC2: " + v.ec2State
+		for _, t := range v.targets {
+			if t.state == "draining" {
+				reason += "; target group " + t.group + ": draining"
+			}
+		}
+		return deployer.InstanceTerminating, reason
 	}
 	for _, t := range v.targets {
 		if t.state == "draining" {

@@ -191,11 +191,11 @@ func TestCanaryTargetHealthAlwaysHealthy(t *testing.T) {
 		t.Fatalf("describe target health: %v", err)
 	}
 	if len(out.TargetHealthDescriptions) != 2 {
-		t.Fatalf("moto now registers %d targets for a new group of 2, not both at once: replace the fake targetHealth with a moto test", len(out.TargetHealthDescriptions))
+		t.Fatalf("moto now registers %d targets for a new group of 2, not both at once: replace the fake targetStates (TestFakeTargetInitialAndUnhealthy) with a moto test", len(out.TargetHealthDescriptions))
 	}
 	for _, d := range out.TargetHealthDescriptions {
 		if s := d.TargetHealth.State; s != elbv2types.TargetHealthStateEnumHealthy {
-			t.Errorf("moto now reports a new target %s as %q (not healthy at once): replace the fake targetHealth with a moto test", aws.ToString(d.Target.Id), s)
+			t.Errorf("moto now reports a new target %s as %q (not healthy at once): replace the fake targetStates (TestFakeTargetInitialAndUnhealthy) with a moto test", aws.ToString(d.Target.Id), s)
 		}
 	}
 }
@@ -207,11 +207,11 @@ func TestCanaryInstancesInServiceAtOnce(t *testing.T) {
 
 	groups := e.describeGroup(t, name)
 	if len(groups) != 1 || len(groups[0].Instances) != 2 {
-		t.Fatalf("moto now launches fewer instances than desired from an AMI that does not exist (%+v): replace the fake instanceLifecycle with a moto test", groups)
+		t.Fatalf("moto now launches fewer instances than desired from an AMI that does not exist (%+v): replace the fake lifecycleStates (TestFakePendingAndTerminatingLifecycle) with a moto test", groups)
 	}
 	for _, i := range groups[0].Instances {
 		if i.LifecycleState != astypes.LifecycleStateInService {
-			t.Errorf("moto now puts instance %s in lifecycle state %q (not InService at once): replace the fake instanceLifecycle with a moto test", aws.ToString(i.InstanceId), i.LifecycleState)
+			t.Errorf("moto now puts instance %s in lifecycle state %q (not InService at once): replace the fake lifecycleStates (TestFakePendingAndTerminatingLifecycle) with a moto test", aws.ToString(i.InstanceId), i.LifecycleState)
 		}
 	}
 }
@@ -226,7 +226,7 @@ func TestCanaryNoFailedScalingActivity(t *testing.T) {
 		t.Fatalf("describe scaling activities: %v", err)
 	}
 	for _, a := range out.Activities {
-		t.Errorf("moto now reports scaling activities (%s: %s) for a group whose AMI does not exist: replace the fake scalingActivities with a moto test", a.StatusCode, aws.ToString(a.StatusMessage))
+		t.Errorf("moto now reports scaling activities (%s: %s) for a group whose AMI does not exist: replace the fake failedActivities (TestFakeFailedLaunchFailsAtOnce) with a moto test", a.StatusCode, aws.ToString(a.StatusMessage))
 	}
 }
 
@@ -246,9 +246,9 @@ func TestCanaryCreateGroupTwiceSucceeds(t *testing.T) {
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "AlreadyExists" {
-			t.Fatalf("moto now rejects a second group of the same name (AlreadyExists): replace the fake createGroupAlreadyExists with a moto test")
+			t.Fatalf("moto now rejects a second group of the same name (AlreadyExists): replace the fake raceCreate (TestFakeAlreadyExistsAdopts) with a moto test")
 		}
-		t.Fatalf("moto now fails a second group of the same name with %v (AWS: AlreadyExists): replace the fake createGroupAlreadyExists with a moto test", err)
+		t.Fatalf("moto now fails a second group of the same name with %v (AWS: AlreadyExists): replace the fake raceCreate (TestFakeAlreadyExistsAdopts) with a moto test", err)
 	}
 	if n := len(e.describeGroup(t, name)); n != 1 {
 		t.Errorf("moto lists %d groups named %s after creating it twice, want 1", n, name)
@@ -265,9 +265,9 @@ func TestCanaryDeleteGroupImmediate(t *testing.T) {
 
 	_, err := e.asg.DeleteAutoScalingGroup(e.ctx, &autoscaling.DeleteAutoScalingGroupInput{AutoScalingGroupName: aws.String(name)})
 	if err != nil {
-		t.Fatalf("moto now refuses to delete a group with instances without ForceDelete (%v): replace the fake deleteGroup with a moto test", err)
+		t.Fatalf("moto now refuses to delete a group with instances without ForceDelete (%v): replace the fake lifecycleStates.status (TestFakeDeleteInProgress) with a moto test", err)
 	}
 	for _, g := range e.describeGroup(t, name) {
-		t.Errorf("moto now keeps a deleted group (status %q): replace the fake deleteGroup with a moto test", aws.ToString(g.Status))
+		t.Errorf("moto now keeps a deleted group (status %q): replace the fake lifecycleStates.status (TestFakeDeleteInProgress) with a moto test", aws.ToString(g.Status))
 	}
 }

@@ -188,6 +188,9 @@ func TestUnhealthyInstances(t *testing.T) {
 	if got := hl.Services["web"].Terminating; got != 1 {
 		t.Errorf("terminating = %d, want 1", got)
 	}
+	if in := state(hl, ids[1]); in.State != deployer.InstanceTerminating || !strings.Contains(in.Reason, "target group shop-web: draining") {
+		t.Errorf("the terminated instance: %+v, want terminating and draining from shop-web", in)
+	}
 
 	// A second termination is more than max_terms: the deploy halts.
 	_, err = e.ec2.TerminateInstances(e.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids[0]}})

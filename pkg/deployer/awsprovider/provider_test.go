@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
@@ -176,4 +178,68 @@ func TestCleanUpFailure(t *testing.T) {
 		t.Errorf("health of a rolled-back release: %+v, %v; want a report and an error", hl, err)
 	}
 	var _ = deployer.InstanceHealthy
+}
+
+// Clean-up removes only the project and config's own groups: another
+// project's, another config's, and a group odin did not create are left
+// alone, even with names and tags close to ours.
+func TestCleanUpLeavesOthersAlone(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.deployment("v1", "")
+	if err := e.provider.Deploy(e.ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	web := GroupName("shop", "prod", "web", v1.ReleaseID)
+	g, err := describeGroup(e.ctx, e.admin, web)
+	if err != nil || g == nil {
+		t.Fatalf("describe %s: %v", web, err)
+	}
+	mk := func(name string, tags map[string]string) {
+		var ts []asgtypes.Tag
+		for k, v := range tags {
+			ts = append(ts, asgtypes.Tag{Key: aws.String(k), Value: aws.String(v), PropagateAtLaunch: aws.Bool(true)})
+		}
+		_, err := e.asg.CreateAutoScalingGroup(e.ctx, &autoscaling.CreateAutoScalingGroupInput{
+			AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(0), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(0),
+			LaunchTemplate:    &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(web)},
+			VPCZoneIdentifier: aws.String(e.fx.subnetA), Tags: ts,
+		})
+		e.must(err, "create group "+name)
+	}
+	others := map[string]map[string]string{
+		"odin-shopx-prod-web-r-1":   {TagDeployWith: "odin", TagProject: "shopx", TagConfig: "prod", TagService: "web", TagRelease: "r-1"},
+		"odin-shop-staging-web-r-2": {TagDeployWith: "odin", TagProject: "shop", TagConfig: "staging", TagService: "web", TagRelease: "r-2"},
+		"hand-made-shop-prod":       {TagProject: "shop", TagConfig: "prod", TagService: "web", TagRelease: "r-3"},
+	}
+	for name, tags := range others {
+		mk(name, tags)
+	}
+	v2 := e.deployment("v2", "")
+	if err := e.provider.Deploy(e.ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	e.untilHealthy(v2)
+	if err := e.provider.CleanUpSuccess(e.ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.provider.CleanUpFailure(e.ctx, e.deployment("v3", "")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.asg.DescribeAutoScalingGroups(e.ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+	e.must(err, "describe groups")
+	left := map[string]bool{}
+	for _, g := range out.AutoScalingGroups {
+		left[aws.ToString(g.AutoScalingGroupName)] = true
+	}
+	for name := range others {
+		if !left[name] {
+			t.Errorf("clean-up of shop/prod deleted %s", name)
+		}
+	}
+	if left[web] {
+		t.Errorf("v1's group %s survived v2's clean-up", web)
+	}
+	if n := len(e.groups()[v2.ReleaseID]); n != 2 {
+		t.Errorf("v2 has %d groups, want 2", n)
+	}
 }
