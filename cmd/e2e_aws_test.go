@@ -198,7 +198,7 @@ func TestDeployAWSRehearsal(t *testing.T) {
 	if code != 3 {
 		t.Errorf("odin fail v3: exit %d, want 3", code)
 	}
-	for _, want := range []string{"TimeoutError", v3web[0], "EC2: instance stopped"} {
+	for _, want := range []string{"TimeoutError", v3web[0], "EC2: instance stopped", "each reason names who judged the instance"} {
 		if !strings.Contains(failOut, want) {
 			t.Errorf("odin fail does not say %q", want)
 		}

@@ -29,6 +29,11 @@ func advise(r *Report, opts Options) []string {
 		}
 	}
 	deployAgain := "odin deploy " + fileOr(opts, "RELEASE_FILE")
+	onAWS := r.Release != nil && r.Release.Target == "aws"
+	account := "its account"
+	if r.Release != nil && r.Release.Account != "" {
+		account = "account " + r.Release.Account
+	}
 	errName := ""
 	if r.Failure != nil {
 		errName = r.Failure.Error
@@ -52,9 +57,16 @@ func advise(r *Report, opts Options) []string {
 		case "TimeoutError":
 			what = "was not healthy before the release's timeout"
 		}
-		if hasLogs(r.Unhealthy) {
+		switch {
+		case onAWS && errName == "DeployError":
+			add("AWS refused or failed to launch the new " + releaseID + " in " + account + ": its own message above says why " +
+				"(an image, an instance type, capacity in the zones, a permission of the odin-deployer-target role).")
+		case onAWS:
+			add("The new " + releaseID + " " + what + ": the message and the instances above say why; each reason names who " +
+				"judged the instance (Auto Scaling, EC2, a target group or a classic load balancer).")
+		case hasLogs(r.Unhealthy):
 			add("The new " + releaseID + " " + what + ": the message, the unhealthy instances and their last log lines above say why.")
-		} else {
+		default:
 			add("The new " + releaseID + " " + what + ": the message above names the instance and its last log lines.")
 		}
 		add("It was rolled back; the previous release, if any, keeps serving.")
@@ -84,6 +96,12 @@ func advise(r *Report, opts Options) []string {
 			"the previous release, if any, keeps serving.",
 			"When it is safe, deploy again: "+deployAgain)
 	case "ResourceError":
+		if onAWS {
+			add("The release names AWS resources that this project, config and service may not use in "+account+
+				", or that do not exist: the message above lists each with the tag, path or fix it needs.",
+				"Tag or create them, then deploy again: "+deployAgain)
+			break
+		}
 		add("Something the release needs is missing or taken (a command, a directory, a port): the message above names it. " +
 			"Free or create it, then deploy again: " + deployAgain)
 	case "CleanUpError":

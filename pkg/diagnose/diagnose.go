@@ -108,6 +108,9 @@ type Release struct {
 	Project    string `json:"project,omitempty"`
 	Config     string `json:"config,omitempty"`
 	DeployedBy string `json:"deployed_by,omitempty"`
+	// Target is where the release runs (local, aws); Account its account.
+	Target  string `json:"target,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 // Failure is the state that failed first and why.
@@ -462,11 +465,13 @@ func releaseOf(input string) *Release {
 		Project    string `json:"project_name"`
 		Config     string `json:"config_name"`
 		DeployedBy string `json:"deployed_by"`
+		Target     string `json:"target"`
+		Account    string `json:"aws_account_id"`
 	}
 	if json.Unmarshal([]byte(input), &in) != nil || (in.Project == "" && in.ReleaseID == "") {
 		return nil
 	}
-	return &Release{ID: in.ReleaseID, Project: in.Project, Config: in.Config, DeployedBy: in.DeployedBy}
+	return &Release{ID: in.ReleaseID, Project: in.Project, Config: in.Config, DeployedBy: in.DeployedBy, Target: in.Target, Account: in.Account}
 }
 
 // clipInput keeps a state's input whole when it is small, else a prefix as
