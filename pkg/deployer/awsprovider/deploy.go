@@ -149,9 +149,11 @@ type template struct {
 }
 
 // clientToken makes CreateLaunchTemplate idempotent across retries of one
-// Deploy: the same release and service always send the same token.
-func clientToken(name string) string {
-	sum := sha256.Sum256([]byte(name))
+// execution's Deploy. A later execution of the same release (a rollback to
+// it, a retry after a failure) sends another: EC2 would answer a reused
+// token with the template it created the first time, since deleted.
+func clientToken(name, execution string) string {
+	sum := sha256.Sum256([]byte(name + "\x00" + execution))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -167,7 +169,7 @@ func (p *Provider) ensureTemplate(ctx context.Context, c *Clients, d *deployer.D
 	out, err := c.EC2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(name),
 		LaunchTemplateData: data,
-		ClientToken:        aws.String(clientToken(name)),
+		ClientToken:        aws.String(clientToken(name, d.Execution)),
 		VersionDescription: aws.String("odin release " + d.ReleaseID),
 		TagSpecifications: []ec2types.TagSpecification{{
 			ResourceType: ec2types.ResourceTypeLaunchTemplate,
@@ -277,10 +279,11 @@ func templateData(d *deployer.Deployment, res *resolved, service string) (*ec2ty
 
 func (p *Provider) ensureGroup(ctx context.Context, c *Clients, d *deployer.Deployment, res *resolved, service string, lt template) error {
 	name := groupName(d, service)
-	if g, err := describeGroup(ctx, c, name); err != nil || g != nil {
-		if err != nil {
-			return err
-		}
+	g, err := p.describeGroupDeleted(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	if g != nil {
 		return adoptable(*g, d, service)
 	}
 	s := d.Release.Services[service]
@@ -319,7 +322,7 @@ func (p *Provider) ensureGroup(ctx context.Context, c *Clients, d *deployer.Depl
 			DefaultResult: aws.String("CONTINUE"),
 		})
 	}
-	_, err := c.AutoScaling.CreateAutoScalingGroup(ctx, in)
+	_, err = c.AutoScaling.CreateAutoScalingGroup(ctx, in)
 	if isCode(err, "AlreadyExists") {
 		g, derr := describeGroup(ctx, c, name)
 		if derr != nil {
@@ -342,7 +345,7 @@ func (p *Provider) ensureGroup(ctx context.Context, c *Clients, d *deployer.Depl
 func adoptable(g asgtypes.AutoScalingGroup, d *deployer.Deployment, service string) error {
 	name := aws.ToString(g.AutoScalingGroupName)
 	if deleting(g) {
-		return &deployer.DeployError{Msg: fmt.Sprintf("Auto Scaling group %s is being deleted (an earlier deploy of this release was rolled back): deploy again once it is gone", name)}
+		return &deployer.DeployError{Msg: fmt.Sprintf("Auto Scaling group %s is still being deleted (an earlier deploy of this release was cleaned up): deploy again once it is gone", name)}
 	}
 	for _, kv := range [][2]string{{TagProject, d.Project}, {TagConfig, d.Config}, {TagService, service}, {TagRelease, d.ReleaseID}} {
 		if v, _ := asgTag(g, kv[0]); v != kv[1] {
@@ -350,6 +353,24 @@ func adoptable(g asgtypes.AutoScalingGroup, d *deployer.Deployment, service stri
 		}
 	}
 	return nil
+}
+
+// describeGroupDeleted describes the group, and when AWS is still deleting
+// an earlier one of that name (a rollback to a release whose group the
+// release after it removed minutes ago), waits until it is gone, within the
+// provider's detach timeout.
+func (p *Provider) describeGroupDeleted(ctx context.Context, c *Clients, name string) (*asgtypes.AutoScalingGroup, error) {
+	deadline := p.now().Add(p.detachTimeout)
+	for {
+		g, err := describeGroup(ctx, c, name)
+		if err != nil || g == nil || !deleting(*g) || !p.now().Before(deadline) {
+			return g, err
+		}
+		p.log.Info("waiting for an earlier group of the same name to be deleted", "group", name)
+		if err := p.sleep(ctx, p.pollInterval); err != nil {
+			return nil, err
+		}
+	}
 }
 
 func describeGroup(ctx context.Context, c *Clients, name string) (*asgtypes.AutoScalingGroup, error) {

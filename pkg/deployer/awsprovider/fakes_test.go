@@ -38,7 +38,7 @@ func (w wrapped) Clients(ctx context.Context, s Session) (*Clients, error) {
 }
 
 func (e *env) providerWith(wrap func(*Clients) *Clients) *Provider {
-	return New(Options{Clients: wrapped{e.sessions, wrap}, PollInterval: 10 * time.Millisecond})
+	return New(Options{Clients: wrapped{e.sessions, wrap}, PollInterval: 10 * time.Millisecond, DetachTimeout: 300 * time.Millisecond})
 }
 
 // targetStates answers DescribeTargetHealth with the given state for the
@@ -163,11 +163,23 @@ func TestFakePendingAndTerminatingLifecycle(t *testing.T) {
 }
 
 // failedActivities answers DescribeScalingActivities with a failed launch,
-// as AWS reports a bad AMI (moto records no activities).
-type failedActivities struct{ AutoScaling }
+// as AWS reports a bad AMI (moto records no activities); recovered puts a
+// successful launch after it, newest first as AWS lists them.
+type failedActivities struct {
+	AutoScaling
+	recovered bool
+}
 
 func (f failedActivities) DescribeScalingActivities(ctx context.Context, in *autoscaling.DescribeScalingActivitiesInput, opts ...func(*autoscaling.Options)) (*autoscaling.DescribeScalingActivitiesOutput, error) {
-	return &autoscaling.DescribeScalingActivitiesOutput{Activities: []asgtypes.Activity{{
+	var newer []asgtypes.Activity
+	if f.recovered {
+		newer = append(newer, asgtypes.Activity{
+			ActivityId: aws.String("5e3c3a0e-6d3c-4a47-9d7b-2b8f0d1c9a11"), AutoScalingGroupName: in.AutoScalingGroupName,
+			Description: aws.String("Launching a new EC2 instance: i-0123456789abcdef0"), StatusCode: asgtypes.ScalingActivityStatusCodeSuccessful,
+			StartTime: aws.Time(time.Now().Add(2 * time.Hour)), Progress: aws.Int32(100),
+		})
+	}
+	return &autoscaling.DescribeScalingActivitiesOutput{Activities: append(newer, asgtypes.Activity{
 		ActivityId:           aws.String("f9f2d65b-f1f2-43e7-b46d-d86756459699"),
 		AutoScalingGroupName: in.AutoScalingGroupName,
 		Cause:                aws.String("At 2026-12-05T10:00:00Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 0 to 2."),
@@ -176,7 +188,7 @@ func (f failedActivities) DescribeScalingActivities(ctx context.Context, in *aut
 		StatusMessage:        aws.String("The image id '[ami-0123456789abcdef0]' does not exist. Launching EC2 instance failed."),
 		StartTime:            aws.Time(time.Now().Add(time.Hour)),
 		Progress:             aws.Int32(100),
-	}}}, nil
+	})}, nil
 }
 
 // Paired with TestCanaryNoFailedScalingActivity.
@@ -188,7 +200,7 @@ func TestFakeFailedLaunchFailsAtOnce(t *testing.T) {
 	}
 	p := e.providerWith(func(c *Clients) *Clients {
 		c2 := *c
-		c2.AutoScaling = failedActivities{c.AutoScaling}
+		c2.AutoScaling = failedActivities{AutoScaling: c.AutoScaling}
 		return &c2
 	})
 	_, err := p.Health(e.ctx, d)
@@ -197,6 +209,16 @@ func TestFakeFailedLaunchFailsAtOnce(t *testing.T) {
 		t.Fatalf("a failed launch: %v, want a DeployError at once", err)
 	}
 	errContains(t, err, "Auto Scaling could not launch instances", "The image id '[ami-0123456789abcdef0]' does not exist. Launching EC2 instance failed.")
+	// A launch that succeeded after the failure (capacity found in another
+	// zone) means the group recovered.
+	recovered := e.providerWith(func(c *Clients) *Clients {
+		c2 := *c
+		c2.AutoScaling = failedActivities{AutoScaling: c.AutoScaling, recovered: true}
+		return &c2
+	})
+	if _, err := recovered.Health(e.ctx, d); err != nil {
+		t.Errorf("a failure followed by a success: %v, want no error", err)
+	}
 }
 
 // raceCreate hides the group from the first describe, so the provider
@@ -294,7 +316,7 @@ func TestFakeDeleteInProgress(t *testing.T) {
 	if !errors.As(err, &de) {
 		t.Fatalf("deploy over a group being deleted: %v, want a DeployError", err)
 	}
-	errContains(t, err, "is being deleted", "deploy again once it is gone")
+	errContains(t, err, "is still being deleted", "deploy again once it is gone")
 	// Clean-up skips groups being deleted: nothing to detach or delete.
 	v2 := e.deployment("v2", "")
 	if err := p.CleanUpSuccess(e.ctx, v2); err != nil {
@@ -302,5 +324,48 @@ func TestFakeDeleteInProgress(t *testing.T) {
 	}
 	if n := len(e.groups()[d.ReleaseID]); n != 2 {
 		t.Errorf("clean-up touched %d groups being deleted; want them left to AWS (2 remain in moto)", 2-n)
+	}
+}
+
+// stillDeleting answers the first describes of one group name with that
+// group being deleted, as AWS does for minutes after DeleteAutoScalingGroup
+// (moto deletes at once), then with what moto says.
+type stillDeleting struct {
+	AutoScaling
+	name  string
+	times *int
+}
+
+func (f stillDeleting) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, opts ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+	if len(in.AutoScalingGroupNames) == 1 && in.AutoScalingGroupNames[0] == f.name && *f.times > 0 {
+		*f.times--
+		return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: []asgtypes.AutoScalingGroup{{
+			AutoScalingGroupName: aws.String(f.name), Status: aws.String("Delete in progress"),
+			MinSize: aws.Int32(0), MaxSize: aws.Int32(0), DesiredCapacity: aws.Int32(0),
+		}}}, nil
+	}
+	return f.AutoScaling.DescribeAutoScalingGroups(ctx, in, opts...)
+}
+
+// A rollback to a release whose group is still being deleted waits until it
+// is gone, then creates it again.
+func TestFakeRollbackWaitsForDeletion(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.deployment("v1", "")
+	web := GroupName("shop", "prod", "web", v1.ReleaseID)
+	times := 3
+	p := e.providerWith(func(c *Clients) *Clients {
+		c2 := *c
+		c2.AutoScaling = stillDeleting{c.AutoScaling, web, &times}
+		return &c2
+	})
+	if err := p.Deploy(e.ctx, v1); err != nil {
+		t.Fatalf("deploy over a group being deleted: %v, want a wait and a new group", err)
+	}
+	if times != 0 {
+		t.Errorf("the provider did not wait for the deletion (%d describes left)", times)
+	}
+	if n := len(e.groups()[v1.ReleaseID]); n != 2 {
+		t.Errorf("%d groups after the wait, want 2", n)
 	}
 }

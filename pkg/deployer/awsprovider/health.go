@@ -155,20 +155,25 @@ func launchFailure(ctx context.Context, c *Clients, g asgtypes.AutoScalingGroup,
 	if err != nil {
 		return fmt.Errorf("describe scaling activities of %s: %w", name, err)
 	}
+	// The newest activity that ended decides: Auto Scaling retries a
+	// launch that failed for want of capacity in one zone, and a success
+	// after a failure means it recovered.
 	created := aws.ToTime(g.CreatedTime)
 	for _, a := range out.Activities {
-		if a.StatusCode != asgtypes.ScalingActivityStatusCodeFailed {
-			continue
-		}
 		if !created.IsZero() && a.StartTime != nil && a.StartTime.Before(created) {
-			continue
+			continue // an earlier group of the same name
 		}
-		msg := aws.ToString(a.StatusMessage)
-		if msg == "" {
-			msg = aws.ToString(a.Description)
+		switch a.StatusCode {
+		case asgtypes.ScalingActivityStatusCodeSuccessful:
+			return nil
+		case asgtypes.ScalingActivityStatusCodeFailed:
+			msg := aws.ToString(a.StatusMessage)
+			if msg == "" {
+				msg = aws.ToString(a.Description)
+			}
+			return &deployer.DeployError{Msg: fmt.Sprintf("service %s: Auto Scaling could not launch instances in %s: %s (%s)",
+				service, name, msg, strings.TrimSpace(aws.ToString(a.Description)))}
 		}
-		return &deployer.DeployError{Msg: fmt.Sprintf("service %s: Auto Scaling could not launch instances in %s: %s (%s)",
-			service, name, msg, strings.TrimSpace(aws.ToString(a.Description)))}
 	}
 	return nil
 }
