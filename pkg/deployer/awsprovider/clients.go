@@ -121,8 +121,10 @@ type sessionKey struct{ account, region, name, source string }
 // dropped wholesale (cheap, and a Lambda serves few sessions at once).
 const maxCachedSessions = 64
 
-// Clients returns the clients for s, assuming the target role in s.Account.
-func (ss *Sessions) Clients(_ context.Context, s Session) (*Clients, error) {
+// Clients returns the clients for s, assuming the target role in s.Account
+// first, so that a role that is missing or does not trust the deployer is
+// reported as such, once, rather than as the first call's failure.
+func (ss *Sessions) Clients(ctx context.Context, s Session) (*Clients, error) {
 	if s.Account == "" || s.Region == "" {
 		return nil, fmt.Errorf("no account or region to deploy to (account %q, region %q)", s.Account, s.Region)
 	}
@@ -136,6 +138,10 @@ func (ss *Sessions) Clients(_ context.Context, s Session) (*Clients, error) {
 		ss.cache = map[sessionKey]*Clients{}
 	}
 	cfg := ss.config(key)
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("assume role %s as session %s: %w (the role must exist in account %s, trust the deployer's own role, and allow sts:SetSourceIdentity)",
+			ss.RoleArn(s.Account), key.name, err, s.Account)
+	}
 	c := &Clients{
 		EC2:         ec2.NewFromConfig(cfg, func(o *ec2.Options) { ss.endpoint(&o.BaseEndpoint) }),
 		AutoScaling: autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { ss.endpoint(&o.BaseEndpoint) }),

@@ -108,6 +108,13 @@ func (e *env) deploymentOf(yaml string) *deployer.Deployment {
 	}
 }
 
+// deploymentOfAccount is project shop's release v1 for account, without an
+// env's fixtures.
+func (e *env) deploymentOfAccount(account string) *deployer.Deployment {
+	e.account = account
+	return e.deployment("v1", "")
+}
+
 // groups lists the account's groups of project shop by release.
 func (e *env) groups() map[string][]asgtypes.AutoScalingGroup {
 	e.t.Helper()

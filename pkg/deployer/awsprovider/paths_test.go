@@ -1,11 +1,14 @@
 package awsprovider
 
 import (
+	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -201,4 +204,21 @@ func TestUnhealthyInstances(t *testing.T) {
 		t.Fatalf("after two terminations: %v, want a HaltError", err)
 	}
 	errContains(t, err, "2 of release "+d.ReleaseID+"'s instances are terminating, more than max_terms (1)", ids[0], ids[1])
+}
+
+// A target role that cannot be assumed (here: nothing answers at the
+// endpoint) is reported as such, naming the role and the account.
+func TestAssumeRoleFailure(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close()
+	base := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("deployer", "secret", ""), RetryMaxAttempts: 1}
+	p := New(Options{Clients: &Sessions{Base: base, Endpoint: url, RoleName: "deployer-target"}})
+	d := (&env{t: t}).deploymentOfAccount("444455556666")
+	err = p.Validate(context.Background(), d)
+	errContains(t, err, "reach account 444455556666 in us-east-1", "assume role arn:aws:iam::444455556666:role/deployer-target as session deploy-shop_prod_"+d.ReleaseID,
+		"the role must exist in account 444455556666")
 }
