@@ -50,8 +50,13 @@ func GroupName(project, config, service, releaseID string) string {
 	sum := sha256.Sum256([]byte(name))
 	h := hex.EncodeToString(sum[:4])
 	tail := "-" + service + "-" + releaseID
-	head := name[:maxTemplateName-len(tail)-len(h)-1]
-	return head + "-" + h + tail
+	keep := maxTemplateName - len(tail) - len(h) - 1
+	if keep < len("odin-") {
+		// Not from a valid release (names are at most 40 characters):
+		// the whole hash alone.
+		return "odin-" + hex.EncodeToString(sum[:])
+	}
+	return name[:keep] + "-" + h + tail
 }
 
 func groupName(d *deployer.Deployment, service string) string {
