@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -85,7 +86,22 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
-	return Run(ctx, f, os.Args[1:])
+	return Run(ctx, f, commandArgs(os.Args, os.LookupEnv))
+}
+
+// commandArgs is the command line odin runs from argv. Lambda starts a custom
+// runtime's bootstrap with no arguments; when that bootstrap is odin itself
+// (named bootstrap in the deployment package, or started by the Lambda
+// runtime), it is the deployer's task handler.
+func commandArgs(argv []string, env config.Env) []string {
+	if len(argv) > 1 {
+		return argv[1:]
+	}
+	api, _ := env("AWS_LAMBDA_RUNTIME_API")
+	if api != "" || len(argv) == 1 && filepath.Base(argv[0]) == "bootstrap" {
+		return []string{"deployer", "lambda"}
+	}
+	return nil
 }
 
 // Run runs odin with args against f and returns the exit code; tests call it.

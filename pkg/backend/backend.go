@@ -82,6 +82,10 @@ type Backend struct {
 	S3  *s3.Client
 	SFN *sfn.Client
 	STS *sts.Client
+	// Config is what the clients were built from (credentials, region,
+	// retries, the HTTP client), for commands that need other services;
+	// give them Endpoint too.
+	Config aws.Config
 
 	// local is the local backend's endpoint, when Kind is Local.
 	local LocalEndpoint
@@ -227,6 +231,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		o.UsePathStyle = b.Endpoint != ""
 	})
 	b.SFN = sfn.NewFromConfig(cfg, func(o *sfn.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
+	b.Config = cfg
 
 	// Who deploys, for the audit trail: the same STS call on both backends
 	// (the local one answers GetCallerIdentity for its owner).

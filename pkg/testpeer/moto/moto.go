@@ -3,8 +3,9 @@
 //
 // moto 5.2.1 lives in the machine image's pyenv Python. The server is started through an
 // embedded launcher that turns Step Functions execution on and works around
-// getmoto/moto#10077 (see /work/shared/reference/test-peers.md §1.4). When moto is absent the
-// test is skipped, unless ODIN_REQUIRE_MOTO=1 (CI), which makes it fail instead.
+// getmoto/moto#10077 (see /work/shared/reference/test-peers.md §1.4); StartPlain starts it
+// as moto ships it, for CloudFormation tests. When moto is absent the test is skipped,
+// unless ODIN_REQUIRE_MOTO=1 (CI), which makes it fail instead.
 package moto
 
 import (
@@ -78,8 +79,21 @@ type Server struct {
 // (fails instead when ODIN_REQUIRE_MOTO=1).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startForTest(t, withLauncher)
+}
+
+// StartPlain is Start for moto's own server, without the launcher: Step Functions does not
+// execute, but resources that CloudFormation creates are visible to the other services'
+// APIs only there (execution mode keeps its state machines apart from CloudFormation's).
+func StartPlain(t testing.TB) *Server {
+	t.Helper()
+	return startForTest(t, plain)
+}
+
+func startForTest(t testing.TB, launch launchFunc) *Server {
+	t.Helper()
 	python := requirePython(t)
-	s, err := start(python)
+	s, err := start(python, launch)
 	if err != nil {
 		t.Fatalf("start moto: %v", err)
 	}
@@ -145,7 +159,7 @@ func Shared(t testing.TB) *Server {
 	}
 	if !shared.started {
 		shared.started = true
-		shared.server, shared.err = start(python)
+		shared.server, shared.err = start(python, withLauncher)
 	}
 	if shared.err != nil {
 		t.Fatalf("start moto: %v", shared.err)
@@ -221,7 +235,23 @@ func pyenvRoots() []string {
 	return append(roots, "/root/.pyenv")
 }
 
-func start(python string) (*Server, error) {
+// launchFunc returns the arguments that start moto's server when given to python, before
+// the address options; dir is the server's own directory.
+type launchFunc func(dir string) ([]string, error)
+
+// withLauncher runs the embedded launcher (Step Functions execution on).
+func withLauncher(dir string) ([]string, error) {
+	script := filepath.Join(dir, "launcher.py")
+	if err := os.WriteFile(script, launcher, 0o600); err != nil {
+		return nil, err
+	}
+	return []string{script}, nil
+}
+
+// plain runs moto's server module as moto ships it.
+func plain(string) ([]string, error) { return []string{"-m", "moto.server"}, nil }
+
+func start(python string, launch launchFunc) (*Server, error) {
 	dir, err := os.MkdirTemp("", "odin-moto-")
 	if err != nil {
 		return nil, err
@@ -230,8 +260,8 @@ func start(python string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	script := filepath.Join(dir, "launcher.py")
-	if err := os.WriteFile(script, launcher, 0o600); err != nil {
+	args, err := launch(dir)
+	if err != nil {
 		return fail(err)
 	}
 	port, err := freePort()
@@ -245,7 +275,7 @@ func start(python string) (*Server, error) {
 	}
 	defer logFile.Close() // the child holds its own descriptor
 
-	cmd := exec.Command(python, script, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(python, append(args, "-H", "127.0.0.1", "-p", strconv.Itoa(port))...)
 	// MOTO_PORT tells moto's Step Functions interpreter where to send its own calls
 	// (Lambda invokes) back to.
 	cmd.Env = append(os.Environ(), "MOTO_PORT="+strconv.Itoa(port), "PYTHONUNBUFFERED=1")

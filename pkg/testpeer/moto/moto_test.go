@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -149,6 +150,34 @@ func TestResetAndStop(t *testing.T) {
 	}
 	if err := s.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// moto's own server: what CloudFormation creates is what the Step Functions API serves,
+// and executions do not run.
+func TestStartPlainServesCloudFormationsStateMachines(t *testing.T) {
+	s := StartPlain(t)
+	ctx := context.Background()
+	const template = `{"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+		"StateMachineName": "from-cfn", "RoleArn": "` + role + `",
+		"DefinitionString": "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true}}}"}}}}`
+	if _, err := cloudformation.NewFromConfig(s.Config()).CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String("plain"), TemplateBody: aws.String(template)}); err != nil {
+		t.Fatalf("create stack: %v", err)
+	}
+	c := s.SFN()
+	arn := "arn:aws:states:" + Region + ":" + Account + ":stateMachine:from-cfn"
+	if _, err := c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)}); err != nil {
+		t.Fatalf("the stack's state machine: %v", err)
+	}
+	start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the launcher's moto ends a Pass machine well within this
+	d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
+	if err != nil || d.Status != sfntypes.ExecutionStatusRunning {
+		t.Errorf("execution on plain moto: %v %v; want RUNNING for ever", d, err)
 	}
 }
 

@@ -1,0 +1,241 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Storage is the part of S3 the installer uses to upload the function's code.
+type Storage interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// Code is the deployer function's package: a zip whose bootstrap is odin.
+type Code struct {
+	Zip []byte
+	// From says where the binary came from, for the report.
+	From string
+}
+
+// Key is where the code is kept in the releases bucket: under its SHA-256,
+// so the same binary is one object and a new one is a new key, which is
+// what tells CloudFormation to update the function.
+func (c Code) Key() string { return "odin-deployer/lambda/" + c.SHA256() + ".zip" }
+
+// SHA256 is the zip's digest, in hex.
+func (c Code) SHA256() string {
+	sum := sha256.Sum256(c.Zip)
+	return hex.EncodeToString(sum[:])
+}
+
+// Deployer says how to install the deployer in its own account.
+type Deployer struct {
+	Version string
+	// Account and Region are where it is installed (for the bucket's
+	// default name).
+	Account, Region string
+	// Bucket is the releases bucket's name; "" is odin-<account>-<region>.
+	Bucket string
+	// TargetRoleName is the role the deployer assumes in target accounts.
+	TargetRoleName string
+	// LogRetentionDays keeps the function's logs this long (90 when 0).
+	LogRetentionDays int
+	// AlarmTopicArn, when set, gets an alarm on failed executions.
+	AlarmTopicArn string
+	// Code builds the function's package (it may cross-compile).
+	Code func(ctx context.Context) (Code, error)
+}
+
+// Report is what an install, upgrade or uninstall did.
+type Report struct {
+	Stacks []*Result `json:"stacks"`
+	// Bucket is the releases bucket, CodeKey and CodeSHA256 the function's
+	// code in it, Uploaded whether this run uploaded it.
+	Bucket     string `json:"bucket,omitempty"`
+	CodeKey    string `json:"code_key,omitempty"`
+	CodeSHA256 string `json:"code_sha256,omitempty"`
+	CodeFrom   string `json:"code_from,omitempty"`
+	Uploaded   bool   `json:"uploaded,omitempty"`
+	// Kept names what an uninstall left in place on purpose.
+	Kept []string `json:"kept,omitempty"`
+}
+
+// Changed says whether anything changed (or would, in a dry run).
+func (r *Report) Changed() bool {
+	if r.Uploaded {
+		return true
+	}
+	for _, s := range r.Stacks {
+		if s.Changed {
+			return true
+		}
+	}
+	return false
+}
+
+// Tags put on the stacks (and so on their resources).
+func stackTags(version string) map[string]string {
+	return map[string]string{"odin:version": version, "DeployWith": "odin"}
+}
+
+// InstallDeployer creates or updates the bucket stack, uploads the
+// function's code under its SHA-256 when the bucket lacks it, then creates
+// or updates the deployer stack. dryRun shows the change sets and changes
+// nothing (no upload either).
+func InstallDeployer(ctx context.Context, st *Stacks, store Storage, d Deployer, dryRun bool, onEvent func(Event)) (*Report, error) {
+	rep := &Report{}
+	bucketParams := map[string]string{"BucketName": d.Bucket}
+	res, err := st.Apply(ctx, Stack{Name: BucketStack, Template: BucketTemplate(), Params: bucketParams, Tags: stackTags(d.Version)}, dryRun, onEvent)
+	if err != nil {
+		return rep, err
+	}
+	rep.Stacks = append(rep.Stacks, res)
+	// The stack's output, or the name the template gives it (moto's
+	// change sets leave outputs empty; a dry run of a first install has
+	// none yet).
+	rep.Bucket = res.Outputs["BucketName"]
+	if rep.Bucket == "" {
+		rep.Bucket = d.Bucket
+	}
+	if rep.Bucket == "" {
+		rep.Bucket = "odin-" + d.Account + "-" + d.Region
+	}
+	code, err := d.Code(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("package the deployer function: %w", err)
+	}
+	rep.CodeKey, rep.CodeSHA256, rep.CodeFrom = code.Key(), code.SHA256(), code.From
+	if !dryRun {
+		up, err := upload(ctx, store, rep.Bucket, code)
+		if err != nil {
+			return rep, err
+		}
+		rep.Uploaded = up
+	}
+	retention := d.LogRetentionDays
+	if retention == 0 {
+		retention = 90
+	}
+	params := map[string]string{
+		"BucketName":       rep.Bucket,
+		"CodeKey":          code.Key(),
+		"Version":          d.Version,
+		"LogRetentionDays": strconv.Itoa(retention),
+		"AlarmTopicArn":    d.AlarmTopicArn,
+	}
+	if d.TargetRoleName != "" {
+		params["TargetRoleName"] = d.TargetRoleName
+	}
+	res, err = st.Apply(ctx, Stack{Name: DeployerStack, Template: DeployerTemplate(), Params: params, Tags: stackTags(d.Version)}, dryRun, onEvent)
+	if err != nil {
+		return rep, err
+	}
+	rep.Stacks = append(rep.Stacks, res)
+	return rep, nil
+}
+
+// upload puts the code in the bucket with its SHA-256 (S3 checks it on the
+// way in), unless an object of that key, hence of those bytes, is there.
+func upload(ctx context.Context, store Storage, bucket string, code Code) (bool, error) {
+	key := code.Key()
+	_, err := store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err == nil {
+		return false, nil
+	}
+	if !isCode(err, "NotFound", "NoSuchKey", "404") {
+		return false, fmt.Errorf("look for s3://%s/%s: %w", bucket, key, err)
+	}
+	sum := sha256.Sum256(code.Zip)
+	_, err = store.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:            aws.String(bucket),
+		Key:               aws.String(key),
+		Body:              bytes.NewReader(code.Zip),
+		ContentType:       aws.String("application/zip"),
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	})
+	if err != nil {
+		return false, fmt.Errorf("upload the deployer function's code to s3://%s/%s: %w", bucket, key, err)
+	}
+	return true, nil
+}
+
+// Target says how to install the role the deployer assumes in a target
+// account.
+type Target struct {
+	Version          string
+	DeployerAccount  string
+	DeployerRoleName string
+	RoleName         string
+}
+
+// InstallTarget creates or updates the target role's stack.
+func InstallTarget(ctx context.Context, st *Stacks, t Target, dryRun bool, onEvent func(Event)) (*Report, error) {
+	if len(t.DeployerAccount) != 12 || strings.Trim(t.DeployerAccount, "0123456789") != "" {
+		return nil, fmt.Errorf("the deployer's account must be 12 digits, not %q", t.DeployerAccount)
+	}
+	params := map[string]string{"DeployerAccount": t.DeployerAccount}
+	if t.DeployerRoleName != "" {
+		params["DeployerRoleName"] = t.DeployerRoleName
+	}
+	if t.RoleName != "" {
+		params["RoleName"] = t.RoleName
+	}
+	res, err := st.Apply(ctx, Stack{Name: TargetStack, Template: TargetTemplate(), Params: params, Tags: stackTags(t.Version)}, dryRun, onEvent)
+	rep := &Report{}
+	if res != nil {
+		rep.Stacks = append(rep.Stacks, res)
+	}
+	return rep, err
+}
+
+// Uninstall deletes the deployer's stacks, or the target role's with target.
+// The releases bucket is kept (its stack's policy retains it): it holds
+// every release and the audit trail.
+// defaultBucket is the releases bucket's name when the bucket stack's
+// outputs and parameters do not say it.
+func Uninstall(ctx context.Context, st *Stacks, target bool, defaultBucket string, onEvent func(Event)) (*Report, error) {
+	rep := &Report{}
+	names := []string{DeployerStack, BucketStack}
+	if target {
+		names = []string{TargetStack}
+	}
+	var errs []error
+	for _, name := range names {
+		var bucket string
+		if name == BucketStack {
+			if info, err := st.Describe(ctx, name); err == nil && info != nil {
+				bucket = info.Outputs["BucketName"]
+				if bucket == "" {
+					bucket = info.Params["BucketName"]
+				}
+				if bucket == "" {
+					bucket = defaultBucket
+				}
+			}
+		}
+		deleted, err := st.Delete(ctx, name, onEvent)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Stacks = append(rep.Stacks, &Result{Stack: name, Changed: deleted, Status: "DELETE_COMPLETE"})
+		if bucket != "" {
+			rep.Bucket = bucket
+			rep.Kept = append(rep.Kept, "s3://"+bucket+" (the releases bucket: every release and lock; delete it yourself when nothing needs them)")
+		}
+	}
+	return rep, errors.Join(errs...)
+}
