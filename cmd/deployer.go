@@ -25,12 +25,13 @@ import (
 func newDeployerCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deployer",
-		Short: "The reference deployer: print its state machine, or run its task handler as a Lambda",
+		Short: "The reference deployer: install it on AWS, print its state machine or templates, run its Lambda",
 		Long: `The reference deployer is a Step Functions state machine and one task handler behind
-all of its Task states. The local backend runs both itself; on AWS, create the state
-machine from 'odin deployer definition' and a Lambda function running 'odin deployer lambda'.`,
+all of its Task states. The local backend runs both itself; on AWS, 'odin deployer install'
+puts them there with CloudFormation (see 'odin deployer template').`,
 	}
-	cmd.AddCommand(newDeployerDefinitionCmd(f), newDeployerLambdaCmd(f))
+	cmd.AddCommand(newDeployerDefinitionCmd(f), newDeployerLambdaCmd(f), newDeployerTemplateCmd(f))
+	cmd.AddCommand(newDeployerInstallCmds(f)...)
 	return cmd
 }
 

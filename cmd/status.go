@@ -55,6 +55,7 @@ func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
 		return err
 	}
 	newStatusLine(f).Println(b.Describe())
+	warnDeployerVersion(ctx, f, b)
 	if opts.NoFollow {
 		return snapshot(ctx, f, b, arn)
 	}
