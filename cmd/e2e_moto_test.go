@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
@@ -226,5 +227,38 @@ func TestLocalReleaseRefusedOnAWSBackend(t *testing.T) {
 	}
 	if len(list.Contents) != 0 {
 		t.Errorf("a refused release uploaded %d objects", len(list.Contents))
+	}
+}
+
+// odin deploy warns once when the installed deployer (its state machine's
+// odin:version tag) is of another minor version than this odin.
+func TestDeployerVersionWarningOnMoto(t *testing.T) {
+	mt, ctx := startMoto(t)
+	bucket := "odin-" + moto.Account + "-" + moto.Region
+	if _, err := mt.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mt.SFN().CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String(deployer.StateMachineName),
+		Definition: aws.String(string(deployer.Definition(deployer.FunctionArn(moto.Region, moto.Account)))),
+		RoleArn:    aws.String("arn:aws:iam::" + moto.Account + ":role/odin-deployer-states"),
+		Tags:       []sfntypes.Tag{{Key: aws.String(VersionTag), Value: aws.String("v0.1.4")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func(v string) { version = v }(version)
+	for _, tc := range []struct {
+		cli  string
+		warn bool
+	}{{"v0.2.0", true}, {"v0.1.9", false}} {
+		version = tc.cli
+		code, out, errOut := runAWS(ctx, t, mt.URL, "deploy", "../examples/aws/release.yml", "--detach")
+		if code != 0 {
+			t.Fatalf("deploy: exit %d\n%s\n%s", code, out, errOut)
+		}
+		warned := strings.Count(errOut, "warning: the deployer is odin v0.1.4 and this odin is "+tc.cli)
+		if (warned == 1) != tc.warn || warned > 1 {
+			t.Errorf("odin %s against a v0.1.4 deployer warned %d times, want warn=%v:\n%s", tc.cli, warned, tc.warn, errOut)
+		}
 	}
 }
