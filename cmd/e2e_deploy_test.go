@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
+	"github.com/odin-deploy/odin/pkg/testpeer/ports"
 )
 
 // e2eTimeout bounds each end-to-end test so that a hang fails it instead of
@@ -125,16 +125,9 @@ func failingRelease(t *testing.T) string {
 	return path
 }
 
-// freePort is a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is a loopback port nothing listens on right now, outside the
+// range outgoing connections take theirs from.
+func freePort(t *testing.T) int { return ports.Free(t) }
 
 // answer is what the release's balancer at port answers on /.
 func answer(t *testing.T, port int) string {

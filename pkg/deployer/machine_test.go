@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/local/asl"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/testpeer/ports"
 )
 
 func TestDefinitionValidates(t *testing.T) {
@@ -436,15 +436,9 @@ func TestMachineBlueGreen(t *testing.T) {
 	m.noLock(v2)
 }
 
-func freeTestPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freeTestPort is a port for a release's stable listen port, outside the
+// range outgoing connections take theirs from.
+func freeTestPort(t *testing.T) int { return ports.Free(t) }
 
 func httpGet(t *testing.T, port int) string {
 	t.Helper()
