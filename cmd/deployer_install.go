@@ -20,6 +20,8 @@ import (
 	"github.com/odin-deploy/odin/pkg/deployer/lambdazip"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/progress"
+	"github.com/odin-deploy/odin/pkg/ui"
 )
 
 // InstallOptions are the inputs of `odin deployer install`, `upgrade`,
@@ -159,7 +161,7 @@ func installRun(ctx context.Context, f *Factory, opts *InstallOptions, verb stri
 	}
 	status := newStatusLine(f)
 	status.Println(b.Describe())
-	view := newStackView(f)
+	ctx, view := newStackView(ctx, f, b, verb, opts.Target)
 	var rep *install.Report
 	if opts.Target {
 		rep, err = install.InstallTarget(ctx, st, install.Target{Version: version, DeployerAccount: opts.DeployerAccount, RoleName: opts.TargetRoleName}, opts.DryRun, view.event)
@@ -186,7 +188,7 @@ func uninstallRun(ctx context.Context, f *Factory, opts *InstallOptions) error {
 	if err := confirm(opts.IO, opts.Yes, "Delete "+what+" in account "+b.Account+" "+b.Region+"?"); err != nil {
 		return err
 	}
-	view := newStackView(f)
+	ctx, view := newStackView(ctx, f, b, "uninstall", opts.Target)
 	rep, err := install.Uninstall(ctx, st, opts.Target, "odin-"+b.Account+"-"+b.Region, view.event)
 	return view.outcome("uninstall", rep, err, false)
 }
@@ -258,20 +260,47 @@ func installStatusRun(ctx context.Context, f *Factory, opts *InstallOptions) err
 	return nil
 }
 
-// stackView draws stack events as they come, one line each (or one JSON
-// object each), and the outcome, with deploy's exit codes.
+// stackView draws stack events as they come, and the outcome, with
+// deploy's exit codes: on a terminal the live table (ui.StackView),
+// otherwise one line each, or one JSON object each with --output json.
 type stackView struct {
-	mu    sync.Mutex
-	out   io.Writer
-	json  bool
-	quiet bool
+	mu     sync.Mutex
+	out    io.Writer
+	errOut io.Writer
+	json   bool
+	quiet  bool
+	tui    *ui.StackView // nil unless the output is the TUI
+	// ctx is the stack operation's: done when the user stops watching
+	// (ctrl-c), and then the outcome says the stacks go on.
+	ctx context.Context
+	// watch is the command that shows the stacks after odin stops watching.
+	watch string
 }
 
-func newStackView(f *Factory) *stackView {
-	return &stackView{out: f.IO.Out, json: f.Settings.Output == "json", quiet: f.Settings.Quiet}
+// newStackView picks the renderer the way deploys do (--output, a
+// terminal, --quiet) and returns the context the stack operation runs in.
+func newStackView(ctx context.Context, f *Factory, b *backend.Backend, verb string, target bool) (context.Context, *stackView) {
+	command, watch := "odin deployer "+verb, "odin --backend aws --region "+b.Region+" deployer status"
+	if target {
+		command += " --target"
+		watch += " --target"
+	}
+	v := &stackView{out: f.IO.Out, errOut: f.IO.ErrOut, json: f.Settings.Output == "json", quiet: f.Settings.Quiet, ctx: ctx, watch: watch}
+	mode, err := ui.ParseMode(f.Settings.Output)
+	if err != nil || v.json {
+		return ctx, v
+	}
+	if (ui.Options{Mode: mode, IO: f.IO, Quiet: f.Settings.Quiet}).Resolve() == ui.ModeTUI {
+		v.tui, v.ctx = ui.StartStacks(ctx, ui.StackHeader{Command: command, Account: b.Account, Region: b.Region}, ui.Options{IO: f.IO, Now: f.Now})
+	}
+	return v.ctx, v
 }
 
 func (v *stackView) event(e install.Event) {
+	if v.tui != nil {
+		v.tui.Event(e)
+		return
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.json {
@@ -294,6 +323,8 @@ func (v *stackView) outcome(verb string, rep *install.Report, err error, dryRun 
 	code := exitcode.OK
 	status, text := "SUCCEEDED", ""
 	switch {
+	case err != nil && v.ctx.Err() != nil:
+		code, status, text = exitcode.Running, "RUNNING", verb+": odin stopped watching; a stack operation already started goes on in CloudFormation"
 	case err != nil:
 		code, status, text = exitcode.Failed, "FAILED", verb+" failed: "+err.Error()
 	case dryRun:
@@ -303,35 +334,58 @@ func (v *stackView) outcome(verb string, rep *install.Report, err error, dryRun 
 	default:
 		text = verb + " complete: " + summary(rep)
 	}
-	if v.json {
-		_ = json.NewEncoder(v.out).Encode(map[string]any{"type": "outcome", "status": status, "exit_code": int(code), "text": text, "report": rep})
-	} else {
-		if dryRun && rep != nil {
-			for _, s := range rep.Stacks {
-				fmt.Fprintf(v.out, "%s: %s\n", s.Stack, changeLine(s))
-				for _, k := range sortedKeys(s.Params) {
-					fmt.Fprintf(v.out, "  param   %-28s %s\n", k, s.Params[k])
-				}
-				for _, c := range s.Changes {
-					r := ""
-					if c.Replacement != "" && c.Replacement != "False" {
-						r = " (replacement: " + c.Replacement + ")"
-					}
-					fmt.Fprintf(v.out, "  %-7s %-28s %s%s\n", c.Action, c.LogicalID, c.Type, r)
-				}
-			}
-		}
-		fmt.Fprintln(v.out, text)
-		if rep != nil {
-			for _, k := range rep.Kept {
-				fmt.Fprintln(v.out, "kept "+k)
-			}
+	var changes, kept []string
+	if dryRun && rep != nil {
+		changes = changeLines(rep)
+	}
+	if rep != nil {
+		for _, k := range rep.Kept {
+			kept = append(kept, "kept "+k)
 		}
 	}
-	if err != nil {
+	plain := func() {
+		for _, l := range append(append(changes, text), kept...) {
+			fmt.Fprintln(v.out, l)
+		}
+	}
+	switch {
+	case v.json:
+		_ = json.NewEncoder(v.out).Encode(map[string]any{"type": "outcome", "status": status, "exit_code": code, "text": text, "report": rep})
+	case v.tui != nil:
+		if ferr := v.tui.Finish(progress.Verdict{Status: status, Code: code, Text: text}, append(changes, kept...)); ferr != nil {
+			fmt.Fprintln(v.errOut, ferr)
+			plain() // the live view could not run: the outcome still shows
+		}
+	default:
+		plain()
+	}
+	switch {
+	case code == exitcode.Running:
+		fmt.Fprintf(v.errOut, "A stack operation already started goes on in CloudFormation. Watch the stacks with:\n  %s\n", v.watch)
+		return exitcode.New(exitcode.Running, nil)
+	case err != nil:
 		return exitcode.New(exitcode.Failed, err)
 	}
 	return nil
+}
+
+// changeLines are a dry run's change sets, a stack's changes under it.
+func changeLines(rep *install.Report) []string {
+	var out []string
+	for _, s := range rep.Stacks {
+		out = append(out, fmt.Sprintf("%s: %s", s.Stack, changeLine(s)))
+		for _, k := range sortedKeys(s.Params) {
+			out = append(out, fmt.Sprintf("  param   %-28s %s", k, s.Params[k]))
+		}
+		for _, c := range s.Changes {
+			r := ""
+			if c.Replacement != "" && c.Replacement != "False" {
+				r = " (replacement: " + c.Replacement + ")"
+			}
+			out = append(out, fmt.Sprintf("  %-7s %-28s %s%s", c.Action, c.LogicalID, c.Type, r))
+		}
+	}
+	return out
 }
 
 func changeLine(r *install.Result) string {
