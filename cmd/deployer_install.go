@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/backend"
@@ -213,6 +214,14 @@ func installStatusRun(ctx context.Context, f *Factory, opts *InstallOptions) err
 		if err != nil {
 			return err
 		}
+		if info == nil && n == install.BucketStack {
+			// An uninstall keeps the bucket; a reinstall uses it without its stack.
+			bucket := "odin-" + b.Account + "-" + b.Region
+			if _, err := b.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
+				out = append(out, stackStatus{Info: &install.Info{Name: n, Status: install.Retained, Outputs: map[string]string{"BucketName": bucket}}})
+				continue
+			}
+		}
 		if info == nil {
 			missing++
 			out = append(out, stackStatus{Info: &install.Info{Name: n, Status: "NOT_INSTALLED"}})
@@ -412,7 +421,10 @@ func summary(rep *install.Report) string {
 	var parts []string
 	for _, s := range rep.Stacks {
 		st := s.Status
-		if !s.Changed {
+		switch {
+		case st == install.Retained:
+			st += " (the bucket an uninstall kept, used as it is)"
+		case !s.Changed:
 			st = "unchanged"
 		}
 		parts = append(parts, s.Stack+" "+st)

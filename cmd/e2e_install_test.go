@@ -224,7 +224,17 @@ func TestDeployerInstallOnMoto(t *testing.T) {
 	if _, err := states.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(smArn)}); err == nil {
 		t.Errorf("the state machine survived the uninstall")
 	}
-	if out := run(1, "status"); !strings.Contains(out, "NOT_INSTALLED") {
+	if out := run(1, "status"); !strings.Contains(out, "NOT_INSTALLED") || !strings.Contains(out, install.Retained) {
 		t.Errorf("status after the uninstall:\n%s", out)
+	}
+
+	// Installed again, the deployer uses the kept bucket as it is (a bucket
+	// stack would fail: CloudFormation cannot create a bucket that exists).
+	out = run(0, "install", "--binary", v2, "--output", "plain")
+	if !strings.Contains(out, install.BucketStack+" "+install.Retained) {
+		t.Errorf("the reinstall does not say it used the kept bucket:\n%s", out)
+	}
+	if got, want := aws.ToString(function().Configuration.CodeSha256), codeSha(v2); got != want {
+		t.Errorf("after the reinstall the code sha256 is %s, want %s", got, want)
 	}
 }

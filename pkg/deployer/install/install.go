@@ -18,6 +18,7 @@ import (
 
 // Storage is the part of S3 the installer uses to upload the function's code.
 type Storage interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
@@ -96,8 +97,7 @@ func stackTags(version string) map[string]string {
 // nothing (no upload either).
 func InstallDeployer(ctx context.Context, st *Stacks, store Storage, d Deployer, dryRun bool, onEvent func(Event)) (*Report, error) {
 	rep := &Report{}
-	bucketParams := map[string]string{"BucketName": d.Bucket}
-	res, err := st.Apply(ctx, Stack{Name: BucketStack, Template: BucketTemplate(), Params: bucketParams, Tags: stackTags(d.Version)}, dryRun, onEvent)
+	res, err := applyBucket(ctx, st, store, d, dryRun, onEvent)
 	if err != nil {
 		return rep, err
 	}
@@ -144,6 +144,35 @@ func InstallDeployer(ctx context.Context, st *Stacks, store Storage, d Deployer,
 	}
 	rep.Stacks = append(rep.Stacks, res)
 	return rep, nil
+}
+
+// Retained is the status of a bucket stack that is gone while its bucket,
+// kept by an uninstall, is still there.
+const Retained = "RETAINED"
+
+// applyBucket creates or updates the bucket stack, unless its stack is gone
+// and its bucket is not: an uninstall keeps the bucket (every release and
+// lock), and CloudFormation cannot create a bucket that exists, so a
+// reinstall uses it as it is.
+func applyBucket(ctx context.Context, st *Stacks, store Storage, d Deployer, dryRun bool, onEvent func(Event)) (*Result, error) {
+	cur, err := st.Describe(ctx, BucketStack)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		name := d.Bucket
+		if name == "" {
+			name = "odin-" + d.Account + "-" + d.Region
+		}
+		in := &s3.HeadBucketInput{Bucket: aws.String(name)}
+		if d.Account != "" {
+			in.ExpectedBucketOwner = aws.String(d.Account)
+		}
+		if _, err := store.HeadBucket(ctx, in); err == nil {
+			return &Result{Stack: BucketStack, Status: Retained, Outputs: map[string]string{"BucketName": name}}, nil
+		}
+	}
+	return st.Apply(ctx, Stack{Name: BucketStack, Template: BucketTemplate(), Params: map[string]string{"BucketName": d.Bucket}, Tags: stackTags(d.Version)}, dryRun, onEvent)
 }
 
 // upload puts the code in the bucket with its SHA-256 (S3 checks it on the
