@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
@@ -107,10 +105,7 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return fmt.Errorf("find this function's account: %w", err)
-	}
+	targetRole, _ := f.Env(TargetRoleEnv)
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	h := &deployer.Handler{
 		Storage:    s3.NewFromConfig(cfg),
@@ -121,14 +116,15 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 		// release's account; S3 and Step Functions stay on this function's
 		// own role. Target local needs a laptop, not a Lambda.
 		Providers: map[string]deployer.Provider{"aws": awsprovider.New(awsprovider.Options{
-			Clients: &awsprovider.Sessions{Base: cfg, RoleName: os.Getenv(TargetRoleEnv)},
+			Clients: &awsprovider.Sessions{Base: cfg, RoleName: targetRole},
 			Logger:  logger,
 		})},
 		Unsupported: map[string]string{"local": "target local runs on the local backend only (odin deploy without --backend aws)"},
-		Account:     aws.ToString(id.Account),
-		Region:      cfg.Region,
-		Now:         time.Now,
-		Logger:      logger,
+		// No Account: it only checks target local releases, which this
+		// deployer refuses, and asking STS for it would slow every cold start.
+		Region: cfg.Region,
+		Now:    time.Now,
+		Logger: logger,
 	}
 	lambda.StartWithOptions(h.Invoke, lambda.WithContext(ctx))
 	return nil

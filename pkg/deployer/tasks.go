@@ -55,14 +55,14 @@ func (h *Handler) validate(ctx context.Context, st *State, ex execution) error {
 	if created.Before(now.Add(-maxReleaseAge)) || created.After(now.Add(maxReleaseFuture)) {
 		return &BadReleaseError{Msg: fmt.Sprintf("created_at %s is stale or in the future (now %s): deploy the release again", st.CreatedAt, now.UTC().Format(time.RFC3339))}
 	}
+	if _, err := h.provider(st); err != nil {
+		return err
+	}
 	if st.Target == "local" && (st.AWSAccountID != h.Account || st.AWSRegion != h.Region) {
 		return &BadReleaseError{Msg: fmt.Sprintf("release is for account %s region %s, but this deployer runs in account %s region %s", st.AWSAccountID, st.AWSRegion, h.Account, h.Region)}
 	}
 	if st.Target == "local" && !filepath.IsAbs(st.ReleaseDir) {
 		return &BadReleaseError{Msg: fmt.Sprintf("release_dir %q must be the absolute directory of the release file for target local", st.ReleaseDir)}
-	}
-	if _, err := h.provider(st); err != nil {
-		return err
 	}
 	data, err := h.readRelease(ctx, st)
 	if err != nil {
