@@ -90,6 +90,12 @@ func (s *Stacks) poll() time.Duration {
 	return 2 * time.Second
 }
 
+// backoff is the wait before poll number n (from 0): short at first, since
+// change sets are often ready in a moment, then the poll interval.
+func (s *Stacks) backoff(n int) time.Duration {
+	return min(s.poll(), 250*time.Millisecond<<min(n, 4))
+}
+
 func (s *Stacks) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -277,7 +283,7 @@ func (s *Stacks) dropChangeSet(ctx context.Context, stack, cs string, kind cftyp
 
 func (s *Stacks) waitChangeSet(ctx context.Context, stack, cs string) (*cloudformation.DescribeChangeSetOutput, error) {
 	deadline := s.now().Add(s.timeout())
-	for {
+	for n := 0; ; n++ {
 		out, err := s.CF.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{StackName: aws.String(stack), ChangeSetName: aws.String(cs)})
 		if err != nil {
 			return nil, fmt.Errorf("describe change set %s of stack %s: %w", cs, stack, err)
@@ -299,7 +305,7 @@ func (s *Stacks) waitChangeSet(ctx context.Context, stack, cs string) (*cloudfor
 		if !s.now().Before(deadline) {
 			return nil, fmt.Errorf("change set %s of stack %s is still %s after %s", cs, stack, out.Status, s.timeout())
 		}
-		if err := s.sleep(ctx, s.poll()); err != nil {
+		if err := s.sleep(ctx, s.backoff(n)); err != nil {
 			return nil, err
 		}
 	}
@@ -318,7 +324,7 @@ func (s *Stacks) waitStack(ctx context.Context, name string, since time.Time, on
 	seen := map[string]bool{}
 	var failures []Event
 	deadline := s.now().Add(s.timeout())
-	for {
+	for n := 0; ; n++ {
 		events, err := s.newEvents(ctx, name, since, seen)
 		if err != nil {
 			return nil, err
@@ -358,7 +364,7 @@ func (s *Stacks) waitStack(ctx context.Context, name string, since time.Time, on
 		if !s.now().Before(deadline) {
 			return info, fmt.Errorf("stack %s is still %s after %s", name, status, s.timeout())
 		}
-		if err := s.sleep(ctx, s.poll()); err != nil {
+		if err := s.sleep(ctx, s.backoff(n)); err != nil {
 			return nil, err
 		}
 	}
