@@ -23,7 +23,7 @@ func newDeployerTemplateCmd(f *Factory) *cobra.Command {
 account's stack odin-deployer (Lambda, roles, state machine, log group, alarm); with
 --bucket its releases bucket's stack; with --target the role the deployer assumes in a
 target account, with the least-privilege policy of the AWS provider.`,
-		Example: "  odin deployer template > deployer.yaml\n  odin deployer template --target | cfn-lint -",
+		Example: "  odin deployer template > deployer.yaml\n  odin deployer template --target | cfn-lint",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t := install.DeployerTemplate()
