@@ -18,6 +18,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/release"
 )
 
 func newDeployerCmd(f *Factory) *cobra.Command {
@@ -101,6 +102,10 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 	if _, ok := f.Env("AWS_LAMBDA_RUNTIME_API"); !ok {
 		return exitcode.UsageError(errors.New("deployer lambda runs inside AWS Lambda only (AWS_LAMBDA_RUNTIME_API is not set)"))
 	}
+	// The first task validates a release: compile its schema (tens of
+	// milliseconds) while the configuration loads and the runtime API
+	// hands over the first invocation.
+	go release.Prepare()
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)

@@ -17,6 +17,11 @@ import (
 	"github.com/odin-deploy/odin/schema"
 )
 
+// Prepare compiles the release schema now rather than on the first
+// validation: a process that will validate soon (the deployer's Lambda, at
+// a cold start) can do it while it waits for other things.
+func Prepare() { _, _ = compiledSchema() }
+
 // compiledSchema is compiled once, on first use, and never changes after:
 // compiling costs milliseconds, validating microseconds.
 var compiledSchema = sync.OnceValues(compileSchema)
