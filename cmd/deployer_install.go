@@ -48,6 +48,22 @@ type InstallOptions struct {
 	Package func(ctx context.Context, opts *InstallOptions) (install.Code, error)
 	// Poll is the wait between CloudFormation polls (tests shorten it).
 	Poll time.Duration
+	// Explicit names the stack parameters whose flags were given; the
+	// others keep the installed stack's values.
+	Explicit map[string]bool
+}
+
+// explicitParams maps the flags given on the command line to the stack
+// parameters they set.
+func explicitParams(cmd *cobra.Command) map[string]bool {
+	m := map[string]bool{}
+	for flag, param := range map[string]string{"releases-bucket": "BucketName", "target-role": "TargetRoleName",
+		"log-retention": "LogRetentionDays", "alarm-topic": "AlarmTopicArn"} {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+			m[param] = true
+		}
+	}
+	return m
 }
 
 func newDeployerInstallCmds(f *Factory) []*cobra.Command {
@@ -85,6 +101,7 @@ Exit codes: 0 installed or unchanged, 1 a stack failed (rolled back), 2 bad usag
   odin --backend aws --profile target deployer install --target --deployer-account 111122223333`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Explicit = explicitParams(cmd)
 			return installRun(cmd.Context(), f, opts, "install")
 		},
 	}
@@ -97,6 +114,7 @@ version's. Nothing changes when they already are.`,
 		Example: "  odin --backend aws deployer upgrade --dry-run\n  odin --backend aws deployer upgrade",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Explicit = explicitParams(cmd)
 			return installRun(cmd.Context(), f, opts, "upgrade")
 		},
 	}
@@ -156,6 +174,18 @@ func installRun(ctx context.Context, f *Factory, opts *InstallOptions, verb stri
 	if opts.Binary != "" && opts.Archive != "" {
 		return exitcode.UsageError(errors.New("--binary and --archive cannot be used together"))
 	}
+	if a := opts.DeployerAccount; opts.Target && (len(a) != 12 || strings.Trim(a, "0123456789") != "") {
+		return exitcode.UsageError(fmt.Errorf("--deployer-account must be the deployer's 12-digit account, not %q", a))
+	}
+	// Package before anything reaches AWS: a binary that cannot be the
+	// function is a bad argument, and nothing is changed.
+	var code install.Code
+	if !opts.Target {
+		var err error
+		if code, err = opts.Package(ctx, opts); err != nil {
+			return exitcode.UsageError(fmt.Errorf("package the deployer function: %w", err))
+		}
+	}
 	b, st, err := stacksFor(ctx, f, opts)
 	if err != nil {
 		return err
@@ -169,8 +199,8 @@ func installRun(ctx context.Context, f *Factory, opts *InstallOptions, verb stri
 	} else {
 		rep, err = install.InstallDeployer(ctx, st, b.S3, install.Deployer{
 			Version: version, Account: b.Account, Region: b.Region, Bucket: opts.Bucket, TargetRoleName: opts.TargetRoleName,
-			LogRetentionDays: opts.LogRetention, AlarmTopicArn: opts.AlarmTopicArn,
-			Code: func(ctx context.Context) (install.Code, error) { return opts.Package(ctx, opts) },
+			LogRetentionDays: opts.LogRetention, AlarmTopicArn: opts.AlarmTopicArn, Explicit: opts.Explicit,
+			Code: func(context.Context) (install.Code, error) { return code, nil },
 		}, opts.DryRun, view.event)
 	}
 	return view.outcome(verb, rep, err, opts.DryRun)

@@ -111,6 +111,17 @@ func TestDeployerInstallOnMoto(t *testing.T) {
 		return out
 	}
 
+	// A binary that cannot be the function is a bad argument, and nothing
+	// reaches AWS.
+	x86 := filepath.Join(t.TempDir(), "odin")
+	if err := os.WriteFile(x86, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(2, "install", "--binary", x86)
+	if stacks, _ := cf.ListStacks(ctx, &cloudformation.ListStacksInput{}); len(stacks.StackSummaries) != 0 {
+		t.Errorf("a refused binary left %d stacks", len(stacks.StackSummaries))
+	}
+
 	// A dry run of the first install changes nothing.
 	v1, v2 := fakeArm64(t, "v1"), fakeArm64(t, "v2")
 	if o := outcomeOf(t, run(0, "install", "--binary", v1, "--dry-run", "--output", "json")); o["status"] != "DRY_RUN" {
@@ -126,8 +137,9 @@ func TestDeployerInstallOnMoto(t *testing.T) {
 		}
 	}
 
-	// Install: the stacks, their outputs and resources.
-	out := run(0, "install", "--binary", v1, "--output", "json")
+	// Install: the stacks, their outputs and resources; a custom log
+	// retention that later upgrades keep.
+	out := run(0, "install", "--binary", v1, "--log-retention", "30", "--output", "json")
 	if o := outcomeOf(t, out); o["status"] != "SUCCEEDED" {
 		t.Fatalf("install outcome %v", o)
 	}
@@ -170,9 +182,38 @@ func TestDeployerInstallOnMoto(t *testing.T) {
 	if got := aws.ToString(function().Configuration.CodeSha256); got != codeSha(v1) {
 		t.Errorf("the dry run changed the function's code")
 	}
+	// Code planted at the key the upgrade will use is refused, not run.
+	planted, _, _, err := lambdazip.Build(ctx, lambdazip.Source{Binary: v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := install.Code{Zip: planted}.Key()
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("#!/bin/sh\necho pwned\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(1, "upgrade", "--binary", v2, "--output", "plain"); !strings.Contains(out, "holds other bytes than this odin's function code") {
+		t.Errorf("planted code was not refused:\n%s", out)
+	}
+	if got := aws.ToString(function().Configuration.CodeSha256); got != codeSha(v1) {
+		t.Errorf("the planted code reached the function")
+	}
+	if _, err := s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		t.Fatal(err)
+	}
+
 	run(0, "upgrade", "--binary", v2, "--output", "plain")
 	if got, want := aws.ToString(function().Configuration.CodeSha256), codeSha(v2); got != want {
 		t.Errorf("after the upgrade the code sha256 is %s, want %s", got, want)
+	}
+	// The upgrade kept what the install was given.
+	ds, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(install.DeployerStack)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ds.Stacks[0].Parameters {
+		if aws.ToString(p.ParameterKey) == "LogRetentionDays" && aws.ToString(p.ParameterValue) != "30" {
+			t.Errorf("the upgrade reset LogRetentionDays to %s", aws.ToString(p.ParameterValue))
+		}
 	}
 
 	// The target role in another account, through an assumed role.

@@ -176,3 +176,11 @@ func TestUnresolvableNames(t *testing.T) {
 	e.must(err2, "tag a second image")
 	errContains(t, e.provider.Validate(e.ctx, e.deployment("v1", "")), `image "shop-base" is ambiguous: 2 AMIs have the tag Name=shop-base`)
 }
+
+// An image name is a Name tag, not a pattern: "shop-*" matches nothing,
+// though EC2's filter would take it for a wildcard.
+func TestImageNameIsNotAPattern(t *testing.T) {
+	e := newEnv(t)
+	d := e.deploymentOf(strings.Replace(awstest.ShopRelease(e.account, "v1", ""), "image: shop-base", `image: "shop-*"`, 1))
+	errContains(t, e.provider.Validate(e.ctx, d), `image "shop-*": no AMI has the tag Name=shop-*`)
+}

@@ -99,8 +99,9 @@ func (p *Provider) removeGroups(ctx context.Context, c *Clients, groups []asgtyp
 		case err == nil:
 			p.log.Info("deleted Auto Scaling group", "name", name)
 		case isCode(err, "ValidationError") && strings.Contains(err.Error(), "not found"):
-		case isCode(err, "ScalingActivityInProgress") && strings.Contains(strings.ToLower(err.Error()), "delete"):
-			// Already being deleted.
+		case isCode(err, "ScalingActivityInProgress") && (strings.Contains(err.Error(), "being deleted") || strings.Contains(err.Error(), "Delete in progress")):
+			// Already being deleted. Any other activity in progress is a
+			// CleanUpError below, which the state machine retries.
 		default:
 			errs = append(errs, &deployer.CleanUpError{Msg: fmt.Sprintf("delete Auto Scaling group %s: %v", name, err)})
 		}

@@ -125,6 +125,17 @@ func TargetPolicy(partition string) Policy {
 				}},
 			},
 			{
+				// A new account's first group creates Auto Scaling's
+				// service-linked role.
+				Sid:      "AutoScalingServiceLinkedRole",
+				Effect:   "Allow",
+				Action:   []string{"iam:CreateServiceLinkedRole"},
+				Resource: arn("iam::*:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling*"),
+				Condition: map[string]map[string]any{"StringEquals": {
+					"iam:AWSServiceName": "autoscaling.amazonaws.com",
+				}},
+			},
+			{
 				Sid:      "PassLifecycleHookRoles",
 				Effect:   "Allow",
 				Action:   []string{"iam:PassRole"},
@@ -138,17 +149,24 @@ func TargetPolicy(partition string) Policy {
 }
 
 // TrustPolicy is the target role's trust policy: only the deployer's own
-// role (deployerRoleArn) may assume it, and only while naming the person
-// who deploys (a source identity), which CloudTrail then records on every
-// call.
-func TrustPolicy(deployerRoleArn string) Policy {
+// role (deployerRoleArn, in deployerAccount) may assume it, and only while
+// naming the person who deploys (a source identity), which CloudTrail then
+// records on every call. The principal is the account with a condition on
+// the role's ARN, not the role itself: IAM binds a role principal to the
+// role's unique id, so a deployer uninstalled and installed again (a new
+// role of the same name) would be locked out of every target account.
+func TrustPolicy(deployerAccount, deployerRoleArn string) Policy {
 	return Policy{
 		Version: "2012-10-17",
 		Statement: []Statement{{
 			Sid:       "DeployerOnly",
 			Effect:    "Allow",
-			Principal: map[string]any{"AWS": deployerRoleArn},
+			Principal: map[string]any{"AWS": deployerAccount},
 			Action:    []string{"sts:AssumeRole", "sts:SetSourceIdentity"},
+			Condition: map[string]map[string]any{
+				"ArnEquals": {"aws:PrincipalArn": deployerRoleArn},
+				"Null":      {"sts:SourceIdentity": "false"},
+			},
 		}},
 	}
 }

@@ -158,6 +158,17 @@ func (p *Provider) resolveImage(ctx context.Context, c *Clients, image string, r
 		}
 		return fmt.Errorf("describe image %s: %w", image, err)
 	}
+	if !byID {
+		// EC2's filter values are patterns (* and ?): keep exact names
+		// only, so a release always names the one image it meant.
+		exact := out.Images[:0]
+		for _, im := range out.Images {
+			if name, _ := ec2Tag(im.Tags, TagName); name == image {
+				exact = append(exact, im)
+			}
+		}
+		out.Images = exact
+	}
 	switch n := len(out.Images); {
 	case n == 0 && byID:
 		ps.add("image %s does not exist in this account and region (or is not shared with it)", image)

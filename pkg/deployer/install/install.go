@@ -8,18 +8,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 )
 
 // Storage is the part of S3 the installer uses to upload the function's code.
 type Storage interface {
 	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
@@ -57,6 +61,11 @@ type Deployer struct {
 	AlarmTopicArn string
 	// Code builds the function's package (it may cross-compile).
 	Code func(ctx context.Context) (Code, error)
+	// Explicit names the settings given on this command line (Bucket
+	// "BucketName", LogRetentionDays, AlarmTopicArn, TargetRoleName). The
+	// others keep what the installed stacks have, so an upgrade never moves
+	// the bucket, drops the alarm or renames the target role by omission.
+	Explicit map[string]bool
 }
 
 // Report is what an install, upgrade or uninstall did.
@@ -97,7 +106,30 @@ func stackTags(version string) map[string]string {
 // nothing (no upload either).
 func InstallDeployer(ctx context.Context, st *Stacks, store Storage, d Deployer, dryRun bool, onEvent func(Event)) (*Report, error) {
 	rep := &Report{}
-	res, err := applyBucket(ctx, st, store, d, dryRun, onEvent)
+	// Package first: a binary that cannot be the function changes nothing.
+	code, err := d.Code(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("package the deployer function: %w", err)
+	}
+	cur, err := st.Describe(ctx, DeployerStack)
+	if err != nil {
+		return rep, err
+	}
+	keep := func(name, given string) string {
+		if d.Explicit[name] || cur == nil {
+			return given
+		}
+		if v, ok := cur.Params[name]; ok {
+			return v
+		}
+		return given
+	}
+	d.AlarmTopicArn = keep("AlarmTopicArn", d.AlarmTopicArn)
+	d.TargetRoleName = keep("TargetRoleName", d.TargetRoleName)
+	if v, err := strconv.Atoi(keep("LogRetentionDays", strconv.Itoa(d.LogRetentionDays))); err == nil {
+		d.LogRetentionDays = v
+	}
+	res, bucket, err := applyBucket(ctx, st, store, d, dryRun, onEvent)
 	if err != nil {
 		return rep, err
 	}
@@ -107,14 +139,7 @@ func InstallDeployer(ctx context.Context, st *Stacks, store Storage, d Deployer,
 	// none yet).
 	rep.Bucket = res.Outputs["BucketName"]
 	if rep.Bucket == "" {
-		rep.Bucket = d.Bucket
-	}
-	if rep.Bucket == "" {
-		rep.Bucket = "odin-" + d.Account + "-" + d.Region
-	}
-	code, err := d.Code(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("package the deployer function: %w", err)
+		rep.Bucket = bucket
 	}
 	rep.CodeKey, rep.CodeSHA256, rep.CodeFrom = code.Key(), code.SHA256(), code.From
 	if !dryRun {
@@ -135,7 +160,9 @@ func InstallDeployer(ctx context.Context, st *Stacks, store Storage, d Deployer,
 		"LogRetentionDays": strconv.Itoa(retention),
 		"AlarmTopicArn":    d.AlarmTopicArn,
 	}
-	if d.TargetRoleName != "" {
+	// The template's default is left to the template, so that a stack
+	// installed without the flag sees the same parameters again.
+	if d.TargetRoleName != "" && d.TargetRoleName != awsprovider.DefaultRoleName {
 		params["TargetRoleName"] = d.TargetRoleName
 	}
 	res, err = st.Apply(ctx, Stack{Name: DeployerStack, Template: DeployerTemplate(), Params: params, Tags: stackTags(d.Version)}, dryRun, onEvent)
@@ -154,51 +181,87 @@ const Retained = "RETAINED"
 // and its bucket is not: an uninstall keeps the bucket (every release and
 // lock), and CloudFormation cannot create a bucket that exists, so a
 // reinstall uses it as it is.
-func applyBucket(ctx context.Context, st *Stacks, store Storage, d Deployer, dryRun bool, onEvent func(Event)) (*Result, error) {
+// It returns the bucket's name too.
+func applyBucket(ctx context.Context, st *Stacks, store Storage, d Deployer, dryRun bool, onEvent func(Event)) (*Result, string, error) {
 	cur, err := st.Describe(ctx, BucketStack)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	param := d.Bucket
+	if cur != nil && !d.Explicit["BucketName"] {
+		param = cur.Params["BucketName"] // an upgrade keeps the bucket
+	}
+	name := param
+	if name == "" {
+		name = "odin-" + d.Account + "-" + d.Region
 	}
 	if cur == nil {
-		name := d.Bucket
-		if name == "" {
-			name = "odin-" + d.Account + "-" + d.Region
-		}
 		in := &s3.HeadBucketInput{Bucket: aws.String(name)}
 		if d.Account != "" {
 			in.ExpectedBucketOwner = aws.String(d.Account)
 		}
 		if _, err := store.HeadBucket(ctx, in); err == nil {
-			return &Result{Stack: BucketStack, Status: Retained, Outputs: map[string]string{"BucketName": name}}, nil
+			return &Result{Stack: BucketStack, Status: Retained, Outputs: map[string]string{"BucketName": name}}, name, nil
 		}
 	}
-	return st.Apply(ctx, Stack{Name: BucketStack, Template: BucketTemplate(), Params: map[string]string{"BucketName": d.Bucket}, Tags: stackTags(d.Version)}, dryRun, onEvent)
+	res, err := st.Apply(ctx, Stack{Name: BucketStack, Template: BucketTemplate(), Params: map[string]string{"BucketName": param}, Tags: stackTags(d.Version)}, dryRun, onEvent)
+	return res, name, err
 }
 
 // upload puts the code in the bucket with its SHA-256 (S3 checks it on the
 // way in), unless an object of that key, hence of those bytes, is there.
 func upload(ctx context.Context, store Storage, bucket string, code Code) (bool, error) {
 	key := code.Key()
-	_, err := store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	sum := sha256.Sum256(code.Zip)
+	want := base64.StdEncoding.EncodeToString(sum[:])
+	head, err := store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled})
 	if err == nil {
-		return false, nil
+		// The key names a digest, but anyone who may write to the bucket
+		// can put other bytes there before odin does: those would become
+		// the function. Use the object only if its bytes are these.
+		if got := aws.ToString(head.ChecksumSHA256); got == want {
+			return false, nil
+		}
+		if ok, err := sameBytes(ctx, store, bucket, key, sum); err != nil {
+			return false, err
+		} else if ok {
+			return false, nil
+		}
+		return false, fmt.Errorf("s3://%s/%s holds other bytes than this odin's function code (sha256 %s): someone else wrote it; "+
+			"inspect it (it would have run as the deployer), delete it, and install again", bucket, key, hex.EncodeToString(sum[:]))
 	}
 	if !isCode(err, "NotFound", "NoSuchKey", "404") {
 		return false, fmt.Errorf("look for s3://%s/%s: %w", bucket, key, err)
 	}
-	sum := sha256.Sum256(code.Zip)
 	_, err = store.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:            aws.String(bucket),
 		Key:               aws.String(key),
 		Body:              bytes.NewReader(code.Zip),
 		ContentType:       aws.String("application/zip"),
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
-		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		ChecksumSHA256:    aws.String(want),
+		// Never over another writer's object of that key.
+		IfNoneMatch: aws.String("*"),
 	})
 	if err != nil {
 		return false, fmt.Errorf("upload the deployer function's code to s3://%s/%s: %w", bucket, key, err)
 	}
 	return true, nil
+}
+
+// sameBytes reads the object and says whether its SHA-256 is sum (for
+// objects stored without a checksum).
+func sameBytes(ctx context.Context, store Storage, bucket, key string, sum [32]byte) (bool, error) {
+	out, err := store.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return false, fmt.Errorf("read s3://%s/%s to check it: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(out.Body, 300<<20)); err != nil {
+		return false, fmt.Errorf("read s3://%s/%s to check it: %w", bucket, key, err)
+	}
+	return bytes.Equal(h.Sum(nil), sum[:]), nil
 }
 
 // Target says how to install the role the deployer assumes in a target

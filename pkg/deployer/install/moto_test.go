@@ -131,7 +131,7 @@ func TestStacksOnMoto(t *testing.T) {
 	if want := "arn:aws:iam::" + targetAccount + ":role/" + awsprovider.DefaultRoleName; out["RoleArn"] != want {
 		t.Errorf("target role %s, want %s", out["RoleArn"], want)
 	}
-	checkRole(ctx, t, iam.NewFromConfig(target), awsprovider.DefaultRoleName, awsprovider.TrustPolicy(functionRole), awsprovider.TargetPolicy("aws"))
+	checkRole(ctx, t, iam.NewFromConfig(target), awsprovider.DefaultRoleName, awsprovider.TrustPolicy("arn:aws:iam::"+moto.Account+":root", functionRole), awsprovider.TargetPolicy("aws"))
 	if _, err := ownIAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(awsprovider.DefaultRoleName)}); err == nil {
 		t.Errorf("the target role was created in the deployer's account too")
 	}

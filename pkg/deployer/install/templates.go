@@ -328,7 +328,7 @@ func TargetTemplate() []byte {
 				{"Properties", object{
 					{"RoleName", ref("RoleName")},
 					{"Description", "odin's deployer deploys releases in this account as this role"},
-					{"AssumeRolePolicyDocument", policy(awsprovider.TrustPolicy("arn:${AWS::Partition}:iam::${DeployerAccount}:role/${DeployerRoleName}"))},
+					{"AssumeRolePolicyDocument", policy(awsprovider.TrustPolicy("arn:${AWS::Partition}:iam::${DeployerAccount}:root", "arn:${AWS::Partition}:iam::${DeployerAccount}:role/${DeployerRoleName}"))},
 					{"Policies", []object{{
 						{"PolicyName", "odin-deployer"},
 						{"PolicyDocument", policy(awsprovider.TargetPolicy("${AWS::Partition}"))},
