@@ -453,12 +453,20 @@ func (s *Stacks) Drift(ctx context.Context, name string) string {
 	}
 }
 
+// shortErr is an error in one short line, for a status column.
 func shortErr(err error) string {
+	msg := err.Error()
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		return ae.ErrorCode() + ": " + ae.ErrorMessage()
+		msg = ae.ErrorCode() + ": " + ae.ErrorMessage()
 	}
-	return err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 100 {
+		msg = msg[:97] + "..."
+	}
+	return msg
 }
 
 func isCode(err error, codes ...string) bool {
