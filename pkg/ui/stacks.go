@@ -240,20 +240,14 @@ type stackModel struct {
 
 func newStackModel(h StackHeader, r *lipgloss.Renderer, clock func() time.Time) stackModel {
 	st := newStyles(r)
-	hm := help.New()
-	hm.Styles.ShortKey = r.NewStyle().Bold(true)
-	hm.Styles.ShortDesc = st.dim
-	hm.Styles.ShortSeparator = st.dim
+	hm := newHelp(r, st)
 	now := clock()
 	return stackModel{header: h, st: st, keys: newStackKeys(), help: hm, clock: clock, start: now, now: now,
 		spin:  spinner.New(spinner.WithSpinner(spinner.Line), spinner.WithStyle(st.running)),
 		width: 80, height: 24}
 }
 
-func (m stackModel) tick() tea.Cmd {
-	clock := m.clock
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg(clock()) })
-}
+func (m stackModel) tick() tea.Cmd { return tickEvery(m.clock) }
 
 func (m stackModel) Init() tea.Cmd { return tea.Batch(m.spin.Tick, m.tick()) }
 

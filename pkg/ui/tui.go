@@ -53,6 +53,21 @@ type tuiModel struct {
 
 func newTUIModel(ctx context.Context, m *progress.Model, r *lipgloss.Renderer, clock func() time.Time, halt func(context.Context) error) tuiModel {
 	st := newStyles(r)
+	h := newHelp(r, st)
+	sp := spinner.New(spinner.WithSpinner(spinner.Line), spinner.WithStyle(st.running))
+	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, clock: clock, now: clock(),
+		width: 80, height: 24, halt: halt, ctx: ctx}
+}
+
+func (t tuiModel) tick() tea.Cmd { return tickEvery(t.clock) }
+
+// tickEvery redraws the elapsed times once a second, on clock.
+func tickEvery(clock func() time.Time) tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg(clock()) })
+}
+
+// newHelp is the key help both live views show, in their styles.
+func newHelp(r *lipgloss.Renderer, st styles) help.Model {
 	h := help.New()
 	h.Styles.ShortKey = r.NewStyle().Bold(true)
 	h.Styles.ShortDesc = st.dim
@@ -60,14 +75,7 @@ func newTUIModel(ctx context.Context, m *progress.Model, r *lipgloss.Renderer, c
 	h.Styles.FullKey = r.NewStyle().Bold(true)
 	h.Styles.FullDesc = st.dim
 	h.Styles.FullSeparator = st.dim
-	sp := spinner.New(spinner.WithSpinner(spinner.Line), spinner.WithStyle(st.running))
-	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, clock: clock, now: clock(),
-		width: 80, height: 24, halt: halt, ctx: ctx}
-}
-
-func (t tuiModel) tick() tea.Cmd {
-	clock := t.clock
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg(clock()) })
+	return h
 }
 
 func (t tuiModel) Init() tea.Cmd { return tea.Batch(t.spin.Tick, t.tick()) }
