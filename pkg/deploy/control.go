@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/odin-deploy/odin/pkg/awserr"
 )
 
 // Root is the S3 prefix of a project and config in an account:
@@ -83,7 +85,7 @@ func (c *Client) ReadLock(ctx context.Context, account, project, configName stri
 	key := Root(account, project, configName) + "/lock"
 	out, err := c.Storage.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key)})
 	if err != nil {
-		if isCode(err, "NoSuchKey") || isCode(err, "NotFound") {
+		if awserr.Is(err, "NoSuchKey") || awserr.Is(err, "NotFound") {
 			return nil, ErrNoLock
 		}
 		return nil, fmt.Errorf("read lock s3://%s/%s: %w", c.Bucket, key, err)
@@ -112,9 +114,9 @@ func (c *Client) Unlock(ctx context.Context, l *Lock) error {
 	switch {
 	case err == nil:
 		return nil
-	case isCode(err, "PreconditionFailed"):
+	case awserr.Is(err, "PreconditionFailed"):
 		return errors.New("the lock changed since it was read (another deploy took it); nothing was deleted")
-	case isCode(err, "NoSuchKey"):
+	case awserr.Is(err, "NoSuchKey"):
 		return ErrNoLock
 	}
 	return fmt.Errorf("delete lock s3://%s/%s: %w", c.Bucket, l.Key, err)

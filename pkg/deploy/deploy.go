@@ -21,8 +21,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -229,7 +229,7 @@ func (c *Client) Start(ctx context.Context, p *Plan) (*Started, error) {
 			return &Started{ExecutionArn: aws.ToString(out.ExecutionArn), ExecutionName: p.ExecutionName, Attempt: attempt,
 				Status: string(sfntypes.ExecutionStatusRunning), Uploaded: uploaded}, nil
 		}
-		if !isCode(err, "ExecutionAlreadyExists") || tries >= 3 {
+		if !awserr.Is(err, "ExecutionAlreadyExists") || tries >= 3 {
 			return nil, fmt.Errorf("start execution %s: %w", p.ExecutionName, err)
 		}
 		d, derr := c.describe(ctx, p.ExecutionArn)
@@ -282,7 +282,7 @@ func (c *Client) probeAttempts(ctx context.Context, project, configName, release
 				pr.last, pr.lastStatus = n, d.Status
 			}
 			return true, nil
-		case isCode(err, "ExecutionDoesNotExist"):
+		case awserr.Is(err, "ExecutionDoesNotExist"):
 			return false, nil
 		default:
 			return false, c.stateMachineError(fmt.Sprintf("look up attempt %d of release %s", n, releaseID), err)
@@ -363,7 +363,7 @@ func (c *Client) upload(ctx context.Context, p *Plan) (uploaded bool, err error)
 	switch {
 	case err == nil:
 		return true, nil
-	case isCode(err, "PreconditionFailed"):
+	case awserr.Is(err, "PreconditionFailed"):
 		return false, nil
 	}
 	return false, fmt.Errorf("upload release to s3://%s/%s: %w", c.Bucket, p.Key, err)
@@ -433,11 +433,6 @@ func (e *AccountsError) Error() string {
 	return fmt.Sprintf("deploys of %s are running in accounts %s: say which with --account (or a release file)", e.Scope, strings.Join(e.Accounts, ", "))
 }
 
-func isCode(err error, code string) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == code
-}
-
 // isFor reads an execution's input and says whether it is a deploy of s.
 func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, s Scope) (Input, bool, error) {
 	var in Input
@@ -454,7 +449,7 @@ func (c *Client) isFor(ctx context.Context, e sfntypes.ExecutionListItem, s Scop
 // stateMachineError explains the usual first-day mistake: pointing odin at a
 // region or account where the deployer is not deployed.
 func (c *Client) stateMachineError(doing string, err error) error {
-	if isCode(err, "StateMachineDoesNotExist") {
+	if awserr.Is(err, "StateMachineDoesNotExist") {
 		return fmt.Errorf("%s: the deployer state machine %s does not exist; deploy it there (see the README, Running against AWS) or point --state-machine, --region or --backend at the right one", doing, c.StateMachineArn)
 	}
 	return fmt.Errorf("%s: %w", doing, err)

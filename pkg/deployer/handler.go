@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/smithy-go"
+
+	"github.com/odin-deploy/odin/pkg/awserr"
 )
 
 // Storage is the part of S3 the deployer uses.
@@ -195,7 +195,7 @@ func (h *Handler) readRelease(ctx context.Context, st *State) ([]byte, error) {
 		ChecksumMode: s3types.ChecksumModeEnabled,
 	})
 	if err != nil {
-		if isCode(err, "NoSuchKey", "NotFound", "NoSuchBucket") {
+		if awserr.Is(err, "NoSuchKey", "NotFound", "NoSuchBucket") {
 			return nil, &BadReleaseError{Msg: fmt.Sprintf("release %s not found: %v", where, err)}
 		}
 		return nil, &StorageError{Msg: fmt.Sprintf("read release %s: %v", where, err)}
@@ -245,17 +245,4 @@ func (h *Handler) deployment(ctx context.Context, st *State, ex execution) (*Dep
 		Started:    st.started(),
 		Deadline:   st.deadline(),
 	}, nil
-}
-
-func isCode(err error, codes ...string) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	for _, c := range codes {
-		if ae.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }

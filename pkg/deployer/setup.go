@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
@@ -68,7 +69,7 @@ func LocalHandler(ep Endpoint, p Provider, logger *slog.Logger) *Handler {
 // changed (a newer odin). It is safe to run on every start.
 func Bootstrap(ctx context.Context, ep Endpoint) (stateMachineArn string, err error) {
 	_, err = ep.S3Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(Bucket)})
-	if err != nil && !isCode(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists") {
+	if err != nil && !awserr.Is(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists") {
 		return "", fmt.Errorf("create bucket %s: %w", Bucket, err)
 	}
 	return EnsureStateMachine(ctx, ep.SFNClient(), ep.Region, ep.Account)
@@ -95,7 +96,7 @@ func EnsureStateMachine(ctx context.Context, c StateMachines, region, account st
 	if err == nil {
 		return aws.ToString(out.StateMachineArn), nil
 	}
-	if !isCode(err, "StateMachineAlreadyExists") {
+	if !awserr.Is(err, "StateMachineAlreadyExists") {
 		return "", fmt.Errorf("create state machine %s: %w", StateMachineName, err)
 	}
 	cur, err := c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/local/asl"
 )
 
@@ -148,7 +149,7 @@ func (h *Handler) lock(ctx context.Context, st *State, ex execution) error {
 			st.LockETag = aws.ToString(out.ETag)
 			return nil
 		}
-		if !isCode(err, "PreconditionFailed", "ConditionalRequestConflict") {
+		if !awserr.Is(err, "PreconditionFailed", "ConditionalRequestConflict") {
 			return &StorageError{Msg: fmt.Sprintf("take lock s3://%s/%s: %v", st.Bucket, key, err)}
 		}
 		held, etag, err := h.readLock(ctx, st)
@@ -211,7 +212,7 @@ func (h *Handler) describeHolder(ctx context.Context, held *lockRecord) holder {
 			hs.busyUntil = out.StopDate.Add(h.StoppedTaskGrace)
 		}
 		return hs
-	case isCode(err, "ExecutionDoesNotExist"):
+	case awserr.Is(err, "ExecutionDoesNotExist"):
 		return holder{status: holderGone}
 	}
 	h.logger().Warn("cannot tell whether the deploy lock's execution still runs; the lock's expiry decides",
@@ -352,7 +353,7 @@ func (h *Handler) readLock(ctx context.Context, st *State) (*lockRecord, string,
 	key := h.lockKey(st)
 	out, err := h.Storage.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
 	if err != nil {
-		if isCode(err, "NoSuchKey", "NotFound") {
+		if awserr.Is(err, "NoSuchKey", "NotFound") {
 			return nil, "", nil
 		}
 		return nil, "", &StorageError{Msg: fmt.Sprintf("read lock s3://%s/%s: %v", st.Bucket, key, err)}
@@ -383,10 +384,10 @@ func (h *Handler) releaseLock(ctx context.Context, st *State, _ execution) error
 		IfMatch: aws.String(st.LockETag),
 	})
 	switch {
-	case err == nil, isCode(err, "NoSuchKey", "NotFound"):
+	case err == nil, awserr.Is(err, "NoSuchKey", "NotFound"):
 		st.LockETag = ""
 		return nil
-	case isCode(err, "PreconditionFailed"):
+	case awserr.Is(err, "PreconditionFailed"):
 		h.logger().Warn("the deploy lock is no longer this execution's; left it", "key", key)
 		st.LockETag = ""
 		return nil
@@ -400,7 +401,7 @@ func (h *Handler) checkHalt(ctx context.Context, st *State) error {
 	key := st.root() + "/halt"
 	out, err := h.Storage.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
 	if err != nil {
-		if isCode(err, "NoSuchKey", "NotFound") {
+		if awserr.Is(err, "NoSuchKey", "NotFound") {
 			return nil
 		}
 		return &StorageError{Msg: fmt.Sprintf("check halt s3://%s/%s: %v", st.Bucket, key, err)}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
@@ -98,8 +99,8 @@ func (p *Provider) removeGroups(ctx context.Context, c *Clients, groups []asgtyp
 		switch {
 		case err == nil:
 			p.log.Info("deleted Auto Scaling group", "name", name)
-		case isCode(err, "ValidationError") && strings.Contains(err.Error(), "not found"):
-		case isCode(err, "ScalingActivityInProgress") && (strings.Contains(err.Error(), "being deleted") || strings.Contains(err.Error(), "Delete in progress")):
+		case awserr.Is(err, "ValidationError") && strings.Contains(err.Error(), "not found"):
+		case awserr.Is(err, "ScalingActivityInProgress") && (strings.Contains(err.Error(), "being deleted") || strings.Contains(err.Error(), "Delete in progress")):
 			// Already being deleted. Any other activity in progress is a
 			// CleanUpError below, which the state machine retries.
 		default:
@@ -180,7 +181,7 @@ func attached(ctx context.Context, c *Clients, name string) ([]string, error) {
 
 // gone says the group no longer exists.
 func gone(err error) bool {
-	return isCode(err, "ValidationError") && strings.Contains(strings.ToLower(err.Error()), "not found")
+	return awserr.Is(err, "ValidationError") && strings.Contains(strings.ToLower(err.Error()), "not found")
 }
 
 // removeTemplates deletes the project and config's launch templates whose
@@ -210,7 +211,7 @@ func (p *Provider) removeTemplates(ctx context.Context, c *Clients, d *deployer.
 			switch {
 			case err == nil:
 				p.log.Info("deleted launch template", "name", aws.ToString(lt.LaunchTemplateName), "id", id)
-			case isCode(err, "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException"):
+			case awserr.Is(err, "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException"):
 			default:
 				errs = append(errs, &deployer.CleanUpError{Msg: fmt.Sprintf("delete launch template %s (%s): %v", aws.ToString(lt.LaunchTemplateName), id, err)})
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/release"
 )
@@ -136,7 +137,7 @@ func ensurePlacementGroup(ctx context.Context, c *Clients, pl *release.Placement
 	if pl.PartitionCount > 0 {
 		in.PartitionCount = aws.Int32(int32(pl.PartitionCount))
 	}
-	if _, err := c.EC2.CreatePlacementGroup(ctx, in); err != nil && !isCode(err, "InvalidPlacementGroup.Duplicate") {
+	if _, err := c.EC2.CreatePlacementGroup(ctx, in); err != nil && !awserr.Is(err, "InvalidPlacementGroup.Duplicate") {
 		return fmt.Errorf("create placement group %s: %w", pl.GroupName, err)
 	}
 	return nil
@@ -176,7 +177,7 @@ func (p *Provider) ensureTemplate(ctx context.Context, c *Clients, d *deployer.D
 			Tags:         ec2Tags(d, service),
 		}},
 	})
-	if isCode(err, "InvalidLaunchTemplateName.AlreadyExistsException") {
+	if awserr.Is(err, "InvalidLaunchTemplateName.AlreadyExistsException") {
 		// Another attempt created it between our describe and our create.
 		t, found, err := findTemplate(ctx, c, d, name)
 		if err == nil && !found {
@@ -196,7 +197,7 @@ func (p *Provider) ensureTemplate(ctx context.Context, c *Clients, d *deployer.D
 // adopts it only if its tags say it is this release's.
 func findTemplate(ctx context.Context, c *Clients, d *deployer.Deployment, name string) (template, bool, error) {
 	out, err := c.EC2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{name}})
-	if isCode(err, "InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound") {
+	if awserr.Is(err, "InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound") {
 		return template{}, false, nil
 	}
 	if err != nil {
@@ -323,7 +324,7 @@ func (p *Provider) ensureGroup(ctx context.Context, c *Clients, d *deployer.Depl
 		})
 	}
 	_, err = c.AutoScaling.CreateAutoScalingGroup(ctx, in)
-	if isCode(err, "AlreadyExists") {
+	if awserr.Is(err, "AlreadyExists") {
 		g, derr := describeGroup(ctx, c, name)
 		if derr != nil {
 			return derr
@@ -400,7 +401,7 @@ func sortedHooks(r *release.Release) []string {
 // anything else (throttling past the SDK's retries, a network failure) is
 // returned as it is.
 func deployErr(err error, doing string) error {
-	if isCode(err, "ValidationError", "InvalidParameterValue", "InvalidParameterCombination", "InvalidParameter",
+	if awserr.Is(err, "ValidationError", "InvalidParameterValue", "InvalidParameterCombination", "InvalidParameter",
 		"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "LimitExceeded", "ResourceContention",
 		"InvalidAMIID.NotFound", "InvalidGroup.NotFound", "InvalidSubnetID.NotFound") {
 		return &deployer.DeployError{Msg: fmt.Sprintf("%s: %v", doing, err)}

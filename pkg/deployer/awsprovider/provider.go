@@ -2,12 +2,9 @@ package awsprovider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/aws/smithy-go"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
@@ -109,17 +106,4 @@ func wrapCall(err error, doing string) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", doing, err)
-}
-
-func isCode(err error, codes ...string) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	for _, c := range codes {
-		if ae.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/release"
 )
@@ -152,7 +153,7 @@ func (p *Provider) resolveImage(ctx context.Context, c *Clients, image string, r
 	}
 	out, err := c.EC2.DescribeImages(ctx, in)
 	if err != nil {
-		if isCode(err, "InvalidAMIID.NotFound", "InvalidAMIID.Malformed") {
+		if awserr.Is(err, "InvalidAMIID.NotFound", "InvalidAMIID.Malformed") {
 			ps.add("image %s does not exist in this account and region (or is not shared with it)", image)
 			return nil
 		}
@@ -334,7 +335,7 @@ func (p *Provider) resolveTargetGroups(ctx context.Context, c *Clients, names []
 	}
 	out, err := c.ELBv2.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: names})
 	if err != nil {
-		if !isCode(err, "TargetGroupNotFound") {
+		if !awserr.Is(err, "TargetGroupNotFound") {
 			return fmt.Errorf("describe target groups %s: %w", strings.Join(names, ", "), err)
 		}
 		// One missing name fails the whole call: ask one by one to say which.
@@ -342,7 +343,7 @@ func (p *Provider) resolveTargetGroups(ctx context.Context, c *Clients, names []
 		for _, n := range names {
 			one, err := c.ELBv2.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{n}})
 			switch {
-			case isCode(err, "TargetGroupNotFound"):
+			case awserr.Is(err, "TargetGroupNotFound"):
 				ps.add("target group %s (service %s) does not exist in this account and region", n, w.service)
 			case err != nil:
 				return fmt.Errorf("describe target group %s: %w", n, err)
@@ -398,7 +399,7 @@ func (p *Provider) resolveELBs(ctx context.Context, c *Clients, names []string, 
 	for _, n := range names {
 		out, err := c.ELB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{n}})
 		switch {
-		case isCode(err, "LoadBalancerNotFound", "AccessPointNotFound"):
+		case awserr.Is(err, "LoadBalancerNotFound", "AccessPointNotFound"):
 			ps.add("classic load balancer %s (service %s) does not exist in this account and region", n, w.service)
 			continue
 		case err != nil:
@@ -443,7 +444,7 @@ func ProfilePath(project, config, service string) string {
 
 func (p *Provider) resolveProfile(ctx context.Context, c *Clients, name string, w who, rs *resolvedService, ps *problems) error {
 	out, err := c.IAM.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
-	if isCode(err, "NoSuchEntity") {
+	if awserr.Is(err, "NoSuchEntity") {
 		ps.add("instance profile %s (service %s) does not exist in this account", name, w.service)
 		return nil
 	}
@@ -483,7 +484,7 @@ func (p *Provider) resolveHooks(ctx context.Context, c *Clients, d *deployer.Dep
 			role := h.Role[strings.LastIndex(h.Role, "/")+1:]
 			_, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
 			switch {
-			case isCode(err, "NoSuchEntity"):
+			case awserr.Is(err, "NoSuchEntity"):
 				ps.add("lifecycle hook %s: role %s does not exist", n, h.Role)
 			case err != nil:
 				return fmt.Errorf("get role %s: %w", h.Role, err)
@@ -493,7 +494,7 @@ func (p *Provider) resolveHooks(ctx context.Context, c *Clients, d *deployer.Dep
 			topics[h.SNS] = true
 			_, err := c.SNS.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(h.SNS)})
 			switch {
-			case isCode(err, "NotFound", "NotFoundException"):
+			case awserr.Is(err, "NotFound", "NotFoundException"):
 				ps.add("lifecycle hook %s: topic %s does not exist", n, h.SNS)
 			case err != nil:
 				return fmt.Errorf("get topic %s: %w", h.SNS, err)

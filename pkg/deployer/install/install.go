@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 )
 
@@ -230,7 +231,7 @@ func upload(ctx context.Context, store Storage, bucket string, code Code) (bool,
 		return false, fmt.Errorf("s3://%s/%s holds other bytes than this odin's function code (sha256 %s): someone else wrote it; "+
 			"inspect it (it would have run as the deployer), delete it, and install again", bucket, key, hex.EncodeToString(sum[:]))
 	}
-	if !isCode(err, "NotFound", "NoSuchKey", "404") {
+	if !awserr.Is(err, "NotFound", "NoSuchKey", "404") {
 		return false, fmt.Errorf("look for s3://%s/%s: %w", bucket, key, err)
 	}
 	_, err = store.PutObject(ctx, &s3.PutObjectInput{

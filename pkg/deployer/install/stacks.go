@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/odin-deploy/odin/pkg/awserr"
 )
 
 // CloudFormation is the part of CloudFormation the installer uses.
@@ -134,7 +136,7 @@ type Info struct {
 func (s *Stacks) Describe(ctx context.Context, name string) (*Info, error) {
 	out, err := s.CF.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 	if err != nil {
-		if isCode(err, "ValidationError") && strings.Contains(err.Error(), "does not exist") {
+		if awserr.Is(err, "ValidationError") && strings.Contains(err.Error(), "does not exist") {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("describe stack %s: %w", name, err)
@@ -208,7 +210,7 @@ func (s *Stacks) Apply(ctx context.Context, st Stack, dryRun bool, onEvent func(
 	if _, err := s.CF.CreateChangeSet(ctx, in); err != nil {
 		// AWS answers an update with nothing to do by a failed change set,
 		// some implementations (moto) by this error.
-		if cur != nil && isCode(err, "ValidationError") && noChanges(err.Error()) {
+		if cur != nil && awserr.Is(err, "ValidationError") && noChanges(err.Error()) {
 			res.Status, res.Outputs = cur.Status, cur.Outputs
 			return res, nil
 		}
@@ -379,7 +381,7 @@ func (s *Stacks) newEvents(ctx context.Context, name string, since time.Time, se
 	for page := 0; page < 20; page++ {
 		resp, err := s.CF.DescribeStackEvents(ctx, in)
 		if err != nil {
-			if isCode(err, "ValidationError") && strings.Contains(err.Error(), "does not exist") {
+			if awserr.Is(err, "ValidationError") && strings.Contains(err.Error(), "does not exist") {
 				break
 			}
 			return nil, fmt.Errorf("describe events of stack %s: %w", name, err)
@@ -467,17 +469,4 @@ func shortErr(err error) string {
 		msg = msg[:97] + "..."
 	}
 	return msg
-}
-
-func isCode(err error, codes ...string) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	for _, c := range codes {
-		if ae.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }
