@@ -99,7 +99,7 @@ func (p *Provider) removeGroups(ctx context.Context, c *Clients, groups []asgtyp
 		switch {
 		case err == nil:
 			p.log.Info("deleted Auto Scaling group", "name", name)
-		case awserr.Is(err, "ValidationError") && strings.Contains(err.Error(), "not found"):
+		case gone(err):
 		case awserr.Is(err, "ScalingActivityInProgress") && (strings.Contains(err.Error(), "being deleted") || strings.Contains(err.Error(), "Delete in progress")):
 			// Already being deleted. Any other activity in progress is a
 			// CleanUpError below, which the state machine retries.

@@ -186,7 +186,7 @@ func (p *Provider) ensureTemplate(ctx context.Context, c *Clients, d *deployer.D
 		return t, err
 	}
 	if err != nil {
-		return template{}, deployErr(err, "create launch template "+name)
+		return template{}, fmt.Errorf("create launch template %s: %w", name, err)
 	}
 	lt := out.LaunchTemplate
 	p.log.Info("created launch template", "name", name, "id", aws.ToString(lt.LaunchTemplateId), "release", d.ReleaseID)
@@ -335,7 +335,7 @@ func (p *Provider) ensureGroup(ctx context.Context, c *Clients, d *deployer.Depl
 		return adoptable(*g, d, service)
 	}
 	if err != nil {
-		return deployErr(err, "create Auto Scaling group "+name)
+		return fmt.Errorf("create Auto Scaling group %s: %w", name, err)
 	}
 	p.log.Info("created Auto Scaling group", "name", name, "capacity", target, "first_step", first, "release", d.ReleaseID)
 	return nil
@@ -394,17 +394,4 @@ func sortedHooks(r *release.Release) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// deployErr gives a refused create its task error: a request AWS rejects as
-// invalid will be rejected again, so it is a DeployError (rolled back now);
-// anything else (throttling past the SDK's retries, a network failure) is
-// returned as it is.
-func deployErr(err error, doing string) error {
-	if awserr.Is(err, "ValidationError", "InvalidParameterValue", "InvalidParameterCombination", "InvalidParameter",
-		"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "LimitExceeded", "ResourceContention",
-		"InvalidAMIID.NotFound", "InvalidGroup.NotFound", "InvalidSubnetID.NotFound") {
-		return &deployer.DeployError{Msg: fmt.Sprintf("%s: %v", doing, err)}
-	}
-	return fmt.Errorf("%s: %w", doing, err)
 }

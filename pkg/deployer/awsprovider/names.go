@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -106,7 +107,7 @@ func groupTags(d *deployer.Deployment, service string, capacity int) []asgtypes.
 	add := func(k, v string, propagate bool) {
 		out = append(out, asgtypes.Tag{
 			Key: &k, Value: &v, PropagateAtLaunch: &propagate,
-			ResourceId: &name, ResourceType: strPtr("auto-scaling-group"),
+			ResourceId: &name, ResourceType: aws.String("auto-scaling-group"),
 		})
 	}
 	for _, kv := range releaseTags(d, service) {
@@ -122,12 +123,10 @@ func groupTags(d *deployer.Deployment, service string, capacity int) []asgtypes.
 func ec2Tags(d *deployer.Deployment, service string) []ec2types.Tag {
 	var out []ec2types.Tag
 	for _, kv := range releaseTags(d, service) {
-		out = append(out, ec2types.Tag{Key: strPtr(kv[0]), Value: strPtr(kv[1])})
+		out = append(out, ec2types.Tag{Key: aws.String(kv[0]), Value: aws.String(kv[1])})
 	}
 	return out
 }
-
-func strPtr(s string) *string { return &s }
 
 // asgTag is the value of key on a group, and whether it has it.
 func asgTag(g asgtypes.AutoScalingGroup, key string) (string, bool) {
