@@ -5,7 +5,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -23,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
 // Kinds of backend.
@@ -92,9 +91,6 @@ type Backend struct {
 	http  aws.HTTPClient
 }
 
-// HealthPath is where the local backend answers who it is.
-const HealthPath = "/_odin/health"
-
 // AWSRehearsal says where the local backend sends the deployer's AWS
 // provider calls (its --aws-endpoint), or "" when it refuses target aws
 // releases. It is "" on the aws backend.
@@ -104,32 +100,12 @@ func (b *Backend) AWSRehearsal(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.local.URL+HealthPath, nil)
-	if err != nil {
-		return "", err
-	}
-	const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	creds := aws.Credentials{AccessKeyID: b.local.AccessKeyID, SecretAccessKey: b.local.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "s3", b.local.Region, time.Now()); err != nil {
-		return "", err
-	}
 	client := b.http
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := client.Do(req)
+	h, err := server.Ask(ctx, server.Endpoint(b.local), client)
 	if err != nil {
-		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
-	}
-	defer resp.Body.Close()
-	var h struct {
-		AWSEndpoint string `json:"awsEndpoint"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("ask the local backend how it deploys target aws: %s", resp.Status)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
 		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
 	}
 	return h.AWSEndpoint, nil

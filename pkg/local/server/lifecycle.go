@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -88,25 +89,35 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 func healthy(ctx context.Context, info *runInfo) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, info.URL+HealthPath, nil)
+	h, err := Ask(ctx, info.Endpoint, http.DefaultClient)
+	return err == nil && h.Instance != "" && h.Instance == info.Instance
+}
+
+// Ask asks the server at ep who it is, signed with ep's credentials: only a
+// holder of them learns its instance and where it rehearses target aws.
+func Ask(ctx context.Context, ep Endpoint, client aws.HTTPClient) (Health, error) {
+	var h Health
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.URL+HealthPath, nil)
 	if err != nil {
-		return false
+		return h, err
 	}
 	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	creds := aws.Credentials{AccessKeyID: info.AccessKeyID, SecretAccessKey: info.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "s3", info.Region, time.Now()); err != nil {
-		return false
+	creds := aws.Credentials{AccessKeyID: ep.AccessKeyID, SecretAccessKey: ep.SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "s3", ep.Region, time.Now()); err != nil {
+		return h, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return false
+		return h, err
 	}
 	defer resp.Body.Close()
-	var h health
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&h) != nil {
-		return false
+	if resp.StatusCode != http.StatusOK {
+		return h, fmt.Errorf("%s answered %s", ep.URL+HealthPath, resp.Status)
 	}
-	return h.Instance != "" && h.Instance == info.Instance
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
+		return h, fmt.Errorf("%s: %w", ep.URL+HealthPath, err)
+	}
+	return h, nil
 }
 
 // Probe reports whether a healthy server runs for dataDir, and where.

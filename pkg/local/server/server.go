@@ -406,11 +406,11 @@ func (s *Server) writeRunFiles() error {
 	return nil
 }
 
-// health is the health answer. Anyone on the machine can ask, so without a
+// Health is the health answer. Anyone on the machine can ask, so without a
 // signature it says nothing about the machine (no pid, no paths) and leaves
 // out the instance: only a holder of the credentials learns it, so a process
 // that takes the port after the server died cannot pass for it.
-type health struct {
+type Health struct {
 	Status   string `json:"status"`
 	Version  string `json:"version,omitempty"`
 	Instance string `json:"instance,omitempty"`
@@ -488,7 +488,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) string {
-	h := health{Status: "ok", Version: s.version}
+	h := Health{Status: "ok", Version: s.version}
 	if r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Signature") {
 		if _, err := s.verifier.Verify(r); err != nil {
 			var se *sigv4.Error
