@@ -231,18 +231,24 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 // user, or the session of an assumed role such as an SSO login), in the
 // characters and length STS allows.
 func SessionName(callerArn string) string {
-	name := callerArn[strings.LastIndexAny(callerArn, "/:")+1:]
-	clean := []byte("odin-")
-	for i := 0; i < len(name) && len(clean) < 64; i++ {
-		switch c := name[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("_+=,.@-", c) >= 0:
-			clean = append(clean, c)
-		}
-	}
-	if len(clean) == len("odin-") {
+	name := STSName(callerArn[strings.LastIndexAny(callerArn, "/:")+1:], 64-len("odin-"))
+	if name == "" {
 		return "odin"
 	}
-	return string(clean)
+	return "odin-" + name
+}
+
+// STSName keeps the characters STS allows in role session names and source
+// identities ([\w+=,.@-]) of s, up to n bytes.
+func STSName(s string, n int) string {
+	out := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(out) < n; i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("_+=,.@-", c) >= 0:
+			out = append(out, c)
+		}
+	}
+	return string(out)
 }
 
 func setEndpoint(dst **string, endpoint string) {

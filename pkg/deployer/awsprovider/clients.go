@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/odin-deploy/odin/pkg/backend"
 )
 
 // EC2 is the part of EC2 the provider uses.
@@ -195,7 +197,7 @@ func (ss *Sessions) endpoint(dst **string) {
 // SessionName is the role session name for an execution: its name (the last
 // part of its ARN), in the characters and the 64 bytes STS allows.
 func SessionName(execution string) string {
-	name := clean(execution[strings.LastIndex(execution, ":")+1:], 64)
+	name := backend.STSName(execution[strings.LastIndex(execution, ":")+1:], 64)
 	if len(name) < 2 {
 		return "odin-deployer"
 	}
@@ -207,22 +209,9 @@ func SessionName(execution string) string {
 // CloudTrail records on every call made with the role, and which any role
 // chained from it keeps.
 func SourceIdentity(deployedBy string) string {
-	name := clean(deployedBy[strings.LastIndexAny(deployedBy, "/:")+1:], 64)
+	name := backend.STSName(deployedBy[strings.LastIndexAny(deployedBy, "/:")+1:], 64)
 	if len(name) < 2 {
 		return ""
 	}
 	return name
-}
-
-// clean keeps the characters STS allows in session names and source
-// identities ([\w+=,.@-]), up to n bytes.
-func clean(s string, n int) string {
-	out := make([]byte, 0, min(len(s), n))
-	for i := 0; i < len(s) && len(out) < n; i++ {
-		switch c := s[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("_+=,.@-", c) >= 0:
-			out = append(out, c)
-		}
-	}
-	return string(out)
 }
