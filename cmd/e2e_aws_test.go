@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider/awstest"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -282,6 +284,14 @@ func TestAWSReleaseRefusedWithoutRehearsal(t *testing.T) {
 	code, out, _ = o.run(ctx, "history", "--all", "--output", "json")
 	if code != 0 || strings.Contains(out, "deploy-shop_prod") {
 		t.Errorf("a refused deploy started an execution (exit %d):\n%s", code, out)
+	}
+	objs, err := deployer.Endpoint(o.backend.Endpoint()).S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: aws.String(deployer.Bucket), Prefix: aws.String(rehearsalAccount + "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs.Contents) != 0 {
+		t.Errorf("a refused deploy uploaded %d objects, the first %s", len(objs.Contents), aws.ToString(objs.Contents[0].Key))
 	}
 }
 
