@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -413,7 +414,7 @@ func changeLines(rep *install.Report) []string {
 	var out []string
 	for _, s := range rep.Stacks {
 		out = append(out, fmt.Sprintf("%s: %s", s.Stack, changeLine(s)))
-		for _, k := range sortedKeys(s.Params) {
+		for _, k := range slices.Sorted(maps.Keys(s.Params)) {
 			out = append(out, fmt.Sprintf("  param   %-28s %s", k, s.Params[k]))
 		}
 		for _, c := range s.Changes {
@@ -477,13 +478,4 @@ func packageCode(ctx context.Context, opts *InstallOptions) (install.Code, error
 		return install.Code{}, err
 	}
 	return install.Code{Zip: zip, From: from}, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,8 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,7 @@ func (p *Provider) Deploy(ctx context.Context, d *deployer.Deployment) error {
 	if err != nil {
 		return wrapCall(err, "resolve resources")
 	}
-	for _, name := range sortedServices(d.Release) {
+	for _, name := range slices.Sorted(maps.Keys(d.Release.Services)) {
 		if err := p.deployService(ctx, c, d, res, name); err != nil {
 			return err
 		}
@@ -311,7 +312,7 @@ func (p *Provider) ensureGroup(ctx context.Context, c *Clients, d *deployer.Depl
 	if len(rs.targetGroups)+len(rs.elbs) > 0 {
 		in.HealthCheckType = aws.String("ELB")
 	}
-	for _, hook := range sortedHooks(d.Release) {
+	for _, hook := range slices.Sorted(maps.Keys(d.Release.Lifecycle)) {
 		h := d.Release.Lifecycle[hook]
 		in.LifecycleHookSpecificationList = append(in.LifecycleHookSpecificationList, asgtypes.LifecycleHookSpecification{
 			LifecycleHookName:     aws.String(hook),
@@ -385,13 +386,4 @@ func describeGroup(ctx context.Context, c *Clients, name string) (*asgtypes.Auto
 		}
 	}
 	return nil, nil
-}
-
-func sortedHooks(r *release.Release) []string {
-	names := make([]string, 0, len(r.Lifecycle))
-	for n := range r.Lifecycle {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

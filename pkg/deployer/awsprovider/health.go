@@ -3,6 +3,7 @@ package awsprovider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -35,7 +36,7 @@ func (p *Provider) Health(ctx context.Context, d *deployer.Deployment) (*deploye
 	}
 	hl := &deployer.Health{Healthy: true, Services: map[string]*deployer.ServiceHealth{}}
 	var fatal error
-	for _, name := range sortedServices(d.Release) {
+	for _, name := range slices.Sorted(maps.Keys(d.Release.Services)) {
 		sh, healthy, err := p.serviceHealth(ctx, c, d, name)
 		if sh != nil {
 			hl.Services[name] = sh

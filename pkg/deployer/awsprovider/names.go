@@ -3,7 +3,8 @@ package awsprovider
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,12 +79,7 @@ func releaseTags(d *deployer.Deployment, service string) [][2]string {
 	}
 	if d.Release != nil {
 		if s := d.Release.Services[service]; s != nil {
-			keys := make([]string, 0, len(s.Tags))
-			for k := range s.Tags {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
 				if !odinTag(k) {
 					tags = append(tags, [2]string{k, s.Tags[k]})
 				}

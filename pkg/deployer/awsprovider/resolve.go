@@ -3,7 +3,9 @@ package awsprovider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,7 +102,7 @@ func (p *Provider) resolve(ctx context.Context, c *Clients, d *deployer.Deployme
 	if err := p.resolveSubnets(ctx, c, r.Subnets, res, &ps); err != nil {
 		return nil, err
 	}
-	for _, name := range sortedServices(r) {
+	for _, name := range slices.Sorted(maps.Keys(r.Services)) {
 		s := r.Services[name]
 		w := who{d.Project, d.Config, name}
 		rs := &resolvedService{}
@@ -132,15 +134,6 @@ func (p *Provider) resolve(ctx context.Context, c *Clients, d *deployer.Deployme
 	}
 	res.groups = groups
 	return res, ps.err(d)
-}
-
-func sortedServices(r *release.Release) []string {
-	names := make([]string, 0, len(r.Services))
-	for n := range r.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func (p *Provider) resolveImage(ctx context.Context, c *Clients, image string, res *resolved, ps *problems) error {
@@ -471,11 +464,7 @@ func (p *Provider) resolveProfile(ctx context.Context, c *Clients, name string, 
 // resolveHooks checks that each lifecycle hook's role and topic exist in
 // the release's account.
 func (p *Provider) resolveHooks(ctx context.Context, c *Clients, d *deployer.Deployment, ps *problems) error {
-	names := make([]string, 0, len(d.Release.Lifecycle))
-	for n := range d.Release.Lifecycle {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(d.Release.Lifecycle))
 	roles, topics := map[string]bool{}, map[string]bool{}
 	for _, n := range names {
 		h := d.Release.Lifecycle[n]

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -190,20 +192,11 @@ func (s *Stacks) Apply(ctx context.Context, st Stack, dryRun bool, onEvent func(
 		Capabilities:  []cftypes.Capability{cftypes.CapabilityCapabilityNamedIam},
 		Description:   aws.String("odin deployer install"),
 	}
-	keys := make([]string, 0, len(st.Params))
-	for k := range st.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(st.Params))
 	for _, k := range keys {
 		in.Parameters = append(in.Parameters, cftypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(st.Params[k])})
 	}
-	tkeys := make([]string, 0, len(st.Tags))
-	for k := range st.Tags {
-		tkeys = append(tkeys, k)
-	}
-	sort.Strings(tkeys)
-	for _, k := range tkeys {
+	for _, k := range slices.Sorted(maps.Keys(st.Tags)) {
 		in.Tags = append(in.Tags, cftypes.Tag{Key: aws.String(k), Value: aws.String(st.Tags[k])})
 	}
 	res := &Result{Stack: st.Name, DryRun: dryRun}
