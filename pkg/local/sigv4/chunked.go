@@ -111,7 +111,7 @@ func (c *chunkedBody) next() error {
 	sum := sha256.Sum256(data)
 	sts := "AWS4-HMAC-SHA256-PAYLOAD\n" + c.amzDate + "\n" + c.scope + "\n" + c.prev + "\n" + emptySHA256 + "\n" + hex.EncodeToString(sum[:])
 	want := hex.EncodeToString(hmacSHA256(c.key, sts))
-	if want != strings.ToLower(sig) {
+	if !hashEqual(want, sig) {
 		return fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "a chunk signature of the streaming body does not match")
 	}
 	c.prev = want

@@ -3,12 +3,10 @@
 package sigv4
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -30,10 +28,15 @@ const (
 	amzDateFormat = "20060102T150405Z"
 	// MaxSkew is how far X-Amz-Date may be from the server's clock, as AWS allows.
 	MaxSkew = 15 * time.Minute
-	// maxBufferedBody bounds the body read to hash a request that carries no
-	// x-amz-content-sha256 (the JSON APIs): Step Functions' largest request,
-	// a 1 MiB definition, fits with room.
+	// maxBufferedBody bounds the body of a request to the JSON and query
+	// APIs (Step Functions, STS): Step Functions' largest request, a 1 MiB
+	// definition, fits with room.
 	maxBufferedBody = 8 << 20
+	// MaxS3Body bounds an S3 request's body: S3's largest single PUT, 5 GiB.
+	MaxS3Body = 5 << 30
+	// memBody is how much of a body is held in memory while it is verified;
+	// the rest goes to a spool file (Verifier.SpoolDir).
+	memBody = 1 << 20
 )
 
 // Error codes, as S3 names them; the server maps them to each API's shape.
@@ -46,6 +49,11 @@ const (
 	CodeContentSHA256Mismatch  = "XAmzContentSHA256Mismatch"
 	CodeMissingContentSHA256   = "InvalidRequest"
 	CodeUnsupportedPayloadHash = "NotImplemented"
+	// CodeHeadersNotSigned is S3's answer to a request carrying x-amz-*
+	// headers its signature does not cover (Error.HeadersNotSigned names them).
+	CodeHeadersNotSigned = "AccessDenied"
+	CodeEntityTooLarge   = "EntityTooLarge"
+	CodeInternal         = "InternalError"
 )
 
 // Error is a refused request. Status is the HTTP status AWS answers with.
@@ -53,6 +61,9 @@ type Error struct {
 	Code    string
 	Message string
 	Status  int
+	// HeadersNotSigned lists, comma-separated, the x-amz-* headers a request
+	// carried outside its signature (CodeHeadersNotSigned).
+	HeadersNotSigned string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -69,6 +80,9 @@ type Verifier struct {
 	// engine's clock: tests that fast-forward Wait states still sign with
 	// the real time.
 	Now func() time.Time
+	// SpoolDir holds, while it is verified, the part of a request body
+	// beyond what is kept in memory; "" is the system's temporary directory.
+	SpoolDir string
 }
 
 // Request is what a verified request was signed for.
@@ -140,10 +154,16 @@ func redactCredential(v string) string {
 	return v
 }
 
-// Verify checks r's signature. On success it may replace r.Body with a reader
-// that checks the payload as it is read (the returned error from Read is then
-// an *Error with CodeContentSHA256Mismatch) or decodes a signed chunked body.
-func (v *Verifier) Verify(r *http.Request) (*Request, error) {
+// Verify checks r's signature and then its whole payload, before any handler
+// sees a byte of it: on success r.Body is the verified payload (a signed
+// chunked body decoded), and the caller must Close it, which removes any spool
+// file. A body whose SHA-256 is not the signed one, a chunk whose signature
+// does not match and an x-amz-* header outside the signature are all refused
+// here, so no handler can act on a prefix or on an unsigned header.
+//
+// The one payload not verified is S3's UNSIGNED-PAYLOAD, which a client
+// chooses to send unsigned, as on AWS.
+func (v *Verifier) Verify(r *http.Request) (_ *Request, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Has("X-Amz-Signature") {
@@ -183,28 +203,41 @@ func (v *Verifier) Verify(r *http.Request) (*Request, error) {
 	if !contains(a.signedHeaders, "host") {
 		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "the signed headers must include host")
 	}
+	if err := checkSignedAmzHeaders(r.Header, a.signedHeaders); err != nil {
+		return nil, err
+	}
 
+	// S3 signs the payload hash it sends in x-amz-content-sha256; the JSON
+	// and query APIs sign the hash of the body itself, whatever such a
+	// header says, so their body is read (bounded) before the signature.
 	payload := r.Header.Get("X-Amz-Content-Sha256")
-	var body []byte
-	switch {
-	case payload == "" && a.service == "s3":
-		return nil, fail(http.StatusBadRequest, CodeMissingContentSHA256, "missing required header for this request: x-amz-content-sha256")
-	case payload == "":
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
+	var body *spooledBody
+	defer func() {
+		if body != nil && err != nil {
+			body.Close()
+		}
+	}()
+	if a.service == "s3" {
+		switch {
+		case payload == "":
+			return nil, fail(http.StatusBadRequest, CodeMissingContentSHA256, "missing required header for this request: x-amz-content-sha256")
+		case payload == UnsignedPayload, payload == StreamingPayload, isHexSHA256(payload):
+		default:
+			return nil, fail(http.StatusNotImplemented, CodeUnsupportedPayloadHash,
+				"x-amz-content-sha256 %q is not supported by the local backend (use a hex SHA-256, UNSIGNED-PAYLOAD or %s over plain HTTP)", payload, StreamingPayload)
+		}
+	} else {
+		var sum string
+		body, sum, err = v.spool(r.Body, maxBufferedBody)
 		if err != nil {
-			return nil, fmt.Errorf("read request body: %w", err)
+			return nil, err
 		}
-		if len(body) > maxBufferedBody {
-			return nil, fail(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body is larger than %d bytes", maxBufferedBody)
+		if payload != "" && !hashEqual(payload, sum) {
+			err = fail(http.StatusBadRequest, CodeContentSHA256Mismatch,
+				"the provided x-amz-content-sha256 header does not match what was computed (computed %s); %s signs the body itself", sum, a.service)
+			return nil, err
 		}
-		sum := sha256.Sum256(body)
-		payload = hex.EncodeToString(sum[:])
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	case payload == UnsignedPayload, payload == StreamingPayload:
-	case isHexSHA256(payload):
-	default:
-		return nil, fail(http.StatusNotImplemented, CodeUnsupportedPayloadHash,
-			"x-amz-content-sha256 %q is not supported by the local backend (use a hex SHA-256, UNSIGNED-PAYLOAD or %s over plain HTTP)", payload, StreamingPayload)
+		payload = sum
 	}
 
 	key := signingKey(v.SecretAccessKey, a.date, a.region, a.service)
@@ -213,25 +246,67 @@ func (v *Verifier) Verify(r *http.Request) (*Request, error) {
 	for _, uri := range canonicalURIs(r, a.service) {
 		creq := canonicalRequest(r, uri, a.signedHeaders, payload)
 		sts := stringToSign(rawDate, scope, creq)
-		if hmac.Equal([]byte(hex.EncodeToString(hmacSHA256(key, sts))), []byte(strings.ToLower(a.signature))) {
+		if hashEqual(hex.EncodeToString(hmacSHA256(key, sts)), a.signature) {
 			matched = true
 			break
 		}
 	}
 	if !matched {
-		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch,
+		err = fail(http.StatusForbidden, CodeSignatureDoesNotMatch,
 			"the request signature we calculated does not match the signature you provided; check your secret access key and signing method (`odin local env`)")
+		return nil, err
 	}
 
 	switch {
+	case body != nil: // read and hashed above
 	case payload == StreamingPayload:
-		if err := v.decodeStreaming(r, key, rawDate, scope, a.signature); err != nil {
+		if err = v.decodeStreaming(r, key, rawDate, scope, a.signature); err != nil {
 			return nil, err
 		}
-	case isHexSHA256(payload) && body == nil:
-		r.Body = &checkedBody{r: r.Body, h: sha256.New(), want: payload}
+		if body, _, err = v.spool(r.Body, MaxS3Body); err != nil {
+			return nil, err
+		}
+	case isHexSHA256(payload):
+		var sum string
+		if body, sum, err = v.spool(r.Body, MaxS3Body); err != nil {
+			return nil, err
+		}
+		if !hashEqual(sum, payload) {
+			err = fail(http.StatusBadRequest, CodeContentSHA256Mismatch,
+				"the provided x-amz-content-sha256 header does not match what was computed (computed %s)", sum)
+			return nil, err
+		}
+	}
+	if body != nil {
+		r.Body = body
 	}
 	return &Request{Service: a.service, Region: a.region, Date: date, PayloadHash: payload}, nil
+}
+
+// checkSignedAmzHeaders refuses x-amz-* headers that the signature does not
+// cover, as S3 does: obeying one (x-amz-copy-source, x-amz-tagging, ...)
+// would let anyone who sees a signed request turn it into another.
+func checkSignedAmzHeaders(h http.Header, signed []string) error {
+	var unsigned []string
+	for name := range h {
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "x-amz-") && !contains(signed, lower) {
+			unsigned = append(unsigned, lower)
+		}
+	}
+	if len(unsigned) == 0 {
+		return nil
+	}
+	sort.Strings(unsigned)
+	e := fail(http.StatusForbidden, CodeHeadersNotSigned, "There were headers present in the request which were not signed: %s", strings.Join(unsigned, ", "))
+	e.HeadersNotSigned = strings.Join(unsigned, ",")
+	return e
+}
+
+// hashEqual compares two hex digests or signatures in constant time, case
+// insensitively as AWS does.
+func hashEqual(a, b string) bool {
+	return hmac.Equal([]byte(strings.ToLower(a)), []byte(strings.ToLower(b)))
 }
 
 func contains(list []string, s string) bool {
@@ -395,33 +470,6 @@ func signingKey(secret, date, region, service string) []byte {
 	return hmacSHA256(k, "aws4_request")
 }
 
-// checkedBody fails the read that reaches EOF when the body's SHA-256 is not
-// the one the client signed, so a handler never commits a tampered body.
-type checkedBody struct {
-	r io.ReadCloser
-	h interface {
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-	}
-	want string
-	done bool
-}
-
-func (c *checkedBody) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.h.Write(p[:n])
-	if err == io.EOF && !c.done {
-		c.done = true
-		if got := hex.EncodeToString(c.h.Sum(nil)); got != c.want {
-			return n, fail(http.StatusBadRequest, CodeContentSHA256Mismatch,
-				"the provided x-amz-content-sha256 header does not match what was computed (computed %s)", got)
-		}
-	}
-	return n, err
-}
-
-func (c *checkedBody) Close() error { return c.r.Close() }
-
 // maxPresignExpiry is S3's limit on X-Amz-Expires (7 days).
 const maxPresignExpiry = 7 * 24 * time.Hour
 
@@ -467,11 +515,14 @@ func (v *Verifier) verifyPresigned(r *http.Request) (*Request, error) {
 	if !contains(a.signedHeaders, "host") {
 		return nil, fail(http.StatusForbidden, CodeSignatureDoesNotMatch, "the signed headers must include host")
 	}
+	if err := checkSignedAmzHeaders(r.Header, a.signedHeaders); err != nil {
+		return nil, err
+	}
 	key := signingKey(v.SecretAccessKey, a.date, a.region, a.service)
 	scope := strings.Join([]string{a.date, a.region, a.service, "aws4_request"}, "/")
 	for _, uri := range canonicalURIs(r, a.service) {
 		sts := stringToSign(rawDate, scope, canonicalRequest(r, uri, a.signedHeaders, UnsignedPayload))
-		if hmac.Equal([]byte(hex.EncodeToString(hmacSHA256(key, sts))), []byte(strings.ToLower(a.signature))) {
+		if hashEqual(hex.EncodeToString(hmacSHA256(key, sts)), a.signature) {
 			return &Request{Service: a.service, Region: a.region, Date: date, PayloadHash: UnsignedPayload}, nil
 		}
 	}

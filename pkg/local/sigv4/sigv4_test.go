@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -157,16 +158,106 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-func TestVerifyBodyMismatchFailsOnRead(t *testing.T) {
-	r := signed(t, "PUT", "/bkt/k", "signed body", "s3", testSecret, signTime, nil, true)
-	r.Body = io.NopCloser(strings.NewReader("tampered body"))
-	if _, err := verifier().Verify(r); err != nil {
-		t.Fatalf("Verify: %v", err)
+// A body other than the signed one is refused by Verify itself, before any
+// handler reads a byte: in memory, spooled past the memory threshold, and for
+// the JSON APIs that sign the body's own hash. A handler that stops reading
+// early (an XML decoder at its closing tag) can no longer act on it.
+func TestVerifyRefusesAnotherBodyBeforeTheHandler(t *testing.T) {
+	big := strings.Repeat("x", memBody+10)
+	cases := []struct {
+		name, service, signed, sent string
+		header                      http.Header
+		code                        string
+	}{
+		{"s3 small", "s3", "<Delete><Object><Key>a</Key></Object></Delete>", "<Delete><Object><Key>b</Key></Object></Delete>", nil, CodeContentSHA256Mismatch},
+		{"s3 prefix then more", "s3", "<Delete/>", "<Delete/>trailing", nil, CodeContentSHA256Mismatch},
+		{"s3 spooled", "s3", big, big[:len(big)-1] + "y", nil, CodeContentSHA256Mismatch},
+		{"states", "states", `{"name":"a"}`, `{"name":"b"}`, nil, CodeSignatureDoesNotMatch},
+		{"states with a false header", "states", `{"name":"a"}`, `{"name":"b"}`, http.Header{"X-Amz-Content-Sha256": {hashHex(`{"name":"a"}`)}}, CodeContentSHA256Mismatch},
+		{"states unsigned payload", "states", `{"name":"a"}`, `{"name":"b"}`, http.Header{"X-Amz-Content-Sha256": {UnsignedPayload}}, CodeContentSHA256Mismatch},
+		{"sts", "sts", "Action=GetCallerIdentity&Version=2011-06-15", "Action=AssumeRole&Version=2011-06-15", nil, CodeSignatureDoesNotMatch},
 	}
-	_, err := io.ReadAll(r.Body)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spool := t.TempDir()
+			r := signed(t, "POST", "/bkt?delete", c.signed, c.service, testSecret, signTime, c.header, c.service == "s3")
+			r.Body = io.NopCloser(strings.NewReader(c.sent))
+			v := verifier()
+			v.SpoolDir = spool
+			_, err := v.Verify(r)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != c.code {
+				t.Fatalf("Verify = %v, want %s", err, c.code)
+			}
+			if left, _ := os.ReadDir(spool); len(left) != 0 {
+				t.Errorf("spool files left after a refusal: %v", left)
+			}
+		})
+	}
+}
+
+// A verified body reads back exactly, from memory or from the spool, and
+// Close removes the spool file.
+func TestVerifySpoolsLargeBodies(t *testing.T) {
+	for _, size := range []int{0, 10, memBody - 1, memBody, memBody + 1, 3*memBody + 7} {
+		body := strings.Repeat("ab", size/2+1)[:size]
+		spool := t.TempDir()
+		r := signed(t, "PUT", "/bkt/k", body, "s3", testSecret, signTime, nil, true)
+		v := verifier()
+		v.SpoolDir = spool
+		if _, err := v.Verify(r); err != nil {
+			t.Fatalf("%d bytes: Verify: %v", size, err)
+		}
+		got, err := io.ReadAll(r.Body)
+		if err != nil || string(got) != body {
+			t.Fatalf("%d bytes: read %d bytes, %v", size, len(got), err)
+		}
+		if err := r.Body.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := os.ReadDir(spool); len(left) != 0 {
+			t.Errorf("%d bytes: spool files left after Close: %v", size, left)
+		}
+	}
+}
+
+// An x-amz-* header outside the signature is refused with S3's error, naming
+// it, whether the request is signed in its header or presigned: obeyed, an
+// unsigned x-amz-copy-source turned a signed PUT into a copy.
+func TestVerifyRefusesUnsignedAmzHeaders(t *testing.T) {
+	for _, service := range []string{"s3", "states", "sts"} {
+		t.Run(service, func(t *testing.T) {
+			r := signed(t, "PUT", "/bkt/k", "body", service, testSecret, signTime, nil, service == "s3")
+			if _, err := verifier().Verify(r); err != nil {
+				t.Fatalf("the signed request: %v", err)
+			}
+			r = signed(t, "PUT", "/bkt/k", "body", service, testSecret, signTime, nil, service == "s3")
+			r.Header.Set("X-Amz-Copy-Source", "/bkt/secret")
+			r.Header.Set("x-amz-meta-b", "1")
+			_, err := verifier().Verify(r)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeHeadersNotSigned || e.Status != http.StatusForbidden || e.HeadersNotSigned != "x-amz-copy-source,x-amz-meta-b" {
+				t.Fatalf("Verify = %#v, want %s naming both headers", err, CodeHeadersNotSigned)
+			}
+		})
+	}
+	r := httptest.NewRequest("GET", "/b/k", nil)
+	r.Host = "127.0.0.1:4599"
+	q := r.URL.Query()
+	q.Set("X-Amz-Expires", "60")
+	r.URL.RawQuery = q.Encode()
+	u, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).PresignHTTP(context.Background(),
+		aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret}, r, UnsignedPayload, "s3", "us-east-1", signTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := httptest.NewRequest("GET", u[strings.Index(u, "/b/"):], nil)
+	pr.Host = r.Host
+	pr.Header.Set("X-Amz-Copy-Source", "/b/other")
+	_, err = verifier().Verify(pr)
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeContentSHA256Mismatch {
-		t.Fatalf("read error = %v, want %s", err, CodeContentSHA256Mismatch)
+	if !errors.As(err, &e) || e.Code != CodeHeadersNotSigned {
+		t.Fatalf("presigned with an unsigned header: Verify = %v, want %s", err, CodeHeadersNotSigned)
 	}
 }
 
@@ -218,37 +309,127 @@ func TestStreamingExample(t *testing.T) {
 		t.Errorf("after decoding: Content-Encoding %q, ContentLength %d", r.Header.Get("Content-Encoding"), r.ContentLength)
 	}
 
+	// A wrong signature on any chunk, the last included, is refused by
+	// Verify before the handler sees the chunks before it.
 	r = build(strings.Repeat("0", 64))
-	if _, err := v.Verify(r); err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	_, err = io.ReadAll(r.Body)
+	_, err = v.Verify(r)
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeSignatureDoesNotMatch {
-		t.Fatalf("a wrong final chunk signature: read error = %v, want %s", err, CodeSignatureDoesNotMatch)
+		t.Fatalf("a wrong final chunk signature: Verify = %v, want %s", err, CodeSignatureDoesNotMatch)
 	}
 }
 
-// FuzzVerify: no input panics the verifier, the presigned-URL check or the
-// chunk decoder.
+// FuzzVerify holds the verifier to what it promises, whatever the input:
+//   - a request made up by the fuzzer (no one here knows the secret) is never
+//     accepted, and its refusal is an *Error with a 4xx/5xx status that does
+//     not echo the secret;
+//   - a request signed with the secret and then changed (another body, an
+//     extra header, another query or method) is accepted only if the change
+//     touched nothing signed: the body a handler then reads is the signed one
+//     byte for byte, and no x-amz-* header is outside the signature;
+//   - a chunked body under a key the chunks were not signed with never reads
+//     to a clean end.
 func FuzzVerify(f *testing.F) {
-	f.Add("AWS4-HMAC-SHA256 Credential="+testKey+"/20261125/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", "20261125T200000Z", StreamingPayload, "5;chunk-signature=00\r\nhello\r\n", "x=%zz&y")
-	f.Add("", "", "", "", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="+testKey+"%2F20261125%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261125T200000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
-	f.Add("", "", "", "", "X-Amz-Signature=&X-Amz-Date=2026")
-	f.Fuzz(func(t *testing.T, auth, date, payload, body, query string) {
+	f.Add("AWS4-HMAC-SHA256 Credential="+testKey+"/20261125/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", "20261125T200000Z", StreamingPayload, "5;chunk-signature=00\r\nhello\r\n", "x=%zz&y", uint8(0), "", "")
+	f.Add("", "", "", "", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="+testKey+"%2F20261125%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261125T200000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00", uint8(1), "X-Amz-Copy-Source", "/b/k")
+	f.Add("", "", "", "", "X-Amz-Signature=&X-Amz-Date=2026", uint8(2), "Content-Type", "text/plain")
+	f.Add("", "", "", "<Delete/>", "", uint8(3), "", "")
+	f.Add("", "", "", `{"a":1}`, "", uint8(4), "X-Amz-Target", "AWSStepFunctions.DeleteStateMachine")
+	f.Fuzz(func(t *testing.T, auth, date, payload, body, query string, mode uint8, header, value string) {
+		v := verifier()
+		v.SpoolDir = t.TempDir()
+		refused := func(err error) {
+			t.Helper()
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("refusal %v (%T) is not an *Error", err, err)
+			}
+			if e.Status < 400 || e.Status > 599 || e.Code == "" {
+				t.Fatalf("refusal %+v has no 4xx/5xx status and code", e)
+			}
+			if strings.Contains(e.Message, testSecret) {
+				t.Fatalf("refusal leaks the secret: %s", e.Message)
+			}
+		}
+
+		// Made up: never accepted.
 		r := httptest.NewRequest("PUT", "/b/k", strings.NewReader(body))
 		r.URL.RawQuery = query
 		r.Header.Set("Authorization", auth)
 		r.Header.Set("X-Amz-Date", date)
 		r.Header.Set("X-Amz-Content-Sha256", payload)
 		r.Header.Set("X-Amz-Decoded-Content-Length", "5")
-		v := verifier()
 		if _, err := v.Verify(r); err == nil {
-			_, _ = io.ReadAll(r.Body)
+			t.Fatalf("a request nobody signed was accepted: auth %q query %q", auth, query)
+		} else {
+			refused(err)
 		}
-		v.decodeStreaming(r, []byte("k"), date, "s", "p")
-		_, _ = io.ReadAll(r.Body)
+
+		// Signed, then changed.
+		service := [...]string{"s3", "states", "sts"}[int(mode)%3]
+		const signedBody = "<Delete><Object><Key>a</Key></Object></Delete>"
+		r = signed(t, "POST", "/b?delete", signedBody, service, testSecret, signTime, nil, service == "s3")
+		changed := false
+		switch mode % 4 {
+		case 0:
+			r.Body = io.NopCloser(strings.NewReader(body))
+			changed = body != signedBody
+		case 1:
+			if name := http.CanonicalHeaderKey(header); httpguts(name) {
+				changed = r.Header.Get(name) != value
+				r.Header.Set(name, value)
+			}
+		case 2:
+			changed = query != "delete" && query != "delete="
+			r.URL.RawQuery = query
+		case 3:
+			r.Method = "PUT"
+			changed = true
+		}
+		_, err := v.Verify(r)
+		if err != nil {
+			refused(err)
+			return
+		}
+		got, rerr := io.ReadAll(r.Body)
+		r.Body.Close()
+		if rerr != nil || string(got) != signedBody {
+			t.Fatalf("accepted, but the handler reads %q (%v), not the signed body", got, rerr)
+		}
+		if changed && mode%4 != 1 {
+			t.Fatalf("accepted after a signed part changed (mode %d, body %q, query %q)", mode%4, body, query)
+		}
+		signedWith := r.Header.Get("Authorization")
+		for name := range r.Header {
+			if l := strings.ToLower(name); strings.HasPrefix(l, "x-amz-") && !strings.Contains(signedWith, l) {
+				t.Fatalf("accepted with the unsigned header %s", l)
+			}
+		}
+
+		// Chunks signed with nothing we know never read to a clean end.
+		r = httptest.NewRequest("PUT", "/b/k", strings.NewReader(body))
+		r.Header.Set("X-Amz-Decoded-Content-Length", fmt.Sprint(len(body)))
+		if err := v.decodeStreaming(r, []byte("k"), date, "s", "p"); err == nil {
+			if _, err := io.ReadAll(r.Body); err == nil {
+				t.Fatalf("a chunked body with forged signatures read to the end: %q", body)
+			}
+		}
 	})
+}
+
+// httpguts reports whether name may be sent as a header: the fuzzer's other
+// names are refused by net/http before a server ever sees them.
+func httpguts(name string) bool {
+	if name == "" || name == "Host" || name == "Authorization" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func TestPresigned(t *testing.T) {
