@@ -17,6 +17,8 @@ type Error struct {
 	Key       string
 	Bucket    string
 	Condition string
+	// HeadersNotSigned names the x-amz-* headers a signature left out.
+	HeadersNotSigned string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -28,8 +30,10 @@ type errorBody struct {
 	Key       string   `xml:"Key,omitempty"`
 	Bucket    string   `xml:"BucketName,omitempty"`
 	Condition string   `xml:"Condition,omitempty"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
+	// HeadersNotSigned is S3's element for AccessDenied on unsigned headers.
+	HeadersNotSigned string `xml:"HeadersNotSigned,omitempty"`
+	Resource         string `xml:"Resource,omitempty"`
+	RequestID        string `xml:"RequestId"`
 }
 
 // WriteError writes e as S3 does: an XML body except for HEAD, whose
@@ -44,7 +48,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
 	}
 	w.WriteHeader(e.Status)
 	body := errorBody{Code: e.Code, Message: e.Message, Key: e.Key, Bucket: e.Bucket, Condition: e.Condition,
-		Resource: r.URL.Path, RequestID: w.Header().Get("x-amz-request-id")}
+		HeadersNotSigned: e.HeadersNotSigned, Resource: r.URL.Path, RequestID: w.Header().Get("x-amz-request-id")}
 	_, _ = w.Write([]byte(xml.Header))
 	_ = xml.NewEncoder(w).Encode(body)
 }

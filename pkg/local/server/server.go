@@ -184,7 +184,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s.verifier = &sigv4.Verifier{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, Now: now}
+	spool, err := prepareSpool(dir)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.verifier = &sigv4.Verifier{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, Now: now, SpoolDir: spool}
 	s.sts = &stsapi.API{Account: account, User: localUser()}
 	s.s3, err = s3api.Open(s3api.Options{Dir: filepath.Join(dir, "s3"), Now: now, Region: region, Owner: account, Logger: s.log})
 	if err != nil {
@@ -362,6 +366,29 @@ func prepareDataDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
+// SpoolDir holds request bodies while their signature is verified.
+const SpoolDir = "spool"
+
+// prepareSpool creates the spool directory 0700 and empties it: files left
+// there are bodies of requests a killed server was verifying.
+func prepareSpool(dir string) (string, error) {
+	spool := filepath.Join(dir, SpoolDir)
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return "", fmt.Errorf("create the spool directory: %w", err)
+	}
+	if err := os.Chmod(spool, 0o700); err != nil {
+		return "", err
+	}
+	left, err := os.ReadDir(spool)
+	if err != nil {
+		return "", fmt.Errorf("read the spool directory: %w", err)
+	}
+	for _, e := range left {
+		_ = os.Remove(filepath.Join(spool, e.Name()))
+	}
+	return spool, nil
+}
+
 // lockServer takes the data directory's server lock for the process's
 // lifetime; the kernel drops it if the process dies, so a crash never leaves
 // a stale lock.
@@ -464,10 +491,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		if isStates {
 			writeStatesAuthError(w, se)
 		} else {
-			s3api.WriteError(w, r, &s3api.Error{Status: se.Status, Code: se.Code, Message: se.Message})
+			s3api.WriteError(w, r, &s3api.Error{Status: se.Status, Code: se.Code, Message: se.Message, HeadersNotSigned: se.HeadersNotSigned})
 		}
 		return "auth"
 	}
+	// The verified body may be a spool file; net/http closes only the body
+	// it made.
+	defer r.Body.Close()
 	switch req.Service {
 	case "sts":
 		s.sts.ServeHTTP(w, r)
@@ -498,6 +528,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) string {
 			writeJSONError(w, se.Status, se.Code, se.Message)
 			return "auth"
 		}
+		r.Body.Close()
 		h.Instance, h.AWSEndpoint = s.instance, s.awsEndpoint
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -508,16 +539,20 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) string {
 // writeStatesAuthError answers as AWS's JSON services do for auth failures.
 func writeStatesAuthError(w http.ResponseWriter, e *sigv4.Error) {
 	code, msg, status := e.Code, e.Message, e.Status
-	switch e.Code {
-	case sigv4.CodeMissingAuth:
+	switch {
+	case e.HeadersNotSigned != "":
+		// Step Functions has no S3-style HeadersNotSigned; a signature that
+		// does not cover the request is InvalidSignatureException there.
+		code, status = "InvalidSignatureException", http.StatusForbidden
+	case e.Code == sigv4.CodeMissingAuth:
 		code, status = "MissingAuthenticationTokenException", http.StatusForbidden
 		msg = "Request is missing Authentication Token"
-	case sigv4.CodeInvalidAccessKeyID:
+	case e.Code == sigv4.CodeInvalidAccessKeyID:
 		code, status = "UnrecognizedClientException", http.StatusForbidden
 		msg = "The security token included in the request is invalid. (" + e.Message + ")"
-	case sigv4.CodeSignatureDoesNotMatch, sigv4.CodeRequestTimeTooSkewed:
+	case e.Code == sigv4.CodeSignatureDoesNotMatch, e.Code == sigv4.CodeRequestTimeTooSkewed:
 		code, status = "InvalidSignatureException", http.StatusForbidden
-	case sigv4.CodeMalformed:
+	case e.Code == sigv4.CodeMalformed:
 		code, status = "IncompleteSignatureException", http.StatusForbidden
 	}
 	writeJSONError(w, status, code, msg)
