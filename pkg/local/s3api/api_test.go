@@ -727,3 +727,105 @@ func TestUnsetBucketConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteRacingUploadPart completes uploads while one of their parts
+// is being uploaded again, many rounds over: with the same bytes (the same
+// ETag in a new blob that replaces, and removes, the one the completion is
+// about to read) and with other bytes. The completion reads a 5 MiB first
+// part before it reaches the raced second one, so the race lands. It never
+// answers 500: it succeeds with the bytes it named, or refuses with S3's
+// error when the part it named was replaced by other bytes; no blob is left
+// behind.
+func TestCompleteRacingUploadPart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, c := newTestAPI(t, dir)
+	b, k := aws.String("race"), aws.String("obj")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	head := bytes.Repeat([]byte("h"), minPartSize)
+	named := bytes.Repeat([]byte("n"), 64<<10)
+	other := bytes.Repeat([]byte("o"), 64<<10)
+	rounds := 60
+	if testing.Short() {
+		rounds = 10
+	}
+	outcomes := map[string]int{}
+	for round := range rounds {
+		cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []types.CompletedPart
+		for i, body := range [][]byte{head, named} {
+			out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: cr.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+		}
+		again := named
+		if round%2 == 1 {
+			again = other
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		uploadErrs := make(chan error, 3)
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: cr.UploadId, PartNumber: aws.Int32(2), Body: bytes.NewReader(again)})
+					if code := apiCode(err); code != "" && code != "NoSuchUpload" {
+						uploadErrs <- fmt.Errorf("UploadPart racing a completion: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: cr.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+		close(stop)
+		wg.Wait()
+		close(uploadErrs)
+		for err := range uploadErrs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		code := apiCode(err)
+		outcomes[code]++
+		switch {
+		case code == "":
+			get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(get.Body)
+			get.Body.Close()
+			if !bytes.Equal(got, append(append([]byte{}, head...), named...)) {
+				t.Fatalf("round %d: the completed object is not the parts it named (%d bytes)", round, len(got))
+			}
+		case code == "InvalidPart" && round%2 == 1:
+			// Replaced by other bytes first: the upload is still there.
+			if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: b, Key: k, UploadId: cr.UploadId}); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("round %d: CompleteMultipartUpload racing UploadPart: %v (a 500: %v)", round, err, isStatus(err, 500))
+		}
+	}
+	t.Logf("outcomes over %d rounds: %v", rounds, outcomes)
+	if outcomes[""] < rounds/2 {
+		t.Fatalf("only %d of the %d rounds that uploaded the same bytes again completed", outcomes[""], rounds/2)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "blobs"))
+	if len(entries) != 1 {
+		t.Errorf("%d blobs left for one object", len(entries))
+	}
+}

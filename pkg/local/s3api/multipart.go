@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -152,6 +153,14 @@ func (a *API) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key, id
 	return nil
 }
 
+// errPartsChanged says an UploadPart replaced a part while a completion
+// assembled it; the completion starts again from the new record.
+var errPartsChanged = errors.New("a part was uploaded again during the completion")
+
+// completeAttempts bounds how often a completion starts again because parts
+// keep being replaced under it.
+const completeAttempts = 8
+
 func (a *API) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key, id string) error {
 	cond, e := parseConditions(r.Header, false)
 	if e != nil {
@@ -161,6 +170,33 @@ func (a *API) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key
 	if err := xml.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&req); err != nil || len(req.Parts) == 0 {
 		return &Error{Status: 400, Code: "MalformedXML", Message: "The XML you provided was not well-formed or did not validate against our published schema."}
 	}
+	for i := 1; i < len(req.Parts); i++ {
+		if req.Parts[i].PartNumber <= req.Parts[i-1].PartNumber {
+			return &Error{Status: 400, Code: "InvalidPartOrder", Message: "The list of parts was not in ascending order. The parts list must be specified in order by part number."}
+		}
+	}
+	// An UploadPart of the same upload may replace a part (and remove its
+	// blob) at any moment; the completion then starts again, and commits
+	// only if every part it assembled is still the one on record.
+	for range completeAttempts {
+		meta, err := a.completeOnce(bucket, key, id, &req, cond)
+		if errors.Is(err, errPartsChanged) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		writeXML(w, http.StatusOK, completeResult{NS: xmlNS, Location: "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: `"` + meta.ETag + `"`})
+		return nil
+	}
+	return &Error{Status: http.StatusConflict, Code: "OperationAborted",
+		Message: "A conflicting conditional operation is currently in progress against this resource: its parts keep being uploaded again. Please try again."}
+}
+
+// completeOnce assembles the parts req names from the upload's record and
+// commits the object, or answers errPartsChanged when a part's blob went
+// away under it or its ETag changed before the commit.
+func (a *API) completeOnce(bucket, key, id string, req *completeRequest, cond conditions) (*objectMeta, error) {
 	var u *upload
 	err := a.st.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -168,49 +204,52 @@ func (a *API) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if u.Bucket != bucket || u.Key != key {
-		return errNoSuchUpload()
+		return nil, errNoSuchUpload()
 	}
 	tmp, err := a.st.tempFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 	etags := md5.New()
 	var size int64
-	for i := 1; i < len(req.Parts); i++ {
-		if req.Parts[i].PartNumber <= req.Parts[i-1].PartNumber {
-			return &Error{Status: 400, Code: "InvalidPartOrder", Message: "The list of parts was not in ascending order. The parts list must be specified in order by part number."}
-		}
-	}
+	used := map[int]string{} // part number -> ETag assembled
 	for i, p := range req.Parts {
 		part, ok := u.Parts[p.PartNumber]
 		if !ok || strings.Trim(p.ETag, `"`) != part.ETag {
-			return &Error{Status: 400, Code: "InvalidPart", Message: fmt.Sprintf("One or more of the specified parts could not be found (part %d). The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.", p.PartNumber)}
+			return nil, &Error{Status: 400, Code: "InvalidPart", Message: fmt.Sprintf("One or more of the specified parts could not be found (part %d). The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.", p.PartNumber)}
 		}
 		if i < len(req.Parts)-1 && part.Size < minPartSize {
-			return &Error{Status: 400, Code: "EntityTooSmall", Message: fmt.Sprintf("Your proposed upload is smaller than the minimum allowed object size: part %d has %d bytes, every part but the last needs 5 MiB.", p.PartNumber, part.Size)}
+			return nil, &Error{Status: 400, Code: "EntityTooSmall", Message: fmt.Sprintf("Your proposed upload is smaller than the minimum allowed object size: part %d has %d bytes, every part but the last needs 5 MiB.", p.PartNumber, part.Size)}
 		}
 		raw, _ := hex.DecodeString(part.ETag)
 		etags.Write(raw)
 		f, err := os.Open(a.st.blobPath(part.Blob))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errPartsChanged // replaced (or aborted) since the record was read
+		}
 		if err != nil {
-			return fmt.Errorf("open part %d: %w", p.PartNumber, err)
+			return nil, fmt.Errorf("open part %d: %w", p.PartNumber, err)
 		}
 		n, err := io.Copy(tmp, f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("assemble part %d: %w", p.PartNumber, err)
+			return nil, fmt.Errorf("assemble part %d: %w", p.PartNumber, err)
+		}
+		if n != part.Size {
+			return nil, errPartsChanged
 		}
 		size += n
+		used[p.PartNumber] = part.ETag
 	}
 	if err := tmp.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	meta := u.Meta
 	meta.Blob = newBlobID()
@@ -218,23 +257,33 @@ func (a *API) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key
 	meta.ETag = fmt.Sprintf("%s-%d", hex.EncodeToString(etags.Sum(nil)), len(req.Parts))
 	meta.LastModified = a.now().UTC()
 	meta.Checksums = nil // a multipart object's checksums are composite; not kept
+	var final *upload
 	old, err := a.st.commitPutWith(bucket, key, tmp.Name(), meta, cond, func(tx *bolt.Tx) error {
-		if _, err := getUpload(tx, id); err != nil {
-			return err // completed or aborted meanwhile
+		cur, err := getUpload(tx, id) // completed or aborted meanwhile: NoSuchUpload
+		if err != nil {
+			return err
 		}
+		// A part uploaded again with the same bytes (the same ETag) is
+		// still the part the client named; with other bytes it is not.
+		for n, etag := range used {
+			if cur.Parts[n].ETag != etag {
+				return errPartsChanged
+			}
+		}
+		final = cur
 		return tx.Bucket(uploadsKey).Delete([]byte(id))
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if old != "" {
 		_ = os.Remove(a.st.blobPath(old))
 	}
-	for _, p := range u.Parts {
+	// Every part on record at the commit, those the completion left out too.
+	for _, p := range final.Parts {
 		_ = os.Remove(a.st.blobPath(p.Blob))
 	}
-	writeXML(w, http.StatusOK, completeResult{NS: xmlNS, Location: "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: `"` + meta.ETag + `"`})
-	return nil
+	return &meta, nil
 }
 
 func (a *API) abortUpload(w http.ResponseWriter, bucket, key, id string) error {
