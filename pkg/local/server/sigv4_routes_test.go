@@ -357,7 +357,11 @@ func chunkedPut(t *testing.T, ep Endpoint, path string, chunks []string, forge i
 	}
 	auth := req.Header.Get("Authorization")
 	prev := auth[strings.Index(auth, "Signature=")+len("Signature="):]
-	mac := func(key []byte, s string) []byte { m := hmac.New(sha256.New, key); m.Write([]byte(s)); return m.Sum(nil) }
+	mac := func(key []byte, s string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(s))
+		return m.Sum(nil)
+	}
 	key := mac(mac(mac(mac([]byte("AWS4"+ep.SecretAccessKey), day), ep.Region), "s3"), "aws4_request")
 	framed.Reset()
 	for i, c := range append(append([]string{}, chunks...), "") {

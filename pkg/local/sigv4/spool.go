@@ -80,4 +80,3 @@ func readFailure(err error) error {
 	}
 	return fail(http.StatusBadRequest, "IncompleteBody", "reading the request body: %v", err)
 }
-
