@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -203,15 +204,15 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 		return err
 	}
 	rehearsal := localbackend.AWS{Endpoint: opts.AWSEndpoint, RoleName: opts.AWSRole}
-	start := func(so server.Options) (*localbackend.Backend, error) {
-		return localbackend.StartWith(ctx, so, rehearsal)
+	// Listen before anything is built: falling back to a free port after a
+	// failed start built the backend twice, and its provider brought the
+	// serving releases back twice.
+	ln, err := listenLocal(so.Addr, opts.ListenSet, so.AllowRemote, log)
+	if err != nil {
+		return err
 	}
-	b, err := start(so)
-	if err != nil && !opts.ListenSet && errors.Is(err, syscall.EADDRINUSE) {
-		log.Warn("the default port is taken; listening on a free port", "addr", so.Addr)
-		so.Addr = "127.0.0.1:0"
-		b, err = start(so)
-	}
+	so.Listener = ln
+	b, err := localbackend.StartWith(ctx, so, rehearsal)
 	if err != nil {
 		return err
 	}
@@ -221,6 +222,23 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 		return errors.Join(werr, err)
 	}
 	return werr
+}
+
+// listenLocal listens on addr; when addr is the default and its port is
+// taken (another data dir's server has it), on a free loopback port instead.
+func listenLocal(addr string, chosen, allowRemote bool, log *slog.Logger) (net.Listener, error) {
+	if err := server.CheckListenAddr(addr, allowRemote); err != nil {
+		return nil, exitcode.UsageError(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && !chosen && errors.Is(err, syscall.EADDRINUSE) {
+		log.Warn("the default port is taken; listening on a free port", "addr", addr)
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // startDetached starts `odin local serve` for opts.DataDir in the background

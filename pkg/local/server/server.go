@@ -80,6 +80,12 @@ type Options struct {
 	// refused unless AllowRemote.
 	Addr        string
 	AllowRemote bool
+	// Listener, when set, is where the server serves instead of listening
+	// on Addr (which then only names it): a caller that must fall back to
+	// another port listens first, so that the backend is built only once.
+	// It must be a loopback address unless AllowRemote; New closes it on
+	// failure.
+	Listener net.Listener
 	Logger      *slog.Logger
 	// Clock drives the engine (Wait, Retry, timeouts); nil is the real clock.
 	Clock engine.Clock
@@ -160,12 +166,24 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		account = DefaultAccount
 	}
 	addr := opts.Addr
+	if opts.Listener != nil {
+		addr = opts.Listener.Addr().String()
+	}
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if err := checkListenAddr(addr, opts.AllowRemote); err != nil {
+	if err := CheckListenAddr(addr, opts.AllowRemote); err != nil {
+		if opts.Listener != nil {
+			opts.Listener.Close()
+		}
 		return nil, err
 	}
+	ln := opts.Listener
+	defer func() {
+		if err != nil && ln != nil {
+			ln.Close()
+		}
+	}()
 	if err := prepareDataDir(dir, s.log); err != nil {
 		return nil, err
 	}
@@ -194,9 +212,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+		}
 	}
 	s.ep = Endpoint{URL: "http://" + ln.Addr().String(), AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
 		Region: region, Account: account}
@@ -204,7 +223,6 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	fns := engine.NewFunctions()
 	if opts.Functions != nil {
 		if fns, err = opts.Functions(s.ep); err != nil {
-			ln.Close()
 			return nil, fmt.Errorf("server: register task functions: %w", err)
 		}
 	}
@@ -216,7 +234,6 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 	}
 	if s.states, err = states(ctx, s.ep, fns); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("server: start the Step Functions API: %w", err)
 	}
 	s.http = &http.Server{
@@ -326,8 +343,8 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// checkListenAddr refuses to expose the backend beyond this machine unless asked.
-func checkListenAddr(addr string, allowRemote bool) error {
+// CheckListenAddr refuses to expose the backend beyond this machine unless asked.
+func CheckListenAddr(addr string, allowRemote bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("server: listen address %q: %w", addr, err)

@@ -336,9 +336,9 @@ func TestListenAddressMustBeLoopback(t *testing.T) {
 		{"nonsense", false, false},
 	}
 	for _, tc := range cases {
-		err := checkListenAddr(tc.addr, tc.remote)
+		err := CheckListenAddr(tc.addr, tc.remote)
 		if (err == nil) != tc.ok {
-			t.Errorf("checkListenAddr(%q, %v) = %v", tc.addr, tc.remote, err)
+			t.Errorf("CheckListenAddr(%q, %v) = %v", tc.addr, tc.remote, err)
 		}
 	}
 	dir := t.TempDir()
