@@ -86,7 +86,7 @@ type Options struct {
 	// It must be a loopback address unless AllowRemote; New closes it on
 	// failure.
 	Listener net.Listener
-	Logger      *slog.Logger
+	Logger   *slog.Logger
 	// Clock drives the engine (Wait, Retry, timeouts); nil is the real clock.
 	Clock engine.Clock
 	// Now is the wall clock for SigV4's 15-minute window and S3 timestamps;
