@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -86,8 +85,8 @@ type Backend struct {
 	// give them Endpoint too.
 	Config aws.Config
 
-	// local is the local backend's endpoint, when Kind is Local.
-	local LocalEndpoint
+	// local is where the local backend serves now, when Kind is Local.
+	local *localServer
 	http  aws.HTTPClient
 }
 
@@ -104,7 +103,7 @@ func (b *Backend) AWSRehearsal(ctx context.Context) (string, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	h, err := server.Ask(ctx, server.Endpoint(b.local), client)
+	h, err := server.Ask(ctx, server.Endpoint(b.local.endpoint()), client)
 	if err != nil {
 		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
 	}
@@ -144,14 +143,12 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start the local backend: %w", err)
 		}
-		b.Endpoint, b.Region, b.Account, b.local = ep.URL, ep.Region, ep.Account, ep
+		b.local = &localServer{find: opts.StartLocal, ep: ep}
+		b.Endpoint, b.Region, b.Account = ep.URL, ep.Region, ep.Account
 		if s.Region != "" {
 			b.Region = s.Region
 		}
-		cfg = aws.Config{
-			Region:      b.Region,
-			Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, ""),
-		}
+		cfg = aws.Config{Region: b.Region, Credentials: b.local}
 		cfg.RetryMaxAttempts = 3
 	case AWS:
 		var lo []func(*awsconfig.LoadOptions) error
@@ -179,12 +176,20 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		cfg.HTTPClient = opts.HTTPClient
 	}
 	cfg.HTTPClient = httpClient(cfg.HTTPClient, opts.Trace)
+	if b.local != nil {
+		cfg.HTTPClient = b.local.client(cfg.HTTPClient)
+	}
 	b.http = cfg.HTTPClient
 	// Transient errors and throttling are retried with the SDK's jittered
 	// backoff; five attempts ride out a short burst of throttling.
 	cfg.RetryMaxAttempts = 5
 
-	stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
+	stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		setEndpoint(&o.BaseEndpoint, b.Endpoint)
+		if b.local != nil {
+			o.EndpointResolverV2 = resolverFor(b.local, o.EndpointResolverV2, func(p *sts.EndpointParameters, u *string) { p.Endpoint = u })
+		}
+	})
 	if role := s.RoleFor(opts.Account); s.Backend == AWS && role != "" {
 		b.Role = role
 		// The session is named for whoever assumes the role, so the audit
@@ -203,10 +208,18 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	b.STS = stsClient
 	b.S3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		setEndpoint(&o.BaseEndpoint, b.Endpoint)
+		if b.local != nil {
+			o.EndpointResolverV2 = resolverFor(b.local, o.EndpointResolverV2, func(p *s3.EndpointParameters, u *string) { p.Endpoint = u })
+		}
 		// Loopback servers have no virtual-host DNS.
 		o.UsePathStyle = b.Endpoint != ""
 	})
-	b.SFN = sfn.NewFromConfig(cfg, func(o *sfn.Options) { setEndpoint(&o.BaseEndpoint, b.Endpoint) })
+	b.SFN = sfn.NewFromConfig(cfg, func(o *sfn.Options) {
+		setEndpoint(&o.BaseEndpoint, b.Endpoint)
+		if b.local != nil {
+			o.EndpointResolverV2 = resolverFor(b.local, o.EndpointResolverV2, func(p *sfn.EndpointParameters, u *string) { p.Endpoint = u })
+		}
+	})
 	b.Config = cfg
 
 	// Who deploys, for the audit trail: the same STS call on both backends
