@@ -29,17 +29,47 @@ const maxDepth = 24
 
 // Load reads the release file at path and parses it with Parse. The error is
 // Problems when the file is invalid, and an I/O error when it cannot be read.
+// A release file must be a regular file: a FIFO, a device or a directory is
+// refused (ErrNotRegular) before a byte is read, since reading one can block
+// for ever or never end.
 func Load(path string) (*File, error) {
-	f, err := os.Open(path)
+	// Opened without blocking: opening a FIFO with no writer blocks.
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonBlocking, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read release file: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read release file %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read release file %s: %w: it is %s", path, ErrNotRegular, fileKind(fi.Mode()))
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read release file %s: %w", path, err)
 	}
 	return Parse(path, data)
+}
+
+// ErrNotRegular is Load's error for a path that is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a regular file (mode " + m.String() + ")"
 }
 
 // Parse parses and validates the release file data, reported under name.

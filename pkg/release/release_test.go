@@ -36,8 +36,28 @@ func TestReleaseID(t *testing.T) {
 	if got := ReleaseID(sum); got != "r-0123456789abcdef" {
 		t.Fatalf("ReleaseID = %q", got)
 	}
-	if ReleaseID(sum) != ReleaseID(sum) {
-		t.Fatal("ReleaseID is not deterministic")
+	if got := ReleaseID(strings.ToUpper(sum)); got != "r-0123456789abcdef" {
+		t.Fatalf("ReleaseID of the upper-case digest = %q", got)
+	}
+	// The same bytes, read twice into separate buffers, give the same id
+	// (a deploy of a file being deployed attaches); other bytes another.
+	a, err := Parse("a.yml", []byte(local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("b.yml", append([]byte(nil), local...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("a.yml", []byte(local+"# another release\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ReleaseID(a.SHA256) != ReleaseID(b.SHA256) {
+		t.Errorf("the same bytes gave %s and %s", ReleaseID(a.SHA256), ReleaseID(b.SHA256))
+	}
+	if ReleaseID(a.SHA256) == ReleaseID(c.SHA256) {
+		t.Errorf("other bytes gave the same id %s", ReleaseID(c.SHA256))
 	}
 }
 

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package release
+
+const openNonBlocking = 0
