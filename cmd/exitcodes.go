@@ -14,6 +14,8 @@ const exitCodesHelp = `odin exits with one of these codes, whatever the command:
   3  timed out: the deploy missed the release's timeout (TimeoutError), or the execution timed out
   4  aborted or halted: the execution was stopped or halted and rolled back
   5  still running: odin stopped waiting (--timeout, q, ctrl-c) before the end
+130  interrupted: a second ctrl-c (SIGINT), or a command still busy 5 s after the first
+143  terminated: the same for SIGTERM
 `
 
 func newExitCodesCmd(f *Factory) *cobra.Command {

@@ -83,10 +83,51 @@ func (f *Factory) Backend(ctx context.Context, identity bool, account string) (*
 
 // Execute runs odin with the process's arguments and returns the exit code.
 func Execute() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
+	// The one other place odin exits: a command that does not end when
+	// asked (blocked where its context cannot reach) must not keep the
+	// terminal.
+	go endOnSignals(sigs, cancel, interruptGrace, f.IO.ErrOut, os.Exit)
 	return Run(ctx, f, commandArgs(os.Args, os.LookupEnv))
+}
+
+// interruptGrace is how long a command has to end after SIGINT or SIGTERM
+// before odin exits without it.
+const interruptGrace = 5 * time.Second
+
+// endOnSignals makes SIGINT and SIGTERM always end odin: the first cancels
+// the command's context, which ends it cleanly (a watched deploy says how
+// to attach again and exits 5); a second signal, or the command still
+// running after grace, exits at once with 128 + the signal's number (130 for
+// SIGINT, 143 for SIGTERM), as shells report a process a signal ended.
+func endOnSignals(sigs <-chan os.Signal, cancel func(), grace time.Duration, errOut io.Writer, exit func(int)) {
+	first := <-sigs
+	cancel()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	why := "did not stop within " + grace.String()
+	select {
+	case s := <-sigs:
+		why = "got " + signalName(s) + " again"
+	case <-timer.C:
+	}
+	fmt.Fprintf(errOut, "odin: %s: %s, exiting now\n", signalName(first), why)
+	exit(exitcode.Signalled(first))
+}
+
+func signalName(s os.Signal) string {
+	if s == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	if s == os.Interrupt {
+		return "SIGINT"
+	}
+	return s.String()
 }
 
 // commandArgs is the command line odin runs from argv. Lambda starts a custom

@@ -4,6 +4,8 @@ package exitcode
 import (
 	"context"
 	"errors"
+	"os"
+	"syscall"
 )
 
 // The documented exit codes. They are part of odin's interface: scripts and CI
@@ -15,7 +17,21 @@ const (
 	TimedOut = 3 // the deploy missed its timeout, or the execution timed out
 	Aborted  = 4 // the execution was aborted or halted
 	Running  = 5 // still running when odin stopped waiting (--detach, --timeout, ctrl-c)
+
+	// Interrupted and Terminated end an odin whose command did not stop
+	// within a few seconds of SIGINT or SIGTERM, or that got the signal
+	// twice: 128 + the signal's number, as shells report such an end.
+	Interrupted = 130
+	Terminated  = 143
 )
+
+// Signalled is the exit code of an odin that signal s ended.
+func Signalled(s os.Signal) int {
+	if s == syscall.SIGTERM {
+		return Terminated
+	}
+	return Interrupted
+}
 
 // Error carries an exit code with the error that caused it.
 type Error struct {
