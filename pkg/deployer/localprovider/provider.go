@@ -250,6 +250,12 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 	if err != nil {
 		return nil, err
 	}
+	// 0600 whatever mode a file left from before had: instances log what
+	// they like.
+	if err := logFile.Chmod(0o600); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("make log %s private: %w", logPath, err)
+	}
 	logFrom, err := markStart(logFile, id, d.ReleaseID, time.Now())
 	if err != nil {
 		logFile.Close()
@@ -259,17 +265,7 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 	// bound to that invocation's context.
 	cmd := exec.Command(s.Command[0], s.Command[1:]...)
 	cmd.Dir = s.WorkingDir
-	cmd.Env = append(os.Environ(),
-		"PORT="+strconv.Itoa(port),
-		"ODIN_RELEASE_ID="+d.ReleaseID,
-		"ODIN_SERVICE="+service,
-		"ODIN_PROJECT="+d.Project,
-		"ODIN_CONFIG="+d.Config,
-		"ODIN_INSTANCE="+id,
-	)
-	for _, k := range sortedKeys(s.Env) {
-		cmd.Env = append(cmd.Env, k+"="+s.Env[k])
-	}
+	cmd.Env = instanceEnv(os.Environ(), d, service, id, port, s)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, so stopping it also stops what it started
 	// (`go run` starts the program as a child).

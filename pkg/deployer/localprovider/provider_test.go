@@ -37,6 +37,10 @@ func serve(mode string) int {
 		return 3
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
+	case "env":
+		for _, kv := range os.Environ() {
+			fmt.Println("env:", kv)
+		}
 	}
 	status := http.StatusOK
 	if mode == "unhealthy" {

@@ -59,6 +59,11 @@ func openStore(dir string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, "s3.db"), err)
 	}
+	// bolt's mode applies to a new file only; the index names every object.
+	if err := os.Chmod(db.Path(), 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("make %s private: %w", db.Path(), err)
+	}
 	s := &store{db: db, blobs: blobs}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, k := range [][]byte{bucketsKey, uploadsKey} {

@@ -206,6 +206,7 @@ func lockStart(ctx context.Context, dir string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("open start lock: %w", err)
 	}
+	_ = f.Chmod(0o600) // it holds nothing; kept private as every file here
 	for {
 		err := tryLock(f, true)
 		if err == nil {
@@ -233,13 +234,20 @@ func StartDetached(exe string, args []string, logPath string) (*os.Process, erro
 	// Keep one previous log; a long-lived backend's log would otherwise grow
 	// without bound across restarts.
 	if fi, err := os.Stat(logPath); err == nil && fi.Size() > maxLogSize {
-		_ = os.Rename(logPath, logPath+".1")
+		if os.Rename(logPath, logPath+".1") == nil {
+			_ = os.Chmod(logPath+".1", 0o600)
+		}
 	}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open server log: %w", err)
 	}
 	defer logf.Close()
+	// The mode given to OpenFile applies only to a new file: a log left
+	// 0644 by something else would keep it.
+	if err := logf.Chmod(0o600); err != nil {
+		return nil, fmt.Errorf("make the server log private: %w", err)
+	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, err

@@ -414,6 +414,7 @@ func lockServer(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: open lock: %w", err)
 	}
+	_ = f.Chmod(0o600)
 	if err := tryLock(f, true); err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
