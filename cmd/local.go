@@ -46,6 +46,10 @@ type LocalOptions struct {
 	// on it; AWSRole (--aws-role) is the role assumed in each account.
 	AWSEndpoint string
 	AWSRole     string
+	// Throttle (--throttle) is "aws" to answer Step Functions calls with
+	// AWS's per-operation token buckets (ThrottlingException past them), so
+	// retry and backoff paths meet real throttling; "" or "off" for none.
+	Throttle string
 	// Grace is how long stop waits after SIGTERM before SIGKILL.
 	Grace time.Duration
 	// Start makes sure a server runs for DataDir and returns its endpoint,
@@ -91,6 +95,8 @@ odin starts it by itself when the backend is local; these commands manage it, an
 		c.Flags().StringVar(&opts.AWSEndpoint, "aws-endpoint", "",
 			"rehearse target aws releases: send the deployer's EC2, Auto Scaling, ELB, IAM, SNS and STS calls to this URL (moto, LocalStack)")
 		c.Flags().StringVar(&opts.AWSRole, "aws-role", "", "with --aws-endpoint, the role assumed in each release's account (default odin-deployer-target)")
+		c.Flags().StringVar(&opts.Throttle, "throttle", "off",
+			"aws: throttle Step Functions calls with AWS's per-operation token buckets (burst and refill per second, as documented for us-east-1), answering ThrottlingException past them; off: never")
 	}
 
 	serve := &cobra.Command{
@@ -172,6 +178,7 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		AllowRemote: opts.AllowRemote,
 		Logger:      log,
 		Version:     version,
+		Throttle:    opts.Throttle == "aws",
 		Functions: func(server.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, spec := range opts.Functions {
@@ -197,6 +204,9 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	if err := checkThrottle(opts.Throttle); err != nil {
+		return err
+	}
 	so := localServerOptions(opts, log)
 	// The reference deployer: its task handler next to the --function
 	// commands, and its bootstrap (release bucket, deployer state machine).
@@ -274,6 +284,9 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bo
 		if opts.AWSRole != "" {
 			args = append(args, "--aws-role", opts.AWSRole)
 		}
+		if opts.Throttle == "aws" {
+			args = append(args, "--throttle", "aws")
+		}
 		proc, err := server.StartDetached(exe, args, filepath.Join(dir, server.LogFile))
 		if err != nil {
 			return err
@@ -298,6 +311,9 @@ func localStartRun(ctx context.Context, opts *LocalOptions) error {
 	if err := checkAWSEndpoint(opts.AWSEndpoint); err != nil {
 		return err
 	}
+	if err := checkThrottle(opts.Throttle); err != nil {
+		return err
+	}
 	ep, started, err := opts.Start(ctx, opts)
 	if err != nil {
 		return err
@@ -312,6 +328,13 @@ func localStartRun(ctx context.Context, opts *LocalOptions) error {
 				have = "with --aws-endpoint " + st.AWSEndpoint
 			}
 			return exitcode.UsageError(fmt.Errorf("the local backend already runs %s (pid %d); stop it first: odin local stop, then odin local start --aws-endpoint %s", have, st.Pid, opts.AWSEndpoint))
+		}
+		if want := opts.Throttle == "aws"; want != st.Throttle {
+			have, flag := "without --throttle aws", "--throttle aws"
+			if st.Throttle {
+				have, flag = "with --throttle aws", "--throttle off"
+			}
+			return exitcode.UsageError(fmt.Errorf("the local backend already runs %s (pid %d); stop it first: odin local stop, then odin local start %s", have, st.Pid, flag))
 		}
 	}
 	fmt.Fprintf(opts.IO.Out, "local backend %s at %s (pid %d, data dir %s)\n", verb, ep.URL, st.Pid, st.DataDir)
@@ -340,9 +363,21 @@ func localStatusRun(ctx context.Context, opts *LocalOptions) error {
 	if st.AWSEndpoint != "" {
 		aws = "rehearsed against " + st.AWSEndpoint
 	}
+	if st.Throttle {
+		aws += "\n  throttle   aws (Step Functions quotas)"
+	}
 	fmt.Fprintf(opts.IO.Out, "local backend: running\n  pid        %d\n  endpoint   %s\n  access key %s\n  region     %s\n  account    %s\n  data dir   %s\n  uptime     %s\n  target aws %s\n",
 		st.Pid, st.Endpoint.URL, st.Endpoint.AccessKeyID, st.Endpoint.Region, st.Endpoint.Account, st.DataDir, up, aws)
 	return nil
+}
+
+// checkThrottle refuses a --throttle other than aws or off.
+func checkThrottle(v string) error {
+	switch v {
+	case "", "off", "aws":
+		return nil
+	}
+	return exitcode.UsageError(fmt.Errorf("--throttle %q: want aws (AWS's Step Functions quotas) or off", v))
 }
 
 // checkAWSEndpoint refuses an --aws-endpoint that is not an http(s) URL

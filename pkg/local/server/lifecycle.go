@@ -28,6 +28,8 @@ type Status struct {
 	// AWSEndpoint is where the deployer's AWS provider calls (--aws-endpoint),
 	// empty when the server deploys no target aws release.
 	AWSEndpoint string
+	// Throttle says Step Functions calls meet AWS's token buckets.
+	Throttle bool
 }
 
 // errLocked is tryLock's answer when another holder has the lock.
@@ -139,7 +141,7 @@ func Probe(ctx context.Context, dataDir string) (Status, error) {
 		}
 		return st, err
 	}
-	st.Pid, st.Endpoint, st.StartedAt, st.AWSEndpoint = info.Pid, info.Endpoint, info.StartedAt, info.AWSEndpoint
+	st.Pid, st.Endpoint, st.StartedAt, st.AWSEndpoint, st.Throttle = info.Pid, info.Endpoint, info.StartedAt, info.AWSEndpoint, info.Throttle
 	st.Running = healthy(ctx, info)
 	return st, nil
 }

@@ -101,6 +101,9 @@ type Options struct {
 	// to check before it deploys a target aws release; empty when target aws
 	// is not served.
 	AWSEndpoint string
+	// Throttle answers Step Functions calls with AWS's per-operation token
+	// buckets (package sfnapi), for `odin local serve --throttle aws`.
+	Throttle bool
 	// Functions builds the task functions once the endpoint is known, so
 	// in-process handlers can call back into this server through the SDK.
 	// Nil means none are registered.
@@ -121,6 +124,7 @@ type Server struct {
 	version  string
 	// awsEndpoint is Options.AWSEndpoint.
 	awsEndpoint string
+	throttle    bool
 	started     time.Time
 	log         *slog.Logger
 	lock        *os.File
@@ -150,7 +154,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{dataDir: dir, version: opts.Version, awsEndpoint: opts.AWSEndpoint, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
+	s := &Server{dataDir: dir, version: opts.Version, awsEndpoint: opts.AWSEndpoint, throttle: opts.Throttle, log: opts.Logger, serveErr: make(chan error, 1), started: time.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -230,7 +234,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if states == nil {
 		states = func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error) {
 			return sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Clock: opts.Clock,
-				Region: ep.Region, Account: ep.Account, Logger: s.log})
+				Region: ep.Region, Account: ep.Account, Logger: s.log, Throttle: opts.Throttle})
 		}
 	}
 	if s.states, err = states(ctx, s.ep, fns); err != nil {
@@ -437,10 +441,12 @@ type runInfo struct {
 	DataDir   string    `json:"dataDir"`
 	// AWSEndpoint is Options.AWSEndpoint.
 	AWSEndpoint string `json:"awsEndpoint,omitempty"`
+	// Throttle is Options.Throttle.
+	Throttle bool `json:"throttle,omitempty"`
 }
 
 func (s *Server) writeRunFiles() error {
-	info := runInfo{Endpoint: s.ep, Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(), DataDir: s.dataDir, AWSEndpoint: s.awsEndpoint}
+	info := runInfo{Endpoint: s.ep, Pid: os.Getpid(), Instance: s.instance, StartedAt: s.started.UTC(), DataDir: s.dataDir, AWSEndpoint: s.awsEndpoint, Throttle: s.throttle}
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := writeFileAtomic(filepath.Join(s.dataDir, PidFile), fmt.Appendf(nil, "%d\n", os.Getpid())); err != nil {
 		return fmt.Errorf("server: %w", err)
