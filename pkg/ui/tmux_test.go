@@ -46,7 +46,10 @@ func TestTUIInTmux(t *testing.T) {
 	}
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
-		t.Skip("no tmux")
+		if os.Getenv("ODIN_REQUIRE_TMUX") == "1" {
+			t.Fatal("tmux is required (ODIN_REQUIRE_TMUX=1) but not on PATH")
+		}
+		t.Skip("no tmux (set ODIN_REQUIRE_TMUX=1 to make this a failure)")
 	}
 	// A socket of the test's own (-S): -L sockets outlive kill-server in /tmp.
 	sock := filepath.Join(t.TempDir(), "tmux.sock")

@@ -186,6 +186,9 @@ func TestStartPlainServesCloudFormationsStateMachines(t *testing.T) {
 func TestProbePythonFallsBackToPyenvVersions(t *testing.T) {
 	python, err := findPython()
 	if err != nil {
+		if Required() {
+			t.Fatalf("moto is required (%s=1) but not usable: %v", RequireEnv, err)
+		}
 		t.Skip("moto not installed here:", err)
 	}
 	// The PATH python3 is usually a pyenv shim (a bash script); link the interpreter itself.
