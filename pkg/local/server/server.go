@@ -503,7 +503,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		return s.health(w, r)
 	}
 	isStates := strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
-	if svc, _ := sigv4.Scope(r); svc != "" {
+	svc, _ := sigv4.Scope(r)
+	if svc != "" {
 		isStates = svc == "states"
 	}
 	req, err := s.verifier.Verify(r)
@@ -512,9 +513,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		if !errors.As(err, &se) {
 			se = &sigv4.Error{Status: http.StatusBadRequest, Code: "IncompleteBody", Message: err.Error()}
 		}
-		if isStates {
+		switch {
+		case isStates:
 			writeStatesAuthError(w, se)
-		} else {
+		case svc == "sts":
+			stsapi.WriteError(w, se.Status, se.Code, se.Message)
+		default:
 			s3api.WriteError(w, r, &s3api.Error{Status: se.Status, Code: se.Code, Message: se.Message, HeadersNotSigned: se.HeadersNotSigned})
 		}
 		return "auth"

@@ -76,6 +76,12 @@ type errorResponse struct {
 	RequestID string   `xml:"RequestId"`
 }
 
+// WriteError answers as STS's query protocol does: an ErrorResponse the
+// SDKs decode (the server uses it for requests it refuses before routing).
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
+}
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeXML(w, status, errorResponse{Xmlns: ns, Type: "Sender", Code: code, Message: msg, RequestID: requestID()})
 }
