@@ -637,7 +637,7 @@ func (p *parser) value(obj map[string]any, loc, key, pathKey string) *Value {
 			p.errorf(CodeSchema, loc+"/"+pathKey, "The value for the field '%s' must be a STRING", pathKey)
 			return nil
 		}
-		t, err := jsonpath.CompileTemplate(map[string]any{"v.$": s})
+		t, err := jsonpath.CompileField(pathKey, s)
 		if err != nil {
 			p.errorf(CodeSchema, loc+"/"+pathKey, "The value for the field '%s' must be a valid JSONPath or intrinsic function: %v", pathKey, err)
 			return nil
@@ -841,6 +841,28 @@ func ParseTimestamp(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
+// processor parses a Map's ItemProcessor or Iterator (key): a machine with an
+// optional ProcessorConfig, of which only the INLINE mode runs locally.
+func (p *parser) processor(obj map[string]any, loc, key string) *Machine {
+	o := p.object(obj, loc, key)
+	if o == nil {
+		return nil
+	}
+	ploc := loc + "/" + key
+	p.fields(o, ploc, []string{"StartAt", "States", "Comment", "ProcessorConfig"})
+	if pc := p.object(o, ploc, "ProcessorConfig"); pc != nil {
+		p.fields(pc, ploc+"/ProcessorConfig", []string{"Mode", "ExecutionType"})
+		switch mode := p.str(pc, ploc+"/ProcessorConfig", "Mode"); mode {
+		case "", "INLINE":
+		case "DISTRIBUTED":
+			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "Distributed Map (Mode DISTRIBUTED) %s", unsupportedLocalMsg)
+		default:
+			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
+		}
+	}
+	return p.machine(o, ploc)
+}
+
 func (p *parser) mapState(st *State, obj map[string]any, loc string) {
 	_, it := obj["Iterator"]
 	_, ip := obj["ItemProcessor"]
@@ -850,26 +872,11 @@ func (p *parser) mapState(st *State, obj map[string]any, loc string) {
 	case !it && !ip:
 		p.errorf(CodeSchema, loc, "These fields are required: [ItemProcessor]")
 	case it:
-		if o := p.object(obj, loc, "Iterator"); o != nil {
-			p.fields(o, loc+"/Iterator", []string{"StartAt", "States", "Comment"})
-			st.Processor = p.machine(o, loc+"/Iterator")
-		}
+		// AWS accepts the legacy Iterator with a ProcessorConfig too (recorded:
+		// LocalStack's test_map_state_legacy_config_inline_item_selector).
+		st.Processor = p.processor(obj, loc, "Iterator")
 	default:
-		if o := p.object(obj, loc, "ItemProcessor"); o != nil {
-			ploc := loc + "/ItemProcessor"
-			p.fields(o, ploc, []string{"StartAt", "States", "Comment", "ProcessorConfig"})
-			if pc := p.object(o, ploc, "ProcessorConfig"); pc != nil {
-				p.fields(pc, ploc+"/ProcessorConfig", []string{"Mode", "ExecutionType"})
-				switch mode := p.str(pc, ploc+"/ProcessorConfig", "Mode"); mode {
-				case "", "INLINE":
-				case "DISTRIBUTED":
-					p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "Distributed Map (Mode DISTRIBUTED) %s", unsupportedLocalMsg)
-				default:
-					p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
-				}
-			}
-			st.Processor = p.machine(o, ploc)
-		}
+		st.Processor = p.processor(obj, loc, "ItemProcessor")
 	}
 	_, params := obj["Parameters"]
 	_, sel := obj["ItemSelector"]
