@@ -18,6 +18,7 @@ package conformance
 //   - functions.json (optional, the repository's own sets only): {"name": behaviour}, the
 //     Lambda functions the set's Task states call, each behaviour one of
 //     {"result": JSON} (returns it), {"echo": true} (returns its input),
+//     {"largeString": N} (returns a JSON string of N letters "a", for the payload limits),
 //     {"error": "Type", "message": "text"} (fails with that errorType and errorMessage), with
 //     an optional "sleepSeconds": N first. Behaviours are stateless, so the inputs of one
 //     definition may run at once; function names are unique across all sets.
@@ -106,6 +107,7 @@ type recordedOutcome struct {
 type functionBehaviour struct {
 	Result       json.RawMessage `json:"result,omitempty"`
 	Echo         bool            `json:"echo,omitempty"`
+	LargeString  int             `json:"largeString,omitempty"`
 	Error        string          `json:"error,omitempty"`
 	Message      string          `json:"message,omitempty"`
 	SleepSeconds float64         `json:"sleepSeconds,omitempty"`
@@ -119,11 +121,14 @@ func (f functionBehaviour) validate() error {
 	if f.Echo {
 		kinds++
 	}
+	if f.LargeString > 0 {
+		kinds++
+	}
 	if f.Error != "" {
 		kinds++
 	}
 	if kinds != 1 {
-		return errors.New(`want exactly one of "result", "echo" and "error"`)
+		return errors.New(`want exactly one of "result", "echo", "largeString" and "error"`)
 	}
 	if f.SleepSeconds < 0 {
 		return errors.New("sleepSeconds is negative")
@@ -144,6 +149,8 @@ func (f functionBehaviour) invoke(ctx context.Context, input json.RawMessage) (j
 		return nil, &engine.TaskError{ErrorType: f.Error, ErrorMessage: f.Message}
 	case f.Echo:
 		return input, nil
+	case f.LargeString > 0:
+		return json.Marshal(strings.Repeat("a", f.LargeString))
 	default:
 		return f.Result, nil
 	}
