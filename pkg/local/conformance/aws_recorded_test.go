@@ -637,3 +637,42 @@ func TestAWSRecorded(t *testing.T) {
 	}
 	t.Logf("aws-recorded summary: local %d/%d equal, moto %s/%d equal", all.local, all.total, motoFigure(all.moto), all.total)
 }
+
+// TestAWSRecordedCoverage keeps the recorded cases covering every state type and logs the
+// error names they record. Without the shared folder only the repository's own sets are
+// here, which do not cover everything alone, so the bar applies when the shared folder is.
+func TestAWSRecordedCoverage(t *testing.T) {
+	sets := loadRecordedSets(t)
+	types := map[string]int{}
+	errorNames := map[string]int{}
+	haveShared := false
+	for _, s := range sets {
+		haveShared = haveShared || s.Name == "shared"
+		seen := map[string]bool{}
+		for _, c := range s.Cases {
+			if c.Want.Error != nil {
+				errorNames[*c.Want.Error]++
+			}
+			if seen[c.File] {
+				continue
+			}
+			seen[c.File] = true
+			var asl map[string]any
+			if err := json.Unmarshal([]byte(c.Definition), &asl); err != nil {
+				t.Fatalf("%s: %v", c.ID, err)
+			}
+			walkStates(asl["States"], func(_ string, st map[string]any) {
+				if typ, ok := st["Type"].(string); ok {
+					types[typ]++
+				}
+			})
+		}
+	}
+	for _, typ := range required["state type"] {
+		if types[typ] == 0 && haveShared {
+			t.Errorf("no recorded case has a %s state", typ)
+		}
+	}
+	t.Logf("state types (definitions using them): %v", types)
+	t.Logf("error names recorded (runs): %v", errorNames)
+}
