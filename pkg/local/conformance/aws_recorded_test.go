@@ -34,7 +34,7 @@ package conformance
 //
 // Each case runs on the local backend and, when it is installed, on moto. Every case must
 // be equal for the local backend in status, output, error, cause and events (types with
-// names; without regard to order when the definition has a Parallel state); moto's result
+// names; without regard to order where branches or iterations may interleave); moto's result
 // is only counted, and the figures of both are logged side by side. Where AWS and moto
 // disagree, AWS wins.
 //
@@ -88,8 +88,8 @@ type recordedCase struct {
 	Definition string
 	Input      string // the input, encoded
 	Want       recordedOutcome
-	// Unordered is true when the definition has a Parallel state: events are compared as
-	// a multiset.
+	// Unordered is true when branches or iterations may interleave (a Parallel state with
+	// several branches, a Map without MaxConcurrency 1): events are compared as a multiset.
 	Unordered bool
 }
 
@@ -239,15 +239,9 @@ func loadRecordedSet(t *testing.T, name, dir string) recordedSet {
 		if err := json.Unmarshal([]byte(def), &asl); err != nil {
 			t.Fatalf("%s/%s: %v", dir, file, err)
 		}
-		unordered := false
-		walkStates(asl["States"], func(_ string, st map[string]any) {
-			if st["Type"] == "Parallel" {
-				unordered = true
-			}
-		})
 		set.Cases = append(set.Cases, recordedCase{
 			ID: name + "/" + key, Set: name, File: file, Index: index,
-			Definition: def, Input: string(input), Want: want, Unordered: unordered,
+			Definition: def, Input: string(input), Want: want, Unordered: concurrent(asl),
 		})
 	}
 	for file, ins := range inputs {
