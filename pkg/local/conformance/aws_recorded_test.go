@@ -13,8 +13,9 @@ package conformance
 //     "events": [[type, name], ...], "optional_events" (optional): [[type, name], ...]}. An
 //     event's name is the "name" field of its *EventDetails object, "" when it has none.
 //     optional_events are left out of both sides before comparing;
-//   - SOURCES.md: where each case was recorded (for the repository's own sets: the LocalStack
-//     snapshot key each case reproduces, which is the citation);
+//   - SOURCES.md: where each case was recorded, one table row per case that starts
+//     "| NN-name.json[i] |" (for the repository's own sets: the LocalStack snapshot key the
+//     case reproduces, which is the citation);
 //   - functions.json (optional, the repository's own sets only): {"name": behaviour}, the
 //     Lambda functions the set's Task states call, each behaviour one of
 //     {"result": JSON} (returns it), {"echo": true} (returns its input),
@@ -203,7 +204,8 @@ func loadRecordedSet(t *testing.T, name, dir string) recordedSet {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "SOURCES.md")); err != nil {
+	sources, err := os.ReadFile(filepath.Join(dir, "SOURCES.md"))
+	if err != nil {
 		t.Errorf("%s: no SOURCES.md citing where each case was recorded: %v", dir, err)
 	}
 	definitions := map[string]string{}
@@ -218,6 +220,9 @@ func loadRecordedSet(t *testing.T, name, dir string) recordedSet {
 		ins, ok := inputs[file]
 		if !ok || index >= len(ins) {
 			t.Fatalf("%s/expected.json: %s: no input %d in inputs.json", dir, key, index)
+		}
+		if sources != nil && !strings.Contains(string(sources), "| "+key+" |") {
+			t.Errorf("%s/SOURCES.md: no row for %s citing where it was recorded", dir, key)
 		}
 		def, ok := definitions[file]
 		if !ok {
