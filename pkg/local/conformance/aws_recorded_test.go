@@ -169,6 +169,9 @@ type recordedSet struct {
 func findSharedRecorded(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv(recordedDirEnv); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return "" // named but absent: as if not here
+		}
 		return dir
 	}
 	wd, err := os.Getwd()
