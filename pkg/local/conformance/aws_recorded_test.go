@@ -655,6 +655,12 @@ func TestAWSRecordedCoverage(t *testing.T) {
 			if c.Want.Error != nil {
 				errorNames[*c.Want.Error]++
 			}
+			// A caught error shows in the output as {"Error": ..., "Cause": ...}.
+			if out, ok := c.Want.Output.(map[string]any); ok {
+				if name, ok := out["Error"].(string); ok && out["Cause"] != nil {
+					errorNames[name+" (caught)"]++
+				}
+			}
 			if seen[c.File] {
 				continue
 			}
