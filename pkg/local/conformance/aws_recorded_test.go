@@ -546,7 +546,7 @@ func TestAWSRecorded(t *testing.T) {
 
 	var motoClient *sfn.Client
 	if err := moto.Available(); (err == nil && *useMoto) || moto.Required() {
-		motoClient = moto.Start(t).SFN()
+		motoClient = sharedMoto(t).SFN()
 	} else if err != nil {
 		t.Logf("moto is not available (%v): comparing the local backend only", err)
 	}
