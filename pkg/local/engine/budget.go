@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/odin-deploy/odin/pkg/local/jsonpath"
+)
+
+// Budgets: every evaluation of a path, payload template or intrinsic has one
+// (see jsonpath.MaxValueBytes, MaxBuiltBytes and MaxSteps), and every value
+// a state hands on is weighed before it is written out. Breaking a budget
+// fails the execution with the error AWS raises for the same excess, never
+// with the server's memory.
+
+// dataLimitFailure is AWS's error for a state whose result is over the
+// payload limit (recorded: 17-pass-result-too-large). It is neither retried
+// nor caught, as AWS does for a state's own output.
+func dataLimitFailure(st string) *failure {
+	return &failure{name: "States.DataLimitExceeded", terminal: true,
+		cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st)}
+}
+
+// limitFailure turns an evaluation stopped by its budget into the error AWS
+// raises: a value too large is States.DataLimitExceeded, too much work
+// States.Runtime.
+func (r *stateRun) limitFailure(le *jsonpath.LimitError) *failure {
+	if !le.Steps {
+		return dataLimitFailure(r.st.Name)
+	}
+	return r.runtime(fmt.Sprintf("The local backend stopped the evaluation of '%s' after %d steps, its limit for one evaluation.", le.Expr, le.Limit))
+}
+
+// overPayload reports whether v weighs more than MaxPayloadBytes as JSON,
+// without writing it out: values share structure, so a small tree in memory
+// can be enormous as text.
+func overPayload(v any) bool {
+	_, ok := jsonpath.Size(v, MaxPayloadBytes)
+	return !ok
+}
