@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/odin-deploy/odin/pkg/local/jsonpath"
@@ -36,4 +38,47 @@ func (r *stateRun) limitFailure(le *jsonpath.LimitError) *failure {
 func overPayload(v any) bool {
 	_, ok := jsonpath.Size(v, MaxPayloadBytes)
 	return !ok
+}
+
+// errResultTooLarge says a task function answered more than MaxPayloadBytes.
+var errResultTooLarge = errors.New("task result over the payload limit")
+
+// maxCommandOutput is the most of a command function's stdout kept: a result
+// over the payload limit fails anyway, and a command that writes without end
+// must not fill the server's memory.
+const maxCommandOutput = MaxPayloadBytes + 64*1024
+
+// cappedBuffer keeps the first max bytes written to it. Past them it
+// either refuses the write (stop: the copy from the process ends and the
+// process gets SIGPIPE, so a command that writes without end is stopped) or
+// discards the rest quietly; either way it remembers that it overflowed.
+type cappedBuffer struct {
+	buf      bytes.Buffer
+	max      int
+	stop     bool
+	overflow bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); room < len(p) {
+		c.overflow = true
+		c.buf.Write(p[:max(room, 0)])
+		if c.stop {
+			return max(room, 0), errResultTooLarge
+		}
+		return len(p), nil
+	}
+	return c.buf.Write(p)
+}
+
+func (c *cappedBuffer) Bytes() []byte  { return c.buf.Bytes() }
+func (c *cappedBuffer) String() string { return c.buf.String() }
+
+// resultTooLarge is the failure of a task whose function answered over the
+// payload limit: the task result's own DataLimitExceeded, which a catcher
+// may catch (recorded on AWS).
+func (r *stateRun) resultTooLarge() *failure {
+	f := dataLimitFailure(r.st.Name)
+	f.terminal = false
+	return f
 }

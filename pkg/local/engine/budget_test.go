@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,23 @@ func TestBudgetSharedOutput(t *testing.T) {
 	r, _ := newRig(t, true).run(def, input)
 	if r.Status != StatusFailed || r.Error != "States.DataLimitExceeded" {
 		t.Fatalf("got %s %s %q, want FAILED States.DataLimitExceeded", r.Status, r.Error, r.Cause)
+	}
+}
+
+// TestBudgetCommandResult: a command function that writes without end is
+// stopped once its output passes the payload limit, and its task fails with
+// AWS's States.DataLimitExceeded (a task result's, which a catcher catches).
+func TestBudgetCommandResult(t *testing.T) {
+	if _, err := exec.LookPath("yes"); err != nil {
+		t.Skip("no yes")
+	}
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flood",
+		"Catch":[{"ErrorEquals":["States.DataLimitExceeded"],"Next":"Caught"}],"End":true},"Caught":{"Type":"Pass","End":true}}}`
+	rg := newRig(t, true)
+	rg.fns.RegisterCommand("flood", []string{"sh", "-c", "cat >/dev/null; yes"}, nil, "")
+	r, evs := rg.run(def, `{}`)
+	if r.Status != StatusSucceeded || !strings.Contains(string(r.Output), "States.DataLimitExceeded") ||
+		!strings.Contains(string(r.Output), "returned a result with a size exceeding the maximum number of bytes service limit") {
+		t.Fatalf("got %s %s %q\n%s", r.Status, r.Output, r.Cause, shape(evs))
 	}
 }
