@@ -451,3 +451,92 @@ func serves(t *testing.T, port int, releaseID string) {
 	}
 	t.Fatalf("port %d answers %q, want the release %s", port, last, releaseID)
 }
+
+// TestStopStartMidDeploy: v1 serves; v2's deploy is inside CheckHealthy
+// when the server is stopped cleanly (as `odin local stop` does) and
+// started again. The restore brings v1 back and must not stop v2, whose
+// deploy resumes, adopts its release and takes over; then v1 is gone.
+func TestStopStartMidDeploy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and stops server processes, deploys releases")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	dir, holdDir := filepath.Join(root, "data"), filepath.Join(root, "hold")
+	if err := os.MkdirAll(holdDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	listen := ports.Free(t)
+	ctx := context.Background()
+	b := startBackend(t, dir, "ODIN_TEST_HOLD_DIR="+holdDir, "ODIN_TEST_HOLD=CheckHealthy")
+	deployVersion := func(version string) (*deploy.Plan, string) {
+		t.Helper()
+		relDir := filepath.Join(root, version)
+		if err := os.MkdirAll(relDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		// The version makes each release file, so each release id, its own.
+		data := []byte(fmt.Sprintf(releaseYAML, "stop", exe, "ok", listen) + "# " + version + "\n")
+		f, err := release.Parse(filepath.Join(relDir, "release.yml"), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := b.client().Plan(f, "arn:aws:iam::"+b.ep.Account+":user/test", relDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		started, err := b.client().Start(ctx, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan, started.ExecutionArn
+	}
+	// v1 runs through (its CheckHealthy is let go at once).
+	if err := os.WriteFile(filepath.Join(holdDir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v1, arn1 := deployVersion("v1")
+	b.waitFor(arn1, "v1's deploy", func(s sfntypes.ExecutionStatus, _ []sfntypes.HistoryEvent) bool {
+		return s != sfntypes.ExecutionStatusRunning
+	})
+	serves(t, listen, v1.ReleaseID)
+
+	// v2 is held inside CheckHealthy: its instances run, healthy, unpromoted.
+	if err := os.Remove(filepath.Join(holdDir, "go")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(holdDir, "held-CheckHealthy"))
+	v2, arn2 := deployVersion("v2")
+	b.waitFor(arn2, "v2 inside CheckHealthy", func(s sfntypes.ExecutionStatus, events []sfntypes.HistoryEvent) bool {
+		_, err := os.Stat(filepath.Join(holdDir, "held-CheckHealthy"))
+		return current(events) == "CheckHealthy" && err == nil
+	})
+	if err := b.proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	b.proc.Wait()
+
+	if err := os.WriteFile(filepath.Join(holdDir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b = startBackend(t, dir, "ODIN_TEST_HOLD_DIR="+holdDir, "ODIN_TEST_HOLD=CheckHealthy")
+	events := b.waitFor(arn2, "v2's deploy", func(s sfntypes.ExecutionStatus, _ []sfntypes.HistoryEvent) bool {
+		return s != sfntypes.ExecutionStatusRunning
+	})
+	if status, _ := b.history(arn2); status != sfntypes.ExecutionStatusSucceeded {
+		log, _ := os.ReadFile(filepath.Join(dir, server.LogFile))
+		t.Fatalf("v2's deploy ended %s%s\n%s", status, path(events), log)
+	}
+	serves(t, listen, v2.ReleaseID)
+	log, _ := os.ReadFile(filepath.Join(dir, server.LogFile))
+	if !strings.Contains(string(log), "bringing back the serving release") {
+		t.Errorf("the restart did not restore v1:\n%s", log)
+	}
+	list, err := b.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(b.client().StateMachineArn), StatusFilter: sfntypes.ExecutionStatusRunning})
+	if err != nil || len(list.Executions) != 0 {
+		t.Errorf("executions still RUNNING: %v %v", list, err)
+	}
+}
