@@ -75,7 +75,9 @@ func serveService(mode string) int {
 //     (each entry is noted in ODIN_TEST_HOLD_DIR/held-Task first), so a kill
 //     lands in that state, after its side effects and before its result;
 //   - ODIN_TEST_STRETCH=k: Wait states last k times longer, so a kill lands
-//     inside one.
+//     inside one;
+//   - ODIN_TEST_FAIL=Task: the deployer's task Task fails with a CleanUpError
+//     (a cleanup that cannot finish), without doing its work.
 func serveBackend(dir string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -90,6 +92,9 @@ func serveBackend(dir string) int {
 	}
 	if task := os.Getenv("ODIN_TEST_HOLD"); task != "" {
 		so.Functions = holding(so.Functions, task, os.Getenv("ODIN_TEST_HOLD_DIR"))
+	}
+	if task := os.Getenv("ODIN_TEST_FAIL"); task != "" {
+		so.Functions = failing(so.Functions, task)
 	}
 	s, err := server.New(ctx, so)
 	if err != nil {
@@ -150,6 +155,25 @@ func holding(functions func(server.Endpoint) (*engine.Functions, error), task, d
 	}
 }
 
+func failing(functions func(server.Endpoint) (*engine.Functions, error), task string) func(server.Endpoint) (*engine.Functions, error) {
+	return func(ep server.Endpoint) (*engine.Functions, error) {
+		fns, err := functions(ep)
+		if err != nil {
+			return nil, err
+		}
+		real, _ := fns.Lookup(deployer.FunctionName)
+		fns.Register(deployer.FunctionName, func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+			var call struct{ Task string }
+			json.Unmarshal(payload, &call)
+			if call.Task == task {
+				return nil, &deployer.CleanUpError{Msg: "stop instances: permission denied (injected)"}
+			}
+			return real(ctx, payload)
+		})
+		return fns, nil
+	}
+}
+
 // backend is one helper server process on a data directory.
 type backend struct {
 	t    *testing.T
@@ -162,7 +186,7 @@ type backend struct {
 
 func startBackend(t *testing.T, dir string, env ...string) *backend {
 	t.Helper()
-	for _, kv := range append([]string{"ODIN_TEST_HOLD=", "ODIN_TEST_STRETCH=", "ODIN_TEST_HOLD_DIR="}, env...) {
+	for _, kv := range append([]string{"ODIN_TEST_HOLD=", "ODIN_TEST_STRETCH=", "ODIN_TEST_HOLD_DIR=", "ODIN_TEST_FAIL="}, env...) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -297,7 +321,9 @@ services:
 // their side effects and before their result, and its waits), then starts a
 // new server on the same data directory. Every case must end with the
 // server started, no execution RUNNING, no lock left, and the deploy
-// finished (the release serves) or rolled back with its true reason. Each
+// finished (the release serves) or rolled back with its true reason (an
+// instance that exited; or, when the rollback itself is made to fail, the
+// CleanUpError that ends in FailureDirty). Each
 // proves its kill landed mid-state: a held task cannot end before the test
 // lets it, and a wait ends only after the restart. Choice, Pass, Succeed
 // and Fail states write their events at once: there is no moment inside
@@ -313,7 +339,7 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 	cases := []struct {
 		state string
 		wait  bool   // a Wait state (else a Task)
-		mode  string // the release's service: ok or crash
+		mode  string // the release's service: ok, crash, or crash with a rollback that cannot finish
 	}{
 		{"Validate", false, "ok"},
 		{"Lock", false, "ok"},
@@ -326,6 +352,7 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 		{"ReleaseLock", false, "ok"},
 		{"CleanUpFailure", false, "crash"},
 		{"ReleaseLockFailure", false, "crash"},
+		{"ReleaseLockDirty", false, "dirty"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.state, func(t *testing.T) {
@@ -337,12 +364,17 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 				}
 			}
 			listen := ports.Free(t)
-			data := []byte(fmt.Sprintf(releaseYAML, "c"+strconv.Itoa(i), exe, tc.mode, listen))
+			mode := tc.mode
+			var fail []string
+			if mode == "dirty" {
+				mode, fail = "crash", []string{"ODIN_TEST_FAIL=CleanUpFailure"}
+			}
+			data := []byte(fmt.Sprintf(releaseYAML, "c"+strconv.Itoa(i), exe, mode, listen))
 			f, err := release.Parse(filepath.Join(relDir, "release.yml"), data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			env := []string{"ODIN_TEST_HOLD_DIR=" + holdDir}
+			env := append([]string{"ODIN_TEST_HOLD_DIR=" + holdDir}, fail...)
 			if tc.wait {
 				env = append(env, "ODIN_TEST_STRETCH=10")
 			} else {
@@ -382,7 +414,7 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(holdDir, "go"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			b = startBackend(t, dir, "ODIN_TEST_HOLD_DIR="+holdDir, "ODIN_TEST_HOLD="+tc.state)
+			b = startBackend(t, dir, append([]string{"ODIN_TEST_HOLD_DIR=" + holdDir, "ODIN_TEST_HOLD=" + tc.state}, fail...)...)
 			events := b.waitFor(arn, "the end of the deploy", func(status sfntypes.ExecutionStatus, _ []sfntypes.HistoryEvent) bool {
 				return status != sfntypes.ExecutionStatusRunning
 			})
@@ -409,6 +441,10 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 					t.Fatalf("the deploy ended %s %s %q%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), path(events))
 				}
 				serves(t, listen, plan.ReleaseID)
+			case "dirty":
+				if d.Status != sfntypes.ExecutionStatusFailed || aws.ToString(d.Error) != "CleanUpError" || !strings.Contains(aws.ToString(d.Cause), "permission denied (injected)") {
+					t.Fatalf("the failed rollback ended %s %s %q, want FAILED CleanUpError%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), path(events))
+				}
 			default:
 				if d.Status != sfntypes.ExecutionStatusFailed || aws.ToString(d.Error) != "DeployError" || !strings.Contains(aws.ToString(d.Cause), "exited") {
 					t.Fatalf("the rollback ended %s %s %q, want FAILED DeployError (an instance exited)%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), path(events))
