@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/odin-deploy/odin/pkg/local/asl"
 	"github.com/odin-deploy/odin/pkg/local/jsonpath"
 )
 
@@ -76,9 +77,13 @@ func (c *cappedBuffer) String() string { return c.buf.String() }
 
 // resultTooLarge is the failure of a task whose function answered over the
 // payload limit: the task result's own DataLimitExceeded, which a catcher
-// may catch (recorded on AWS).
+// may catch (recorded on AWS), naming the task as AWS does (see task).
 func (r *stateRun) resultTooLarge() *failure {
-	f := dataLimitFailure(r.st.Name)
-	f.terminal = false
-	return f
+	in := r.st.Integration
+	task := in.ResourceType
+	if in.Kind == asl.LambdaARN {
+		task = r.st.Resource
+	}
+	return &failure{name: "States.DataLimitExceeded",
+		cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", task)}
 }

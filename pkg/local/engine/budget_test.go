@@ -80,7 +80,7 @@ func TestBudgetCommandResult(t *testing.T) {
 	rg.fns.RegisterCommand("flood", []string{"sh", "-c", "cat >/dev/null; yes"}, nil, "")
 	r, evs := rg.run(def, `{}`)
 	if r.Status != StatusSucceeded || !strings.Contains(string(r.Output), "States.DataLimitExceeded") ||
-		!strings.Contains(string(r.Output), "returned a result with a size exceeding the maximum number of bytes service limit") {
+		!strings.Contains(string(r.Output), `The state/task 'arn:aws:lambda:us-east-1:123456789012:function:flood' returned a result with a size exceeding the maximum number of bytes service limit`) {
 		t.Fatalf("got %s %s %q\n%s", r.Status, r.Output, r.Cause, shape(evs))
 	}
 }
