@@ -41,15 +41,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Record kinds.
 const (
-	kindStateMachine byte = 1 // JSON stateMachineRecord: create
-	kindRevision     byte = 2 // JSON revisionRecord: update
-	kindDeleteSM     byte = 3 // JSON {"arn"}
-	kindExecution    byte = 4 // JSON executionRecord
-	kindEvent        byte = 5 // uvarint execution seq | event wire JSON
-	kindGeneration   byte = 6 // JSON generationRecord: the first record of a journal and a snapshot
-	kindSnapshotSM   byte = 7 // JSON snapshotStateMachine, in a snapshot
-	kindSummary      byte = 8 // binary summary of a finished execution, in a snapshot
-	kindDetails      byte = 9 // JSON details of a finished execution, in the history file
+	kindStateMachine byte = 1  // JSON stateMachineRecord: create
+	kindRevision     byte = 2  // JSON revisionRecord: update
+	kindDeleteSM     byte = 3  // JSON {"arn"}
+	kindExecution    byte = 4  // JSON executionRecord
+	kindEvent        byte = 5  // uvarint execution seq | event wire JSON
+	kindGeneration   byte = 6  // JSON generationRecord: the first record of a journal and a snapshot
+	kindSnapshotSM   byte = 7  // JSON snapshotStateMachine, in a snapshot
+	kindSummary      byte = 8  // binary summary of a finished execution, in a snapshot
+	kindDetails      byte = 9  // JSON details of a finished execution, in the history file
 	kindHistory      byte = 10 // uvarint-length-prefixed event wire JSONs, in the history file
 )
 
