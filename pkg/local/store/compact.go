@@ -422,6 +422,7 @@ func (s *Store) load() error {
 	lostSeq := map[int64]int{}
 	type gap struct{ first, last int64 }
 	gaps := map[*execution][]gap{}
+	lastOff := map[*execution]int64{} // where each execution's last record is
 	res := scan(b, min(start, len(b)), v1, func(off int, kind byte, p []byte) error {
 		rec.Records++
 		switch kind {
@@ -445,7 +446,7 @@ func (s *Store) load() error {
 				skip[r.Seq] = true // compacted
 				return nil
 			}
-			s.applyExecution(r)
+			lastOff[s.applyExecution(r)] = int64(off)
 		case kindEvent:
 			seq, n := binary.Uvarint(p)
 			if n <= 0 {
@@ -481,6 +482,7 @@ func (s *Store) load() error {
 				gaps[x] = append(gaps[x], gap{x.LastEventID + 1, ev.ID - 1})
 			}
 			x.addEvent(ev, append([]byte(nil), p[n:]...))
+			lastOff[x] = int64(off)
 		default:
 			return fmt.Errorf("unknown record kind %d", kind)
 		}
@@ -530,6 +532,19 @@ func (s *Store) load() error {
 				Note: "its outcome was recorded and is kept"})
 		}
 	}
+	if damaged {
+		// A running execution recorded before damage may have gone on in
+		// the damaged bytes, even to its end: it resumes from its last
+		// whole event, as after a crash, and the report says so.
+		firstDamage := res.Damaged[0].Offset
+		for _, x := range s.journaled {
+			if x.Status != engine.StatusRunning || lastOff[x] > firstDamage || gaps[x] != nil {
+				continue
+			}
+			rec.LostEvents = append(rec.LostEvents, LostEvents{Execution: x.Arn, FirstID: x.LastEventID + 1, Status: x.Status,
+				Note: fmt.Sprintf("events after %d may have been in the damaged bytes; it resumes from event %d", x.LastEventID, x.LastEventID)})
+		}
+	}
 	slices.SortFunc(rec.LostEvents, func(a, b LostEvents) int { return strings.Compare(a.Execution, b.Execution) })
 	for seq, n := range lostSeq {
 		rec.LostExecutions = append(rec.LostExecutions, LostExecution{Seq: seq, Events: n})
@@ -542,6 +557,9 @@ func (s *Store) load() error {
 	}
 	for _, sm := range s.sms {
 		slices.SortFunc(sm.executions, func(a, b *execution) int { return int(a.seq - b.seq) })
+	}
+	if rec.Torn != nil {
+		s.recovery = rec // for Recovery; nothing acknowledged is lost
 	}
 	if rec.Lost() || damagedSnapshot {
 		s.recovery = rec

@@ -180,7 +180,7 @@ func scan(b []byte, start int, v1 bool, fn func(off int, kind byte, payload []by
 			// A crash mid-append leaves a short header, a record whose
 			// (checked) length runs past the end, or zeros a file system
 			// allocated but never wrote.
-			if problem == problemShortHeader || problem == problemPastEnd || allZero(b[off:]) {
+			if problem == problemShortHeader || problem == problemPastEnd || allZero(b[off:]) || (!v1 && tornPrefix(b[off:])) {
 				r.Torn = tail
 			} else {
 				r.Damaged = append(r.Damaged, tail)
@@ -215,6 +215,26 @@ func resync(b []byte, from int, v1 bool) int {
 		p++
 	}
 	return -1
+}
+
+// tornPrefix reports whether b, but for zeros at its end, is the start of
+// one record: a header cut short, or a header whose (checked) length covers
+// the rest. That is what an append cut short leaves when the file system
+// had already grown the file.
+func tornPrefix(b []byte) bool {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	if n < headerLen {
+		return n < 2 || (b[0] == recMagic0 && b[1] == recMagic1)
+	}
+	h := b[:headerLen]
+	if h[0] != recMagic0 || h[1] != recMagic1 || crc32.Checksum(h[:10], castagnoli) != binary.LittleEndian.Uint32(h[10:14]) {
+		return false
+	}
+	// A whole-length record whose checksum fails is damage, not a cut.
+	return n < headerLen+int(binary.LittleEndian.Uint32(h[2:6]))
 }
 
 func allZero(b []byte) bool {

@@ -33,7 +33,9 @@ type Recovery struct {
 	LostExecutions []LostExecution `json:"lostExecutions,omitempty"`
 }
 
-// LostEvents are events FirstID..LastID of an execution's history.
+// LostEvents are events FirstID..LastID of an execution's history; LastID
+// 0 when the damage may have held events after FirstID-1 but nothing says
+// how many.
 type LostEvents struct {
 	Execution string `json:"execution"`
 	FirstID   int64  `json:"firstId"`
@@ -72,7 +74,11 @@ func (r *Recovery) Summary() string {
 		fmt.Fprintf(&b, "\n  damaged: %s", d)
 	}
 	for _, l := range r.LostEvents {
-		fmt.Fprintf(&b, "\n  lost: events %d-%d of %s (now %s)", l.FirstID, l.LastID, l.Execution, l.Status)
+		if l.LastID == 0 {
+			fmt.Fprintf(&b, "\n  maybe lost: events from %d of %s (now %s)", l.FirstID, l.Execution, l.Status)
+		} else {
+			fmt.Fprintf(&b, "\n  lost: events %d-%d of %s (now %s)", l.FirstID, l.LastID, l.Execution, l.Status)
+		}
 		if l.Note != "" {
 			fmt.Fprintf(&b, ": %s", l.Note)
 		}

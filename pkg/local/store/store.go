@@ -334,8 +334,8 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.f.Close(), s.hist.f.Close())
 }
 
-// Recovery reports what Open recovered from and lost, nil when the store
-// opened clean.
+// Recovery reports what Open recovered from and lost (Lost), or the torn
+// last record it dropped; nil when the store opened clean.
 func (s *Store) Recovery() *Recovery {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
