@@ -24,7 +24,9 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 const smArn = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
 
-func xArn(i int) string { return fmt.Sprintf("arn:aws:states:us-east-1:123456789012:execution:m:x%d", i) }
+func xArn(i int) string {
+	return fmt.Sprintf("arn:aws:states:us-east-1:123456789012:execution:m:x%d", i)
+}
 
 // history is the events of an execution of the script: started, a state
 // entered and exited n times, and an end (none for a running one).
