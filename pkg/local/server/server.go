@@ -116,6 +116,9 @@ type Options struct {
 	// StoreFS is the file layer of the Step Functions store; nil is the
 	// operating system's. Tests inject faults (a full disk) through it.
 	StoreFS store.FS
+	// StallRetry is how often an execution stopped by a failed history
+	// write is tried again (sfnapi's default when 0).
+	StallRetry time.Duration
 }
 
 // Server is a running local backend.
@@ -219,7 +222,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if states == nil {
 		states = func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error) {
 			api, err := sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Clock: opts.Clock,
-				Region: ep.Region, Account: ep.Account, Logger: s.log, Retention: opts.Retention, FS: opts.StoreFS})
+				Region: ep.Region, Account: ep.Account, Logger: s.log, Retention: opts.Retention, FS: opts.StoreFS, StallRetry: opts.StallRetry})
 			if err != nil {
 				return nil, err // not a nil *sfnapi.API in a non-nil StatesAPI
 			}
