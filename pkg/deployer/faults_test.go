@@ -63,7 +63,7 @@ func deployWithFullDisk(t *testing.T, k int) int {
 	sfnc := ep.SFNClient()
 	client := &deploy.Client{Storage: ep.S3Client(), Executions: sfnc, Bucket: Bucket,
 		StateMachineArn: "arn:aws:states:" + ep.Region + ":" + ep.Account + ":stateMachine:" + StateMachineName,
-		Account: ep.Account, Region: ep.Region, Now: time.Now}
+		Account:         ep.Account, Region: ep.Region, Now: time.Now}
 	releaseDir := t.TempDir()
 	f, err := release.Parse(filepath.Join(releaseDir, "release.yml"), ReleaseYAML(t, ReleaseSpec{Config: "disk", Instances: 1}))
 	if err != nil {
