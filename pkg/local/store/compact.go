@@ -26,6 +26,10 @@ const (
 	historyChunk = 4 << 20
 )
 
+// rewriteHistoryOver is the size over which a history file mostly of
+// expired executions is rewritten (a variable for the tests).
+var rewriteHistoryOver int64 = 16 << 20
+
 // generationRecord opens a snapshot and a journal: a journal belongs to the
 // snapshot of its generation.
 type generationRecord struct {
@@ -738,7 +742,7 @@ func (s *Store) compactLocked() error {
 	slices.SortFunc(all, func(a, b *execution) int { return int(a.seq - b.seq) })
 
 	hist := s.hist
-	rewrite := hist.size > 16<<20 && live < hist.size/2
+	rewrite := hist.size > rewriteHistoryOver && live < hist.size/2
 	if rewrite {
 		name := "history-" + strconv.FormatInt(gen, 10)
 		_ = s.fs.Remove(filepath.Join(s.dir, name))

@@ -464,3 +464,41 @@ func TestMigrateV1(t *testing.T) {
 		})
 	}
 }
+
+// TestRetention: finished executions expire Retention after they end, with
+// their histories; running ones never do, and an expired name is free.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	now := t0
+	opts := store.Options{Retention: 24 * time.Hour, Now: func() time.Time { return now }, CompactEvery: 2}
+	s, err := store.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runScript(t, s, func(what string, op func() error) {
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	checkScript(t, s) // compacted along the way, nothing expired yet
+	s.Close()
+	now = t0.Add(25 * time.Hour) // the finished ones ended at t0+1m
+	s, err = store.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, sx := range scriptExecutions {
+		_, ok := s.Execution(xArn(i))
+		if ok != (sx.end == "") {
+			t.Errorf("execution %d (%q) present %v after the retention", i, sx.end, ok)
+		}
+	}
+	if xs, _ := s.ListExecutions(smArn, "", -1, 100); len(xs) != 1 {
+		t.Fatalf("listed %d executions after the retention", len(xs))
+	}
+	if _, err := s.CreateExecution(context.Background(), store.Execution{Arn: xArn(0), Name: "x0", StateMachineArn: smArn,
+		StateMachineName: "m", Input: "{}", StartDate: now}); err != nil {
+		t.Fatalf("an expired execution's name: %v", err)
+	}
+}

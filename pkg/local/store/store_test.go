@@ -275,3 +275,67 @@ func FuzzOpen(f *testing.F) {
 		s2.Close()
 	})
 }
+
+// TestHistoryRewrite: once expired executions are most of the history
+// file, a compaction rewrites it under a new name without them, and what
+// is left reads the same, before and after a reopen.
+func TestHistoryRewrite(t *testing.T) {
+	defer func(v int64) { rewriteHistoryOver = v }(rewriteHistoryOver)
+	rewriteHistoryOver = 0
+	dir := t.TempDir()
+	now := t0
+	opts := Options{Retention: time.Hour, Now: func() time.Time { return now }}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arns := seed(t, s, 6)
+	for i, arn := range arns {
+		for j, typ := range runTypes {
+			ev := event(int64(j+1), typ)
+			ev.Timestamp = t0.Add(time.Duration(i) * time.Hour)
+			if err := s.Append(context.Background(), arn, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.Events(arns[5])
+	now = t0.Add(5*time.Hour + time.Minute) // all but the last expired
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if s.hist.name == "history-0" || s.hist.name == "history-1" {
+		t.Fatalf("the history file was not rewritten: %s", s.hist.name)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "history-1")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old history file is still there: %v", err)
+	}
+	s.Close()
+	s2 := openStoreWith(t, dir, opts)
+	for i, arn := range arns {
+		_, ok := s2.Execution(arn)
+		if ok != (i == 5) {
+			t.Fatalf("execution %d present %v", i, ok)
+		}
+	}
+	got, err := s2.Events(arns[5])
+	if err != nil || len(got) != len(want) || got[3].Type != "ExecutionSucceeded" {
+		t.Fatalf("history after the rewrite: %v %v", got, err)
+	}
+	if x, _ := s2.Execution(arns[5]); x.Input != `{"i":1}` || x.Output != `{"i":2}` {
+		t.Fatalf("details after the rewrite: %+v", x)
+	}
+}
+
+func openStoreWith(t testing.TB, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
