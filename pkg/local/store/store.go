@@ -586,23 +586,26 @@ func (s *Store) Execution(arn string) (Execution, bool) {
 // ExecutionErr is Execution with the reason it failed: ErrNotFound, or the
 // history file could not be read.
 func (s *Store) ExecutionErr(arn string) (Execution, error) {
-	s.mu.RLock()
-	x := s.byArn[arn]
-	if x == nil {
+	var err error
+	for range 2 { // once more if a rewrite of the history file got in between
+		s.mu.RLock()
+		x := s.byArn[arn]
+		if x == nil {
+			s.mu.RUnlock()
+			return Execution{}, ErrNotFound
+		}
+		out, b, h := x.Execution, x.block, s.hist
 		s.mu.RUnlock()
-		return Execution{}, ErrNotFound
+		if b == nil {
+			return out, nil
+		}
+		var d details
+		if d, err = h.details(b); err == nil {
+			out.Input, out.Output, out.Error, out.Cause = d.Input, d.Output, d.Error, d.Cause
+			return out, nil
+		}
 	}
-	out, b := x.Execution, x.block
-	s.mu.RUnlock()
-	if b == nil {
-		return out, nil
-	}
-	d, err := s.hist.details(b)
-	if err != nil {
-		return out, fmt.Errorf("execution %s: %w", arn, err)
-	}
-	out.Input, out.Output, out.Error, out.Cause = d.Input, d.Output, d.Error, d.Cause
-	return out, nil
+	return Execution{}, fmt.Errorf("execution %s: %w", arn, err)
 }
 
 // ListExecutions returns up to limit executions of a state machine, newest
@@ -667,13 +670,19 @@ func (s *Store) History(arn string) ([]*Event, error) {
 		defer s.mu.RUnlock()
 		return slices.Clip(x.events), nil
 	}
-	b := x.block
+	b, hf := x.block, s.hist
 	s.mu.RUnlock()
 	if h, ok := s.cache.get(b); ok {
 		return h, nil
 	}
-	h, err := s.hist.history(b)
+	h, err := hf.history(b)
 	if err != nil {
+		s.mu.RLock()
+		retry := s.hist != hf // rewritten meanwhile: read where it is now
+		s.mu.RUnlock()
+		if retry {
+			return s.History(arn)
+		}
 		return nil, fmt.Errorf("history of %s: %w", arn, err)
 	}
 	s.cache.put(b, h)
