@@ -41,7 +41,7 @@ func (r *stateRun) structured(ctx context.Context, kind string, round func(start
 			}
 			// AWS points both Succeeded and Exited at the last branch event.
 			r.xe.setPrev(r.th, last)
-			out, ff := r.output(result, r.st.ResultSelector, r.st.ResultPath)
+			out, ff := r.resultOutput(result)
 			if ff == nil {
 				return r.exit(out, r.next())
 			}
@@ -92,9 +92,10 @@ func (r *stateRun) runBranches(ctx context.Context, input any, startedID int64) 
 	n := len(r.st.Branches)
 	ch := make(chan branchDone, n)
 	for i, b := range r.st.Branches {
-		bt := &thread{prev: startedID, scope: sc}
+		bt := &thread{prev: startedID, scope: sc, vars: newVariables(r.th.vars)}
 		go func() {
 			out, f := xe.runMachine(bctx, bt, b, input, nil)
+			xe.release(bt.vars)
 			ch <- branchDone{i: i, out: out, f: f, last: xe.prevOf(bt)}
 		}()
 	}
@@ -135,7 +136,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}
 	itemsV := eff
 	if st.ItemsPath != nil {
-		v, err := st.ItemsPath.Path.Get(eff)
+		v, err := r.getPath(st.ItemsPath, eff)
 		if err != nil {
 			return nil, "", r.dataFailure(err)
 		}
@@ -166,7 +167,7 @@ func (r *stateRun) count(f asl.IntField) (int64, *failure) {
 	if f.Path == nil {
 		return f.Value, nil
 	}
-	v, err := f.Path.Path.Get(r.raw)
+	v, err := r.getPath(f.Path, r.raw)
 	if err != nil {
 		return 0, r.dataFailure(err)
 	}
@@ -195,7 +196,7 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 	if p := st.ToleratedFailurePercentage; p.Set {
 		pct := p.Value
 		if p.Path != nil {
-			v, err := p.Path.Path.Get(r.raw)
+			v, err := r.getPath(p.Path, r.raw)
 			if err != nil {
 				return 0, r.dataFailure(err)
 			}
@@ -230,8 +231,14 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 
 	launch := func(i int) *failure {
 		itemInput := items[i]
-		if st.ItemSelector != nil {
-			v, err := st.ItemSelector.Eval(input, r.contextObject("", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
+		if r.selectItem != nil {
+			v, f := r.selectItem(i, items[i])
+			if f != nil {
+				return f
+			}
+			itemInput = v
+		} else if st.ItemSelector != nil {
+			v, err := st.ItemSelector.Eval(input, r.env("", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
 			if err != nil {
 				return r.dataFailure(err)
 			}
@@ -241,7 +248,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		if maxConc == 1 {
 			prev = prevLast
 		}
-		it := &thread{scope: sc}
+		it := &thread{scope: sc, vars: newVariables(r.th.vars)}
 		idx := int64(i)
 		if _, err := xe.emit(it, "MapIterationStarted", prev, &Details{Name: st.Name, Index: &idx}); err != nil {
 			return haltedFailure()
@@ -249,6 +256,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		running[i] = it
 		go func() {
 			out, f := xe.runMachine(ictx, it, st.Processor, itemInput, nil)
+			xe.release(it.vars)
 			lastID := xe.prevOf(it)
 			done := branchDone{i: i, out: out, f: f, last: lastID}
 			if f == nil {

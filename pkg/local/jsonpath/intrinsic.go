@@ -250,9 +250,9 @@ func (i *Intrinsic) Eval(input, context any) (any, error) {
 		case argLiteral:
 			args[j] = a.lit
 		case argPath:
-			doc := input
-			if a.path.context {
-				doc = context
+			doc, err := Doc(a.path, input, context)
+			if err != nil {
+				return nil, i.failf("%s", err.Error())
 			}
 			v, err := a.path.Get(doc)
 			if err != nil {

@@ -187,9 +187,9 @@ func (n *tnode) eval(input, context any) (any, error) {
 		}
 		return out, nil
 	case tPath:
-		doc := input
-		if n.path.context {
-			doc = context
+		doc, err := Doc(n.path, input, context)
+		if err != nil {
+			return nil, &Error{Name: ErrRuntime, Cause: err.Error()}
 		}
 		v, err := n.path.Get(doc)
 		if err != nil {
