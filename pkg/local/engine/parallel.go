@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -172,6 +173,11 @@ func (r *stateRun) count(f asl.IntField) (int64, *failure) {
 		return 0, r.dataFailure(err)
 	}
 	n, ok := nonNegativeInt(v)
+	if s, isString := v.(string); isString {
+		// AWS reads a string that holds an integer as that integer
+		// (recorded for MaxConcurrencyPath).
+		n, ok = nonNegativeInt(json.Number(s))
+	}
 	if !ok {
 		return 0, r.runtime(fmt.Sprintf("The value of the path '%s' must be a non-negative integer: %s", f.Path.Raw, compact(v)))
 	}
