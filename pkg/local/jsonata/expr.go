@@ -147,7 +147,7 @@ func (e *Expr) Eval(env *Env) (out any, err error) {
 		return nil, ErrUndefined
 	}
 	if err != nil {
-		return nil, err
+		return nil, jsError(err)
 	}
 	return fromLibrary(v)
 }

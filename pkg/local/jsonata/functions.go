@@ -56,7 +56,10 @@ func partition(arr []any, size float64) ([]any, error) {
 	return out, nil
 }
 
-func rangeOf(start, end, step float64) ([]any, error) {
+// rangeOf builds $range's items. AWS returns them as a JSONata sequence, so
+// one item comes out as itself (recorded: $range(1, 9, 9) is 1) and none as
+// undefined.
+func rangeOf(start, end, step float64) (any, error) {
 	for _, v := range []float64{start, end, step} {
 		if v != math.Trunc(v) {
 			return nil, errors.New("the arguments of $range must be integers")
@@ -71,6 +74,12 @@ func rangeOf(start, end, step float64) ([]any, error) {
 			return nil, fmt.Errorf("$range makes at most %d items", maxRangeItems)
 		}
 		out = append(out, v)
+	}
+	switch len(out) {
+	case 0:
+		return nil, jtypes.ErrUndefined
+	case 1:
+		return out[0], nil
 	}
 	return out, nil
 }
