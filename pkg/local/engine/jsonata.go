@@ -333,15 +333,16 @@ func (r *stateRun) mapJSONata(ctx context.Context, env *jsonata.Env) (any, strin
 	if f != nil {
 		return nil, "", f
 	}
+	var selectItem func(int, any) (any, *failure)
 	if st.ItemSelectorExpr != nil {
-		r.selectItem = func(i int, item any) (any, *failure) {
+		selectItem = func(i int, item any) (any, *failure) {
 			ienv := r.statesVar(nil, "", map[string]any{"Index": itoa(int64(i)), "Value": item})
 			return r.evalTemplate(st.ItemSelectorExpr, ienv, item)
 		}
 	}
 	length := int64(len(items))
 	return r.structured(ctx, "Map", func(startedID int64) (any, int64, *failure) {
-		return r.runIterations(ctx, r.raw, items, startedID, int(maxConc), tol)
+		return r.runIterations(ctx, r.raw, items, startedID, int(maxConc), tol, selectItem)
 	}, func() *Details { return &Details{Length: &length} })
 }
 

@@ -157,7 +157,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}
 	length := int64(len(items))
 	return r.structured(ctx, "Map", func(startedID int64) (any, int64, *failure) {
-		return r.runIterations(ctx, eff, items, startedID, int(maxConc), tol)
+		return r.runIterations(ctx, eff, items, startedID, int(maxConc), tol, nil)
 	}, func() *Details { return &Details{Length: &length} })
 }
 
@@ -220,7 +220,9 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 // runIterations runs one Map round. Each iteration is a thread starting at
 // its MapIterationStarted event; with MaxConcurrency 1 each Started points at
 // the previous iteration's last event, otherwise at MapStateStarted.
-func (r *stateRun) runIterations(ctx context.Context, input any, items []any, startedID int64, maxConc int, tol int) (any, int64, *failure) {
+// selectItem, when not nil, builds an iteration's input (a JSONata
+// ItemSelector) in place of the JSONPath ItemSelector.
+func (r *stateRun) runIterations(ctx context.Context, input any, items []any, startedID int64, maxConc int, tol int, selectItem func(i int, item any) (any, *failure)) (any, int64, *failure) {
 	xe, st := r.xe, r.st
 	n := len(items)
 	if maxConc <= 0 || maxConc > n {
@@ -237,14 +239,14 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 
 	launch := func(i int) *failure {
 		itemInput := items[i]
-		if r.selectItem != nil {
-			v, f := r.selectItem(i, items[i])
+		if selectItem != nil {
+			v, f := selectItem(i, items[i])
 			if f != nil {
 				return f
 			}
 			itemInput = v
 		} else if st.ItemSelector != nil {
-			v, err := st.ItemSelector.Eval(input, r.env("", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
+			v, err := st.ItemSelector.Eval(input, r.env(st.ItemSelector, "", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
 			if err != nil {
 				return r.dataFailure(err)
 			}

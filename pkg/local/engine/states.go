@@ -28,8 +28,6 @@ type stateRun struct {
 	// timeoutSet and heartbeatSet say whether a Task gave TimeoutSeconds or
 	// HeartbeatSeconds (its TaskScheduled event shows them then).
 	timeoutSet, heartbeatSet bool
-	// selectItem builds a JSONata Map iteration's input.
-	selectItem func(i int, item any) (any, *failure)
 }
 
 // runMachine runs states from m.StartAt (or from a resume point) until one
@@ -162,7 +160,7 @@ func (r *stateRun) effectiveInput(params *jsonpath.Template, token string) (any,
 	if f != nil || params == nil {
 		return eff, f
 	}
-	v, err := params.Eval(eff, r.env(token, nil))
+	v, err := params.Eval(eff, r.env(params, token, nil))
 	if err != nil {
 		return nil, r.dataFailure(err)
 	}
@@ -172,7 +170,7 @@ func (r *stateRun) effectiveInput(params *jsonpath.Template, token string) (any,
 // output is ResultSelector, ResultPath into the raw input, then OutputPath.
 func (r *stateRun) output(result any, selector *jsonpath.Template, resultPath *asl.Path) (any, *failure) {
 	if selector != nil {
-		v, err := selector.Eval(result, r.env("", nil))
+		v, err := selector.Eval(result, r.env(selector, "", nil))
 		if err != nil {
 			return nil, r.dataFailure(err)
 		}
@@ -370,7 +368,7 @@ func (r *stateRun) fail() *failure {
 		if v.Template == nil {
 			return v.Literal, nil
 		}
-		out, err := v.Template.Eval(r.raw, r.env("", nil))
+		out, err := v.Template.Eval(r.raw, r.env(v.Template, "", nil))
 		if err != nil {
 			return "", r.dataFailure(err)
 		}

@@ -137,7 +137,7 @@ func (r *stateRun) evalPathAssign(as *asl.Assign, doc any) (*assignment, *failur
 	if as == nil || as.Path == nil {
 		return nil, nil
 	}
-	v, err := as.Path.Eval(doc, r.env("", nil))
+	v, err := as.Path.Eval(doc, r.env(as.Path, "", nil))
 	if err != nil {
 		return nil, r.dataFailure(err)
 	}
@@ -145,9 +145,15 @@ func (r *stateRun) evalPathAssign(as *asl.Assign, doc any) (*assignment, *failur
 	return r.newAssignment(m)
 }
 
-// env is what JSONPath templates read besides their input.
-func (r *stateRun) env(token string, item map[string]any) *jsonpath.Env {
-	return &jsonpath.Env{Context: r.contextObject(token, item), Lookup: r.th.vars.lookup}
+// env is what a JSONPath template reads besides its input: the Context
+// Object, and the variables too when the template reads any (the common case
+// needs no more than the Context Object).
+func (r *stateRun) env(t *jsonpath.Template, token string, item map[string]any) any {
+	ctx := r.contextObject(token, item)
+	if !t.UsesVariables() {
+		return ctx
+	}
+	return &jsonpath.Env{Context: ctx, Lookup: r.th.vars.lookup}
 }
 
 // pathDoc returns the document a path reads: doc, the Context Object or a
