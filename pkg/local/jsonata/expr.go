@@ -21,26 +21,44 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	jsonatago "github.com/blues/jsonata-go"
 )
 
 // Expr is one compiled "{% ... %}" expression.
 type Expr struct {
-	src  string // the text between {% and %}, trimmed, as AWS quotes it
-	vars []string
+	src     string // the text between {% and %}, trimmed, as AWS quotes it
+	run     string // what is evaluated: src with its function bodies guarded
+	vars    []string
+	guarded bool
 }
 
 // Compile checks an expression's syntax. src is the text inside {% %}.
-func Compile(src string) (*Expr, error) {
+func Compile(src string) (x *Expr, err error) {
 	src = strings.TrimSpace(src)
-	if src == "" {
+	switch {
+	case src == "":
 		return nil, errors.New("the expression is empty")
+	case !utf8.ValidString(src):
+		return nil, errors.New("the expression is not valid UTF-8")
 	}
+	defer func() {
+		if p := recover(); p != nil { // the library's parser panics on a few inputs
+			x, err = nil, fmt.Errorf("the expression cannot be parsed: %v", p)
+		}
+	}()
 	if _, err := jsonatago.Compile(src); err != nil {
 		return nil, err
 	}
-	return &Expr{src: src, vars: referencedNames(src)}, nil
+	run, err := guarded(src)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := jsonatago.Compile(run); err != nil {
+		return nil, fmt.Errorf("the expression cannot be run: %v", err)
+	}
+	return &Expr{src: src, run: run, vars: referencedNames(src), guarded: run != src}, nil
 }
 
 // String returns the expression as AWS quotes it in error causes.
@@ -117,11 +135,15 @@ func (e *Expr) Eval(env *Env) (out any, err error) {
 			out, err = nil, fmt.Errorf("the expression failed: %v", p)
 		}
 	}()
-	x, err := jsonatago.Compile(e.src)
+	x, err := jsonatago.Compile(e.run)
 	if err != nil {
 		return nil, err
 	}
-	if err := x.RegisterExts(awsFunctions(env)); err != nil {
+	exts := awsFunctions(env)
+	if e.guarded {
+		exts[guardName] = jsonatago.Extension{Func: stackGuard()}
+	}
+	if err := x.RegisterExts(exts); err != nil {
 		return nil, err
 	}
 	vars := map[string]any{}
