@@ -18,6 +18,7 @@ package conformance
 //   - functions.json (optional, the repository's own sets only): {"name": behaviour}, the
 //     Lambda functions the set's Task states call, each behaviour one of
 //     {"result": JSON} (returns it), {"echo": true} (returns its input),
+//     {"largeString": N} (returns a JSON string of N letters "a", for the payload limits),
 //     {"error": "Type", "message": "text"} (fails with that errorType and errorMessage), with
 //     an optional "sleepSeconds": N first. Behaviours are stateless, so the inputs of one
 //     definition may run at once; function names are unique across all sets.
@@ -106,6 +107,7 @@ type recordedOutcome struct {
 type functionBehaviour struct {
 	Result       json.RawMessage `json:"result,omitempty"`
 	Echo         bool            `json:"echo,omitempty"`
+	LargeString  int             `json:"largeString,omitempty"`
 	Error        string          `json:"error,omitempty"`
 	Message      string          `json:"message,omitempty"`
 	SleepSeconds float64         `json:"sleepSeconds,omitempty"`
@@ -119,11 +121,14 @@ func (f functionBehaviour) validate() error {
 	if f.Echo {
 		kinds++
 	}
+	if f.LargeString > 0 {
+		kinds++
+	}
 	if f.Error != "" {
 		kinds++
 	}
 	if kinds != 1 {
-		return errors.New(`want exactly one of "result", "echo" and "error"`)
+		return errors.New(`want exactly one of "result", "echo", "largeString" and "error"`)
 	}
 	if f.SleepSeconds < 0 {
 		return errors.New("sleepSeconds is negative")
@@ -144,6 +149,8 @@ func (f functionBehaviour) invoke(ctx context.Context, input json.RawMessage) (j
 		return nil, &engine.TaskError{ErrorType: f.Error, ErrorMessage: f.Message}
 	case f.Echo:
 		return input, nil
+	case f.LargeString > 0:
+		return json.Marshal(strings.Repeat("a", f.LargeString))
 	default:
 		return f.Result, nil
 	}
@@ -629,4 +636,43 @@ func TestAWSRecorded(t *testing.T) {
 		t.Logf("aws-recorded set %-10s local %3d/%d equal   moto %s/%d equal", name, s.local, s.total, motoFigure(s.moto), s.total)
 	}
 	t.Logf("aws-recorded summary: local %d/%d equal, moto %s/%d equal", all.local, all.total, motoFigure(all.moto), all.total)
+}
+
+// TestAWSRecordedCoverage keeps the recorded cases covering every state type and logs the
+// error names they record. Without the shared folder only the repository's own sets are
+// here, which do not cover everything alone, so the bar applies when the shared folder is.
+func TestAWSRecordedCoverage(t *testing.T) {
+	sets := loadRecordedSets(t)
+	types := map[string]int{}
+	errorNames := map[string]int{}
+	haveShared := false
+	for _, s := range sets {
+		haveShared = haveShared || s.Name == "shared"
+		seen := map[string]bool{}
+		for _, c := range s.Cases {
+			if c.Want.Error != nil {
+				errorNames[*c.Want.Error]++
+			}
+			if seen[c.File] {
+				continue
+			}
+			seen[c.File] = true
+			var asl map[string]any
+			if err := json.Unmarshal([]byte(c.Definition), &asl); err != nil {
+				t.Fatalf("%s: %v", c.ID, err)
+			}
+			walkStates(asl["States"], func(_ string, st map[string]any) {
+				if typ, ok := st["Type"].(string); ok {
+					types[typ]++
+				}
+			})
+		}
+	}
+	for _, typ := range required["state type"] {
+		if types[typ] == 0 && haveShared {
+			t.Errorf("no recorded case has a %s state", typ)
+		}
+	}
+	t.Logf("state types (definitions using them): %v", types)
+	t.Logf("error names recorded (runs): %v", errorNames)
 }

@@ -37,6 +37,8 @@ const store = `{
     "bicycle": {"color": "red", "price": 19.95}
   },
   "a b": {"c'd": 1},
+  "q\\\"x\"": 2,
+  "r\"s": 3,
   "n": null,
   "big": 12345678901234567890,
   "arr": [0, 1, 2, 3, 4, 5]
@@ -54,6 +56,9 @@ func TestGet(t *testing.T) {
 		{"$['store']['bicycle']['price']", `19.95`, true},
 		{`$["store"].bicycle`, `{"color":"red","price":19.95}`, true},
 		{"$['a b']['c\\'d']", `1`, true},
+		// A backslash before anything but the enclosing quote is part of the name (AWS).
+		{`$['q\"x"']`, `2`, true},
+		{`$["r\"s"]`, `3`, true}, // \" escapes the enclosing quote
 		{"$.n", `null`, true},
 		{"$.big", `12345678901234567890`, true},
 		{"$.store.book[0].title", `"Sayings"`, true},
@@ -364,5 +369,14 @@ func TestVariablePaths(t *testing.T) {
 	got, err := tpl.Eval(nil, env)
 	if err != nil || got.(map[string]any)["v"] != "n=3" {
 		t.Errorf("intrinsic over a variable = %v, %v", got, err)
+	}
+}
+
+func TestCompileFieldUsesVariables(t *testing.T) {
+	for expr, want := range map[string]bool{"$errorVar": true, "$.a": false, "States.Format('{}', $v)": true, "$$.Execution.Id": false} {
+		tpl, err := CompileField("ErrorPath", expr)
+		if err != nil || tpl.UsesVariables() != want {
+			t.Errorf("CompileField(%q).UsesVariables() = %v, %v; want %v", expr, tpl != nil && tpl.UsesVariables(), err, want)
+		}
 	}
 }
