@@ -13,8 +13,9 @@ package conformance
 //     "events": [[type, name], ...], "optional_events" (optional): [[type, name], ...]}. An
 //     event's name is the "name" field of its *EventDetails object, "" when it has none.
 //     optional_events are left out of both sides before comparing;
-//   - SOURCES.md: where each case was recorded (for the repository's own sets: the LocalStack
-//     snapshot key each case reproduces, which is the citation);
+//   - SOURCES.md: where each case was recorded, one table row per case that starts
+//     "| NN-name.json[i] |" (for the repository's own sets: the LocalStack snapshot key the
+//     case reproduces, which is the citation);
 //   - functions.json (optional, the repository's own sets only): {"name": behaviour}, the
 //     Lambda functions the set's Task states call, each behaviour one of
 //     {"result": JSON} (returns it), {"echo": true} (returns its input),
@@ -34,7 +35,7 @@ package conformance
 //
 // Each case runs on the local backend and, when it is installed, on moto. Every case must
 // be equal for the local backend in status, output, error, cause and events (types with
-// names; without regard to order when the definition has a Parallel state); moto's result
+// names; without regard to order where branches or iterations may interleave); moto's result
 // is only counted, and the figures of both are logged side by side. Where AWS and moto
 // disagree, AWS wins.
 //
@@ -88,8 +89,8 @@ type recordedCase struct {
 	Definition string
 	Input      string // the input, encoded
 	Want       recordedOutcome
-	// Unordered is true when the definition has a Parallel state: events are compared as
-	// a multiset.
+	// Unordered is true when branches or iterations may interleave (a Parallel state with
+	// several branches, a Map without MaxConcurrency 1): events are compared as a multiset.
 	Unordered bool
 }
 
@@ -168,6 +169,9 @@ type recordedSet struct {
 func findSharedRecorded(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv(recordedDirEnv); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return "" // named but absent: as if not here
+		}
 		return dir
 	}
 	wd, err := os.Getwd()
@@ -203,7 +207,8 @@ func loadRecordedSet(t *testing.T, name, dir string) recordedSet {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "SOURCES.md")); err != nil {
+	sources, err := os.ReadFile(filepath.Join(dir, "SOURCES.md"))
+	if err != nil {
 		t.Errorf("%s: no SOURCES.md citing where each case was recorded: %v", dir, err)
 	}
 	definitions := map[string]string{}
@@ -218,6 +223,9 @@ func loadRecordedSet(t *testing.T, name, dir string) recordedSet {
 		ins, ok := inputs[file]
 		if !ok || index >= len(ins) {
 			t.Fatalf("%s/expected.json: %s: no input %d in inputs.json", dir, key, index)
+		}
+		if sources != nil && !strings.Contains(string(sources), "| "+key+" |") {
+			t.Errorf("%s/SOURCES.md: no row for %s citing where it was recorded", dir, key)
 		}
 		def, ok := definitions[file]
 		if !ok {
@@ -239,15 +247,9 @@ func loadRecordedSet(t *testing.T, name, dir string) recordedSet {
 		if err := json.Unmarshal([]byte(def), &asl); err != nil {
 			t.Fatalf("%s/%s: %v", dir, file, err)
 		}
-		unordered := false
-		walkStates(asl["States"], func(_ string, st map[string]any) {
-			if st["Type"] == "Parallel" {
-				unordered = true
-			}
-		})
 		set.Cases = append(set.Cases, recordedCase{
 			ID: name + "/" + key, Set: name, File: file, Index: index,
-			Definition: def, Input: string(input), Want: want, Unordered: unordered,
+			Definition: def, Input: string(input), Want: want, Unordered: concurrent(asl),
 		})
 	}
 	for file, ins := range inputs {

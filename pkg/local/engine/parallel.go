@@ -161,8 +161,10 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}, func() *Details { return &Details{Length: &length} })
 }
 
-// count evaluates MaxConcurrency or ToleratedFailureCount (field names which),
-// failing with AWS's causes when its path gives no integer or a negative one.
+// count evaluates MaxConcurrency or ToleratedFailureCount (field names which).
+// A path that gives no integer fails with AWS's cause (recorded for
+// MaxConcurrencyPath); a negative one with LocalStack's wording, since no AWS
+// recording of it exists.
 func (r *stateRun) count(f asl.IntField, field string) (int64, *failure) {
 	if !f.Set {
 		return 0, nil
@@ -222,7 +224,7 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 				return 0, r.runtime(fmt.Sprintf("The ToleratedFailurePercentagePath field refers to value \"%s\" which is not a valid float: %s", plain(v), p.Path.Raw))
 			}
 			pct, _ = b.Float64()
-			if pct < 0 || pct > 100 {
+			if pct < 0 || pct > 100 { // LocalStack's wording; AWS's is not recorded
 				return 0, r.runtime("ToleratedFailurePercentage must be between 0 and 100.")
 			}
 		}
