@@ -546,7 +546,7 @@ func TestAWSRecorded(t *testing.T) {
 
 	var motoClient *sfn.Client
 	if err := moto.Available(); (err == nil && *useMoto) || moto.Required() {
-		motoClient = moto.Start(t).SFN()
+		motoClient = sharedMoto(t).SFN()
 	} else if err != nil {
 		t.Logf("moto is not available (%v): comparing the local backend only", err)
 	}
@@ -654,6 +654,12 @@ func TestAWSRecordedCoverage(t *testing.T) {
 		for _, c := range s.Cases {
 			if c.Want.Error != nil {
 				errorNames[*c.Want.Error]++
+			}
+			// A caught error shows in the output as {"Error": ..., "Cause": ...}.
+			if out, ok := c.Want.Output.(map[string]any); ok {
+				if name, ok := out["Error"].(string); ok && out["Cause"] != nil {
+					errorNames[name+" (caught)"]++
+				}
 			}
 			if seen[c.File] {
 				continue

@@ -695,7 +695,7 @@ func TestConformance(t *testing.T) {
 
 	var peer *backend
 	if err := moto.Available(); (err == nil && *useMoto) || moto.Required() {
-		b := motoBackend(moto.Start(t))
+		b := motoBackend(sharedMoto(t))
 		peer = &b
 	} else if err == nil {
 		t.Log("-moto=false: comparing the local backend with the recorded moto results in testdata/moto")
