@@ -51,7 +51,12 @@ func isNameByte(c byte) bool {
 	return !isSpace(c)
 }
 
-// path reads "$..." or "$$..." from the current position.
+// isVariableByte reports whether c may appear in a variable name.
+func isVariableByte(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// path reads "$...", "$$..." or "$name..." from the current position.
 func (p *parser) path() (*Path, error) {
 	start := p.pos
 	if p.peek() != '$' {
@@ -59,9 +64,18 @@ func (p *parser) path() (*Path, error) {
 	}
 	p.pos++
 	ctx := false
-	if p.peek() == '$' {
+	variable := ""
+	switch c := p.peek(); {
+	case c == '$':
 		ctx = true
 		p.pos++
+	case c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+		// "$name" reads a workflow variable (Assign).
+		n := p.pos
+		for p.pos < len(p.src) && isVariableByte(p.src[p.pos]) {
+			p.pos++
+		}
+		variable = p.src[n:p.pos]
 	}
 	segs, err := p.segments()
 	if err != nil {
@@ -69,6 +83,7 @@ func (p *parser) path() (*Path, error) {
 	}
 	path := newPath(p.src[start:p.pos], segs)
 	path.context = ctx
+	path.variable = variable
 	return path, nil
 }
 
