@@ -23,6 +23,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 // LocalOptions are the inputs of the `odin local` commands.
@@ -52,6 +53,8 @@ type LocalOptions struct {
 	Throttle string
 	// Grace is how long stop waits after SIGTERM before SIGKILL.
 	Grace time.Duration
+	// Retention (--retention) is how long finished executions are kept.
+	Retention time.Duration
 	// Start makes sure a server runs for DataDir and returns its endpoint,
 	// and whether it had to start one; by default it starts this binary's
 	// `local serve` in the background.
@@ -97,6 +100,8 @@ odin starts it by itself when the backend is local; these commands manage it, an
 		c.Flags().StringVar(&opts.AWSRole, "aws-role", "", "with --aws-endpoint, the role assumed in each release's account (default odin-deployer-target)")
 		c.Flags().StringVar(&opts.Throttle, "throttle", "off",
 			"aws: throttle Step Functions calls with AWS's per-operation token buckets (burst and refill per second, as documented for us-east-1), answering ThrottlingException past them; off: never")
+		c.Flags().DurationVar(&opts.Retention, "retention", store.DefaultRetention,
+			"how long finished executions and their histories are kept (as on AWS, 90 days = 2160h); 0 keeps them for good")
 	}
 
 	serve := &cobra.Command{
@@ -179,6 +184,7 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		Logger:      log,
 		Version:     version,
 		Throttle:    opts.Throttle == "aws",
+		Retention:   retention(opts.Retention),
 		Functions: func(server.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, spec := range opts.Functions {
@@ -219,11 +225,17 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 	// serving releases back twice.
 	ln, err := listenLocal(so.Addr, opts.ListenSet, so.AllowRemote, log)
 	if err != nil {
+		server.RecordStartError(opts.DataDir, err)
 		return err
 	}
 	so.Listener = ln
 	b, err := localbackend.StartWith(ctx, so, rehearsal)
 	if err != nil {
+		if !errors.Is(err, server.ErrAlreadyRunning) {
+			// The CLI that started this server in the background is
+			// waiting for it: tell it why at once.
+			server.RecordStartError(opts.DataDir, err)
+		}
 		return err
 	}
 	werr := b.Wait(ctx)
@@ -286,6 +298,9 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bo
 		}
 		if opts.Throttle == "aws" {
 			args = append(args, "--throttle", "aws")
+		}
+		if opts.Retention != store.DefaultRetention && opts.Retention >= 0 {
+			args = append(args, "--retention", opts.Retention.String())
 		}
 		proc, err := server.StartDetached(exe, args, filepath.Join(dir, server.LogFile))
 		if err != nil {
@@ -356,8 +371,13 @@ func localStatusRun(ctx context.Context, opts *LocalOptions) error {
 	}
 	if !st.Running {
 		fmt.Fprintf(opts.IO.Out, "local backend: not running (data dir %s)\n", st.DataDir)
+		if st.StartError != "" {
+			fmt.Fprintf(opts.IO.Out, "  last start failed: %s\n", st.StartError)
+		}
+		writeRecovery(opts.IO.Out, st)
 		return exitcode.New(exitcode.Failed, nil)
 	}
+	defer writeRecovery(opts.IO.Out, st)
 	up := opts.Now().Sub(st.StartedAt).Round(time.Second)
 	aws := "refused (no --aws-endpoint)"
 	if st.AWSEndpoint != "" {
@@ -378,6 +398,28 @@ func checkThrottle(v string) error {
 		return nil
 	}
 	return exitcode.UsageError(fmt.Errorf("--throttle %q: want aws (AWS's Step Functions quotas) or off", v))
+}
+
+// writeRecovery reports what the Step Functions store lost to damage, if it
+// ever was damaged, until the report is deleted.
+func writeRecovery(w io.Writer, st server.Status) {
+	if !st.Recovery.Lost() {
+		return
+	}
+	r := st.Recovery
+	fmt.Fprintf(w, "  journal    damaged; recovered on %s\n", r.At.Format(time.RFC3339))
+	for _, line := range strings.Split(r.Summary(), "\n") {
+		fmt.Fprintf(w, "    %s\n", strings.TrimSpace(line))
+	}
+	fmt.Fprintf(w, "    (delete %s once read)\n", filepath.Join(st.DataDir, "sfn", store.RecoveryFile))
+}
+
+// retention maps --retention to the store's: 0 means for good.
+func retention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // checkAWSEndpoint refuses an --aws-endpoint that is not an http(s) URL
