@@ -117,6 +117,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		var ee *exitcode.Error
 		if msg := err.Error(); msg != "" && !(errors.As(err, &ee) && ee.Err == nil) {
 			fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+			annotateError(f, err, msg)
 		}
 	}
 	return exitcode.Of(err)
