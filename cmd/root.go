@@ -23,7 +23,8 @@ import (
 	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Build information, stamped by the linker (see .goreleaser.yml).
+// Build information, stamped by the linker (see .goreleaser.yml), else
+// read from the binary's build info (stampFromBuildInfo).
 var (
 	version = "dev"
 	commit  = "none"
@@ -85,6 +86,7 @@ func (f *Factory) Backend(ctx context.Context, identity bool, account string) (*
 func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stampFromBuildInfo()
 	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
 	return Run(ctx, f, commandArgs(os.Args, os.LookupEnv))
 }
