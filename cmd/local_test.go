@@ -22,6 +22,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 func TestLocalEnvGolden(t *testing.T) {
@@ -57,8 +58,11 @@ func TestLocalFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := serve.ParseFlags([]string{"--listen", "127.0.0.1:0", "--allow-remote"}); err != nil {
+	if err := serve.ParseFlags([]string{"--listen", "127.0.0.1:0", "--allow-remote", "--retention", "720h"}); err != nil {
 		t.Fatal(err)
+	}
+	if r := serve.Flags().Lookup("retention"); r.Value.String() != "720h0m0s" || r.DefValue != "2160h0m0s" {
+		t.Errorf("--retention = %q default %q", r.Value, r.DefValue)
 	}
 	if l := serve.Flags().Lookup("listen"); l.Value.String() != "127.0.0.1:0" || !l.Changed || l.DefValue != server.DefaultAddr {
 		t.Errorf("--listen = %q changed %v default %q", l.Value, l.Changed, l.DefValue)
@@ -355,5 +359,48 @@ func waitHistory(t *testing.T, c *sfn.Client, arn string, cond func([]sfntypes.H
 			t.Fatalf("gave up waiting; status %s, %d events", d.Status, len(out.Events))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLocalStatusReportsDamage: after the store recovered from a damaged
+// journal, `odin local status` says what was lost and where the copy is,
+// running or not, and so does a failed start.
+func TestLocalStatusReportsDamage(t *testing.T) {
+	opts, out, _ := testLocalOptions(t)
+	sfnDir := filepath.Join(opts.DataDir, "sfn")
+	s, err := store.Open(sfnDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	arn := "arn:aws:states:us-east-1:000000000000:stateMachine:m"
+	for i := range 3 {
+		if _, err := s.CreateStateMachine(ctx, store.StateMachine{Arn: arn + string(rune('a'+i)), Name: "m",
+			Revisions: []store.Revision{{ID: "r", Definition: `{"StartAt":"A"}`}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	b, err := os.ReadFile(filepath.Join(sfnDir, "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(filepath.Join(sfnDir, "journal"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = store.Open(sfnDir, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	server.RecordStartError(opts.DataDir, errors.New("server: listen on 127.0.0.1:4599: address already in use"))
+	if err := localStatusRun(ctx, opts); exitcode.Of(err) != exitcode.Failed {
+		t.Fatalf("status: %v", err)
+	}
+	for _, want := range []string{"not running", "last start failed: server: listen on 127.0.0.1:4599",
+		"journal    damaged; recovered on", "1 damaged span(s)", "journal.damaged-", "recovery.json once read"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
 	}
 }

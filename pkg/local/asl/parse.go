@@ -65,9 +65,28 @@ func Validate(definition []byte) []Diagnostic {
 	return diags
 }
 
+// ValidateType is Validate for a state machine of the given type (STANDARD or
+// EXPRESS): an EXPRESS machine also refuses what AWS refuses in one.
+func ValidateType(definition []byte, machineType string) []Diagnostic {
+	p := newParser()
+	p.express = machineType == "EXPRESS"
+	_, diags := p.parse(definition)
+	return diags
+}
+
 type parser struct {
-	diags []Diagnostic
-	names map[string]string // state name -> location, unique across the machine
+	diags   []Diagnostic
+	names   map[string]string // state name -> location, unique across the machine
+	express bool              // the machine is EXPRESS
+
+	lang        string // the machine's QueryLanguage (JSONPath by default)
+	stateLang   string // the QueryLanguage of the state being read
+	scope       *varScope
+	innerScopes []*varScope
+}
+
+func newParser() *parser {
+	return &parser{names: map[string]string{}, lang: QueryJSONPath, scope: &varScope{assigns: map[string][]string{}}}
 }
 
 func (p *parser) errorf(code, loc, format string, args ...any) {
@@ -94,8 +113,17 @@ func decode(b []byte) (any, error) {
 	return v, nil
 }
 
-func parse(definition []byte) (*StateMachine, []Diagnostic) {
-	p := &parser{names: map[string]string{}}
+func parse(definition []byte) (*StateMachine, []Diagnostic) { return newParser().parse(definition) }
+
+// notAnObject is AWS's diagnostic for a definition that is not a JSON object
+// (recorded for the empty string; it has no location).
+const notAnObject = "Definition must be a valid JSON object"
+
+func (p *parser) parse(definition []byte) (*StateMachine, []Diagnostic) {
+	if len(bytes.TrimSpace(definition)) == 0 {
+		p.diags = append(p.diags, Diagnostic{Severity: SeverityError, Code: CodeSchema, Message: notAnObject})
+		return nil, p.diags
+	}
 	if len(definition) > MaxDefinitionBytes {
 		p.errorf(CodeSchema, "/", "The definition is larger than %d bytes", MaxDefinitionBytes)
 		return nil, p.diags
@@ -106,12 +134,16 @@ func parse(definition []byte) (*StateMachine, []Diagnostic) {
 	}
 	raw, err := decode(definition)
 	if err != nil {
-		p.errorf(CodeInvalidJSON, "/", "%s", jsonErrorText(definition, err))
+		if d, ok := unrecognizedToken(definition); ok {
+			p.diags = append(p.diags, d)
+		} else {
+			p.errorf(CodeInvalidJSON, "/", "%s", jsonErrorText(definition, err))
+		}
 		return nil, p.diags
 	}
 	top, ok := raw.(map[string]any)
 	if !ok {
-		p.errorf(CodeSchema, "/", "The definition must be a JSON object")
+		p.diags = append(p.diags, Diagnostic{Severity: SeverityError, Code: CodeSchema, Message: notAnObject})
 		return nil, p.diags
 	}
 	sm := &StateMachine{}
@@ -122,6 +154,9 @@ func parse(definition []byte) (*StateMachine, []Diagnostic) {
 		p.errorf(CodeSchema, "/Version", "The value for the field 'Version' must be \"1.0\"")
 	}
 	sm.QueryLanguage = p.queryLanguage(top, "")
+	if sm.QueryLanguage == QueryJSONata {
+		p.lang = QueryJSONata
+	}
 	if f := p.intField(top, "", "TimeoutSeconds", "", 1, maxTimeoutSeconds); f.Set {
 		sm.TimeoutSeconds = f.Value
 	}
@@ -129,7 +164,47 @@ func parse(definition []byte) (*StateMachine, []Diagnostic) {
 	if m != nil {
 		sm.Machine = *m
 	}
+	p.checkScopes()
 	return sm, p.diags
+}
+
+// unrecognizedToken words a definition that starts with a bare word (not a
+// definition at all) as AWS's JSON parser, Jackson, does (recorded:
+// LocalStack's test_validate_state_machine_definition_not_a_definition[NOT_A_DEF]):
+// the token, and where it ends in Jackson's [Source: ...] form.
+func unrecognizedToken(b []byte) (Diagnostic, bool) {
+	const maxSource = 500 // Jackson cuts longer sources short; not emulated
+	if len(b) > maxSource {
+		return Diagnostic{}, false
+	}
+	start := len(b) - len(bytes.TrimLeft(b, " \t\r\n"))
+	end := start
+	for end < len(b) && isTokenByte(b[end]) {
+		end++
+	}
+	if end == start || !(b[start] >= 'a' && b[start] <= 'z' || b[start] >= 'A' && b[start] <= 'Z') {
+		return Diagnostic{}, false
+	}
+	if tok := string(b[start:end]); tok == "null" || tok == "true" || tok == "false" {
+		return Diagnostic{}, false
+	}
+	line, col := 1, 1
+	for _, c := range b[:end] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	where := fmt.Sprintf("[Source: (String)%q; line: %d, column: %d]", string(b), line, col)
+	return Diagnostic{
+		Severity: SeverityError, Code: CodeInvalidJSON, Location: where,
+		Message: fmt.Sprintf("Unrecognized token '%s': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at %s", b[start:end], where),
+	}, true
+}
+
+func isTokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$'
 }
 
 // jsonErrorText names where a JSON syntax error is, by line and column.
@@ -159,9 +234,7 @@ func (p *parser) queryLanguage(obj map[string]any, loc string) string {
 	}
 	s, _ := v.(string)
 	switch s {
-	case "JSONPath":
-	case "JSONata":
-		p.errorf(CodeSchema, loc+"/QueryLanguage", "JSONata is not supported by the local backend; use JSONPath")
+	case QueryJSONPath, QueryJSONata:
 	default:
 		p.errorf(CodeSchema, loc+"/QueryLanguage", "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]")
 	}
@@ -398,7 +471,8 @@ func (p *parser) template(obj map[string]any, loc, key string) *jsonpath.Templat
 // machine parses StartAt and States of obj (the top level, a branch or an
 // item processor) and checks transitions within it.
 func (p *parser) machine(obj map[string]any, loc string) *Machine {
-	if !p.require(obj, loc, "StartAt", "States") {
+	// AWS lists the missing fields in this order: "These fields are required: [States, StartAt]".
+	if !p.require(obj, loc, "States", "StartAt") {
 		return nil
 	}
 	m := &Machine{StartAt: p.str(obj, loc, "StartAt"), States: map[string]*State{}}
@@ -516,10 +590,6 @@ var stateFields = map[string][]string{
 
 // Fields AWS accepts that the local backend cannot honour.
 var unsupportedFields = map[string]string{
-	"Assign":       "Variables (Assign)",
-	"Arguments":    "JSONata (Arguments)",
-	"Output":       "JSONata (Output)",
-	"Items":        "JSONata (Items)",
 	"ItemReader":   "Distributed Map (ItemReader)",
 	"ItemBatcher":  "Distributed Map (ItemBatcher)",
 	"ResultWriter": "Distributed Map (ResultWriter)",
@@ -536,9 +606,19 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 		return nil
 	}
 	st := &State{Name: name, Type: typ}
+	lang := p.stateLanguage(obj, loc)
+	st.QueryLanguage, p.stateLang = lang, lang
+	if lang == QueryJSONata {
+		allowed = jsonataFields[typ]
+	} else if typ != TypeSucceed && typ != TypeFail {
+		allowed = append(slices.Clip(allowed), "Assign")
+	}
+	p.languageFields(obj, loc, lang)
 	for _, k := range sortedKeys(obj) {
 		switch {
 		case k == "Type" || k == "Comment" || k == "QueryLanguage":
+		case lang == QueryJSONata && slices.Contains(jsonPathOnly, k), lang == QueryJSONPath && slices.Contains(jsonataOnly, k):
+			// reported by languageFields
 		case unsupportedFields[k] != "":
 			p.errorf(CodeSchema, loc+"/"+k, "%s %s", unsupportedFields[k], unsupportedLocalMsg)
 		case !slices.Contains(allowed, k):
@@ -546,7 +626,18 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 		}
 	}
 	st.Comment = p.str(obj, loc, "Comment")
-	p.queryLanguage(obj, loc)
+	if slices.Contains(allowed, "Assign") {
+		st.Assign = p.assign(obj, loc, lang)
+	}
+	if lang == QueryJSONata {
+		p.jsonataState(st, obj, loc)
+		var drop []string
+		if typ == TypeMap {
+			drop = []string{"ItemSelector"}
+		}
+		obj = literalOnly(obj, drop, "TimeoutSeconds", "HeartbeatSeconds", "Seconds", "Timestamp",
+			"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage", "Error", "Cause")
+	}
 
 	// Next / End.
 	switch typ {
@@ -593,7 +684,14 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 	case TypeChoice:
 		p.choice(st, obj, loc)
 	case TypeWait:
-		p.wait(st, obj, loc)
+		if lang == QueryJSONata {
+			st.Seconds = p.intField(obj, loc, "Seconds", "", 0, maxTimeoutSeconds)
+			if _, ok := obj["Timestamp"]; ok {
+				p.waitTimestamp(st, obj, loc)
+			}
+		} else {
+			p.wait(st, obj, loc)
+		}
 	case TypeFail:
 		st.Error = p.value(obj, loc, "Error", "ErrorPath")
 		st.Cause = p.value(obj, loc, "Cause", "CausePath")
@@ -611,9 +709,11 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 					continue
 				}
 				p.fields(bo, bloc, []string{"StartAt", "States", "Comment"})
+				p.enterScope()
 				if m := p.machine(bo, bloc); m != nil {
 					st.Branches = append(st.Branches, m)
 				}
+				p.leaveScope()
 			}
 		}
 	case TypeMap:
@@ -636,7 +736,7 @@ func (p *parser) value(obj map[string]any, loc, key, pathKey string) *Value {
 			p.errorf(CodeSchema, loc+"/"+pathKey, "The value for the field '%s' must be a STRING", pathKey)
 			return nil
 		}
-		t, err := jsonpath.CompileTemplate(map[string]any{"v.$": s})
+		t, err := jsonpath.CompileField(pathKey, s)
 		if err != nil {
 			p.errorf(CodeSchema, loc+"/"+pathKey, "The value for the field '%s' must be a valid JSONPath or intrinsic function: %v", pathKey, err)
 			return nil
@@ -690,14 +790,27 @@ func (p *parser) task(st *State, obj map[string]any, loc string) {
 			p.warnf(CodeInvalidResource, loc+"/Resource", "Resource '%s' %s: only Lambda functions (function ARNs and arn:aws:states:::lambda:invoke) run locally", st.Resource, unsupportedLocalMsg)
 		}
 	case LambdaInvoke:
-		params, _ := obj["Parameters"].(map[string]any)
+		field := "Parameters"
+		if st.JSONata() {
+			field = "Arguments"
+		}
+		params, isObj := obj[field].(map[string]any)
 		_, name := params["FunctionName"]
 		_, namePath := params["FunctionName.$"]
-		if !name && !namePath {
-			p.errorf(CodeSchema, loc+"/Parameters", "The field 'FunctionName' is required but was missing")
+		if !name && !namePath && (isObj || !st.JSONata()) {
+			p.errorf(CodeSchema, loc+"/"+field, "The field 'FunctionName' is required but was missing")
 		}
 	}
-	if st.Integration.WaitForTaskToken && !strings.Contains(fmt.Sprint(obj["Parameters"]), taskTokenKey) {
+	if st.Integration.WaitForTaskToken && p.express {
+		// AWS's text, trailing space included (recorded: LocalStack's
+		// test_validate_state_machine_definition_type_express[ILLEGAL_WFTT]).
+		p.errorf(CodeSchema, loc+"/Resource", "Express state machine does not support '.waitForTaskToken' service integration ")
+	}
+	switch {
+	case !st.Integration.WaitForTaskToken:
+	case st.JSONata() && !strings.Contains(fmt.Sprint(obj["Arguments"]), "$states.context.Task.Token"):
+		p.errorf(CodeSchema, loc+"/Arguments", "The 'Arguments' field must contain the task token ($states.context.Task.Token) when the resource ends in .waitForTaskToken")
+	case !st.JSONata() && !strings.Contains(fmt.Sprint(obj["Parameters"]), taskTokenKey):
 		p.errorf(CodeSchema, loc+"/Parameters", "The 'Parameters' field must contain the task token ($$.Task.Token) when the resource ends in .waitForTaskToken")
 	}
 	st.TimeoutSeconds = p.intField(obj, loc, "TimeoutSeconds", "TimeoutSecondsPath", 1, maxTimeoutSeconds)
@@ -796,12 +909,20 @@ func (p *parser) catchers(obj map[string]any, loc string) []*Catcher {
 			p.errorf(CodeSchema, cloc, "A catcher must be a JSON object")
 			continue
 		}
-		p.fields(co, cloc, []string{"ErrorEquals", "Next", "ResultPath", "Comment"})
+		catchFields := []string{"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"}
+		if p.stateLang == QueryJSONata {
+			catchFields = []string{"ErrorEquals", "Next", "Output", "Comment", "Assign"}
+			p.languageFields(co, cloc, QueryJSONata)
+		}
+		p.fields(co, cloc, catchFields)
 		c := &Catcher{ErrorEquals: p.errorEquals(co, cloc, i == len(arr)-1)}
 		if p.require(co, cloc, "Next") {
 			c.Next = p.str(co, cloc, "Next")
 		}
-		c.ResultPath = p.path(co, cloc, "ResultPath", pathReference)
+		if p.stateLang != QueryJSONata {
+			c.ResultPath = p.path(co, cloc, "ResultPath", pathReference)
+		}
+		p.catcherQuery(c, co, cloc, p.stateLang)
 		out = append(out, c)
 	}
 	return out
@@ -820,6 +941,13 @@ func (p *parser) wait(st *State, obj map[string]any, loc string) {
 	}
 	st.Seconds = p.intField(obj, loc, "Seconds", "SecondsPath", 0, maxTimeoutSeconds)
 	if _, ok := obj["Timestamp"]; ok {
+		p.waitTimestamp(st, obj, loc)
+	}
+	st.TimestampPath = p.path(obj, loc, "TimestampPath", pathPlain)
+}
+
+func (p *parser) waitTimestamp(st *State, obj map[string]any, loc string) {
+	{
 		s := p.str(obj, loc, "Timestamp")
 		t, err := ParseTimestamp(s)
 		if err != nil {
@@ -828,7 +956,6 @@ func (p *parser) wait(st *State, obj map[string]any, loc string) {
 			st.Timestamp = &t
 		}
 	}
-	st.TimestampPath = p.path(obj, loc, "TimestampPath", pathPlain)
 }
 
 // ParseTimestamp reads a States Language timestamp: RFC 3339 with an
@@ -840,6 +967,30 @@ func ParseTimestamp(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
+// processor parses a Map's ItemProcessor or Iterator (key): a machine with an
+// optional ProcessorConfig, of which only the INLINE mode runs locally.
+func (p *parser) processor(obj map[string]any, loc, key string) *Machine {
+	o := p.object(obj, loc, key)
+	if o == nil {
+		return nil
+	}
+	ploc := loc + "/" + key
+	p.fields(o, ploc, []string{"StartAt", "States", "Comment", "ProcessorConfig"})
+	if pc := p.object(o, ploc, "ProcessorConfig"); pc != nil {
+		p.fields(pc, ploc+"/ProcessorConfig", []string{"Mode", "ExecutionType"})
+		switch mode := p.str(pc, ploc+"/ProcessorConfig", "Mode"); mode {
+		case "", "INLINE":
+		case "DISTRIBUTED":
+			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "Distributed Map (Mode DISTRIBUTED) %s", unsupportedLocalMsg)
+		default:
+			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
+		}
+	}
+	p.enterScope()
+	defer p.leaveScope()
+	return p.machine(o, ploc)
+}
+
 func (p *parser) mapState(st *State, obj map[string]any, loc string) {
 	_, it := obj["Iterator"]
 	_, ip := obj["ItemProcessor"]
@@ -849,26 +1000,11 @@ func (p *parser) mapState(st *State, obj map[string]any, loc string) {
 	case !it && !ip:
 		p.errorf(CodeSchema, loc, "These fields are required: [ItemProcessor]")
 	case it:
-		if o := p.object(obj, loc, "Iterator"); o != nil {
-			p.fields(o, loc+"/Iterator", []string{"StartAt", "States", "Comment"})
-			st.Processor = p.machine(o, loc+"/Iterator")
-		}
+		// AWS accepts the legacy Iterator with a ProcessorConfig too (recorded:
+		// LocalStack's test_map_state_legacy_config_inline_item_selector).
+		st.Processor = p.processor(obj, loc, "Iterator")
 	default:
-		if o := p.object(obj, loc, "ItemProcessor"); o != nil {
-			ploc := loc + "/ItemProcessor"
-			p.fields(o, ploc, []string{"StartAt", "States", "Comment", "ProcessorConfig"})
-			if pc := p.object(o, ploc, "ProcessorConfig"); pc != nil {
-				p.fields(pc, ploc+"/ProcessorConfig", []string{"Mode", "ExecutionType"})
-				switch mode := p.str(pc, ploc+"/ProcessorConfig", "Mode"); mode {
-				case "", "INLINE":
-				case "DISTRIBUTED":
-					p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "Distributed Map (Mode DISTRIBUTED) %s", unsupportedLocalMsg)
-				default:
-					p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
-				}
-			}
-			st.Processor = p.machine(o, ploc)
-		}
+		st.Processor = p.processor(obj, loc, "ItemProcessor")
 	}
 	_, params := obj["Parameters"]
 	_, sel := obj["ItemSelector"]

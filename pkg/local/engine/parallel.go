@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -41,7 +42,7 @@ func (r *stateRun) structured(ctx context.Context, kind string, round func(start
 			}
 			// AWS points both Succeeded and Exited at the last branch event.
 			r.xe.setPrev(r.th, last)
-			out, ff := r.output(result, r.st.ResultSelector, r.st.ResultPath)
+			out, ff := r.resultOutput(result)
 			if ff == nil {
 				return r.exit(out, r.next())
 			}
@@ -92,9 +93,10 @@ func (r *stateRun) runBranches(ctx context.Context, input any, startedID int64) 
 	n := len(r.st.Branches)
 	ch := make(chan branchDone, n)
 	for i, b := range r.st.Branches {
-		bt := &thread{prev: startedID, scope: sc}
+		bt := &thread{prev: startedID, scope: sc, vars: newVariables(r.th.vars)}
 		go func() {
 			out, f := xe.runMachine(bctx, bt, b, input, nil)
+			xe.release(bt.vars)
 			ch <- branchDone{i: i, out: out, f: f, last: xe.prevOf(bt)}
 		}()
 	}
@@ -135,7 +137,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}
 	itemsV := eff
 	if st.ItemsPath != nil {
-		v, err := st.ItemsPath.Path.Get(eff)
+		v, err := r.getPath(st.ItemsPath, eff)
 		if err != nil {
 			return nil, "", r.dataFailure(err)
 		}
@@ -145,7 +147,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	if !ok {
 		return nil, "", r.runtime(fmt.Sprintf("Map state input must be an array but was: %s", compact(itemsV)))
 	}
-	maxConc, f := r.count(st.MaxConcurrency)
+	maxConc, f := r.count(st.MaxConcurrency, "MaxConcurrency")
 	if f != nil {
 		return nil, "", f
 	}
@@ -155,26 +157,44 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}
 	length := int64(len(items))
 	return r.structured(ctx, "Map", func(startedID int64) (any, int64, *failure) {
-		return r.runIterations(ctx, eff, items, startedID, int(maxConc), tol)
+		return r.runIterations(ctx, eff, items, startedID, int(maxConc), tol, nil)
 	}, func() *Details { return &Details{Length: &length} })
 }
 
-func (r *stateRun) count(f asl.IntField) (int64, *failure) {
+// count evaluates MaxConcurrency or ToleratedFailureCount (field names which).
+// A path that gives no integer fails with AWS's cause (recorded for
+// MaxConcurrencyPath); a negative one with LocalStack's wording, since no AWS
+// recording of it exists.
+func (r *stateRun) count(f asl.IntField, field string) (int64, *failure) {
 	if !f.Set {
 		return 0, nil
 	}
 	if f.Path == nil {
 		return f.Value, nil
 	}
-	v, err := f.Path.Path.Get(r.raw)
+	v, err := r.getPath(f.Path, r.raw)
 	if err != nil {
 		return 0, r.dataFailure(err)
 	}
-	n, ok := nonNegativeInt(v)
-	if !ok {
-		return 0, r.runtime(fmt.Sprintf("The value of the path '%s' must be a non-negative integer: %s", f.Path.Raw, compact(v)))
+	if n, ok := nonNegativeInt(v); ok {
+		return n, nil
 	}
-	return n, nil
+	if s, isString := v.(string); isString {
+		// AWS reads a string that holds an integer as that integer
+		// (recorded for MaxConcurrencyPath).
+		if n, ok := nonNegativeInt(json.Number(s)); ok {
+			return n, nil
+		}
+	}
+	b, isNum := bigNumber(v)
+	switch {
+	case !isNum || !b.IsInt() || b.Sign() >= 0: // a non-negative integer here is too large
+		return 0, r.runtime(fmt.Sprintf("The %sPath field refers to value \"%s\" which is not a valid integer: %s", field, plain(v), f.Path.Raw))
+	case field == "MaxConcurrency":
+		return 0, r.runtime(fmt.Sprintf("Expected non-negative integer for MaxConcurrency, got '%s' instead.", compact(v)))
+	default:
+		return 0, r.runtime(field + " cannot be negative.")
+	}
 }
 
 // tolerance is how many failed iterations a Map accepts; -1 means it has no
@@ -186,7 +206,7 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 	}
 	limit := math.MaxInt32
 	if st.ToleratedFailureCount.Set {
-		c, f := r.count(st.ToleratedFailureCount)
+		c, f := r.count(st.ToleratedFailureCount, "ToleratedFailureCount")
 		if f != nil {
 			return 0, f
 		}
@@ -195,15 +215,18 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 	if p := st.ToleratedFailurePercentage; p.Set {
 		pct := p.Value
 		if p.Path != nil {
-			v, err := p.Path.Path.Get(r.raw)
+			v, err := r.getPath(p.Path, r.raw)
 			if err != nil {
 				return 0, r.dataFailure(err)
 			}
 			b, ok := bigNumber(v)
 			if !ok {
-				return 0, r.runtime(fmt.Sprintf("The value of the path '%s' must be a number: %s", p.Path.Raw, compact(v)))
+				return 0, r.runtime(fmt.Sprintf("The ToleratedFailurePercentagePath field refers to value \"%s\" which is not a valid float: %s", plain(v), p.Path.Raw))
 			}
 			pct, _ = b.Float64()
+			if pct < 0 || pct > 100 { // LocalStack's wording; AWS's is not recorded
+				return 0, r.runtime("ToleratedFailurePercentage must be between 0 and 100.")
+			}
 		}
 		limit = min(limit, int(math.Floor(pct*float64(n)/100)))
 	}
@@ -213,7 +236,9 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 // runIterations runs one Map round. Each iteration is a thread starting at
 // its MapIterationStarted event; with MaxConcurrency 1 each Started points at
 // the previous iteration's last event, otherwise at MapStateStarted.
-func (r *stateRun) runIterations(ctx context.Context, input any, items []any, startedID int64, maxConc int, tol int) (any, int64, *failure) {
+// selectItem, when not nil, builds an iteration's input (a JSONata
+// ItemSelector) in place of the JSONPath ItemSelector.
+func (r *stateRun) runIterations(ctx context.Context, input any, items []any, startedID int64, maxConc int, tol int, selectItem func(i int, item any) (any, *failure)) (any, int64, *failure) {
 	xe, st := r.xe, r.st
 	n := len(items)
 	if maxConc <= 0 || maxConc > n {
@@ -230,8 +255,14 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 
 	launch := func(i int) *failure {
 		itemInput := items[i]
-		if st.ItemSelector != nil {
-			v, err := st.ItemSelector.Eval(input, r.contextObject("", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
+		if selectItem != nil {
+			v, f := selectItem(i, items[i])
+			if f != nil {
+				return f
+			}
+			itemInput = v
+		} else if st.ItemSelector != nil {
+			v, err := st.ItemSelector.Eval(input, r.env(st.ItemSelector, "", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
 			if err != nil {
 				return r.dataFailure(err)
 			}
@@ -241,7 +272,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		if maxConc == 1 {
 			prev = prevLast
 		}
-		it := &thread{scope: sc}
+		it := &thread{scope: sc, vars: newVariables(r.th.vars)}
 		idx := int64(i)
 		if _, err := xe.emit(it, "MapIterationStarted", prev, &Details{Name: st.Name, Index: &idx}); err != nil {
 			return haltedFailure()
@@ -249,6 +280,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		running[i] = it
 		go func() {
 			out, f := xe.runMachine(ictx, it, st.Processor, itemInput, nil)
+			xe.release(it.vars)
 			lastID := xe.prevOf(it)
 			done := branchDone{i: i, out: out, f: f, last: lastID}
 			if f == nil {

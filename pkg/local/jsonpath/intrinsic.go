@@ -111,6 +111,18 @@ func compileIntrinsic(expr string, o *options) (*Intrinsic, error) {
 // String returns the call as written.
 func (i *Intrinsic) String() string { return i.expr }
 
+// usesVariables reports whether an argument, at any depth, reads a workflow
+// variable.
+func (i *Intrinsic) usesVariables() bool {
+	for j := range i.args {
+		a := &i.args[j]
+		if (a.kind == argPath && a.path.variable != "") || (a.kind == argCall && a.call.usesVariables()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *parser) call(o *options) (*Intrinsic, error) {
 	if p.depth >= maxCallDepth {
 		return nil, p.errorf("intrinsic calls nest more than %d deep", maxCallDepth)
@@ -250,9 +262,9 @@ func (i *Intrinsic) Eval(input, context any) (any, error) {
 		case argLiteral:
 			args[j] = a.lit
 		case argPath:
-			doc := input
-			if a.path.context {
-				doc = context
+			doc, err := Doc(a.path, input, context)
+			if err != nil {
+				return nil, i.failf("%s", err.Error())
 			}
 			v, err := a.path.Get(doc)
 			if err != nil {

@@ -51,7 +51,12 @@ func isNameByte(c byte) bool {
 	return !isSpace(c)
 }
 
-// path reads "$..." or "$$..." from the current position.
+// isVariableByte reports whether c may appear in a variable name.
+func isVariableByte(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// path reads "$...", "$$..." or "$name..." from the current position.
 func (p *parser) path() (*Path, error) {
 	start := p.pos
 	if p.peek() != '$' {
@@ -59,9 +64,18 @@ func (p *parser) path() (*Path, error) {
 	}
 	p.pos++
 	ctx := false
-	if p.peek() == '$' {
+	variable := ""
+	switch c := p.peek(); {
+	case c == '$':
 		ctx = true
 		p.pos++
+	case c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+		// "$name" reads a workflow variable (Assign).
+		n := p.pos
+		for p.pos < len(p.src) && isVariableByte(p.src[p.pos]) {
+			p.pos++
+		}
+		variable = p.src[n:p.pos]
 	}
 	segs, err := p.segments()
 	if err != nil {
@@ -69,6 +83,7 @@ func (p *parser) path() (*Path, error) {
 	}
 	path := newPath(p.src[start:p.pos], segs)
 	path.context = ctx
+	path.variable = variable
 	return path, nil
 }
 
@@ -266,7 +281,10 @@ func (p *parser) optInt() (int, bool, error) {
 	return i, true, nil
 }
 
-// quoted reads a 'name' or "name" with backslash escapes.
+// quoted reads a 'name' or "name". A backslash escapes only the quote that
+// encloses the name; before anything else it is a character of the name, as on
+// AWS: $['Test\"Name'] reads the key Test\"Name (recorded, LocalStack's
+// test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH]).
 func (p *parser) quoted() (string, error) {
 	q := p.src[p.pos]
 	p.pos++
@@ -277,8 +295,8 @@ func (p *parser) quoted() (string, error) {
 		case c == q:
 			p.pos++
 			return b.String(), nil
-		case c == '\\' && p.pos+1 < len(p.src):
-			b.WriteByte(p.src[p.pos+1])
+		case c == '\\' && p.pos+1 < len(p.src) && p.src[p.pos+1] == q:
+			b.WriteByte(q)
 			p.pos += 2
 		default:
 			b.WriteByte(c)

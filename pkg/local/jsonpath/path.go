@@ -13,6 +13,7 @@ import (
 type Path struct {
 	expr     string
 	context  bool
+	variable string // "$name...": the workflow variable the path reads
 	definite bool
 	segs     []segment
 }
@@ -51,10 +52,6 @@ func Compile(expr string) (*Path, error) {
 		return nil, err
 	}
 	if p.pos != len(expr) {
-		if p.pos == 1 && isNameByte(expr[1]) {
-			// "$name" reads a workflow variable (Assign, Nov 2024).
-			return nil, p.errorf("workflow variables ($name) are not supported; a path continues with '.' or '['")
-		}
 		return nil, p.errorf("unexpected %q", expr[p.pos:])
 	}
 	return path, nil
@@ -80,6 +77,10 @@ func (p *Path) String() string { return p.expr }
 
 // IsContext reports whether the path reads the Context Object ("$$").
 func (p *Path) IsContext() bool { return p.context }
+
+// Variable returns the name of the workflow variable the path reads ("x"
+// for "$x.a"), or "" for a path on the input or the Context Object.
+func (p *Path) Variable() string { return p.variable }
 
 // IsDefinite reports whether the path selects at most one value.
 func (p *Path) IsDefinite() bool { return p.definite }

@@ -13,8 +13,13 @@ import (
 // call, and gives its result under the key without ".$"; objects and arrays
 // recurse; everything else is copied as written.
 type Template struct {
-	root tnode
+	root     tnode
+	usesVars bool
 }
+
+// UsesVariables reports whether a path or intrinsic of the template reads a
+// workflow variable ("$name"), so callers need pass an *Env only then.
+func (t *Template) UsesVariables() bool { return t.usesVars }
 
 type tkind uint8
 
@@ -78,12 +83,26 @@ func CompileTemplate(raw any, opts ...Option) (*Template, error) {
 	if len(c.problems) > 0 {
 		return nil, &TemplateError{Problems: c.problems}
 	}
-	return &Template{root: root}, nil
+	return &Template{root: root, usesVars: c.usesVars}, nil
+}
+
+// CompileField compiles one dynamic value, a path or an intrinsic call, that a
+// definition gives under a field of its own (Fail's ErrorPath, for example):
+// Eval returns the value itself, and a path that matches nothing names field
+// in the cause, as AWS does ("specified for the field 'ErrorPath'").
+func CompileField(field, expr string, opts ...Option) (*Template, error) {
+	c := templateCompiler{opts: newOptions(opts)}
+	root := c.dynamic(expr, field, field)
+	if len(c.problems) > 0 {
+		return nil, &TemplateError{Problems: c.problems}
+	}
+	return &Template{root: root, usesVars: c.usesVars}, nil
 }
 
 type templateCompiler struct {
 	opts     *options
 	problems []*FieldError
+	usesVars bool
 }
 
 func (c *templateCompiler) fail(field string, err error) {
@@ -133,6 +152,7 @@ func (c *templateCompiler) dynamic(raw any, key, field string) tnode {
 			c.fail(field, err)
 			return tnode{}
 		}
+		c.usesVars = c.usesVars || p.variable != ""
 		return tnode{kind: tPath, path: p, field: key}
 	case ok && IsIntrinsic(s):
 		in, err := compileIntrinsic(s, c.opts)
@@ -140,6 +160,7 @@ func (c *templateCompiler) dynamic(raw any, key, field string) tnode {
 			c.fail(field, err)
 			return tnode{}
 		}
+		c.usesVars = c.usesVars || in.usesVariables()
 		return tnode{kind: tCall, call: in, field: key}
 	}
 	c.fail(field, fmt.Errorf("the value for the field '%s' must be a valid JSONPath or a valid intrinsic function call", key))
@@ -187,9 +208,9 @@ func (n *tnode) eval(input, context any) (any, error) {
 		}
 		return out, nil
 	case tPath:
-		doc := input
-		if n.path.context {
-			doc = context
+		doc, err := Doc(n.path, input, context)
+		if err != nil {
+			return nil, &Error{Name: ErrRuntime, Cause: err.Error()}
 		}
 		v, err := n.path.Get(doc)
 		if err != nil {
