@@ -265,7 +265,8 @@ func TestLocalFunctionFlag(t *testing.T) {
 
 // TestLocalCrashResumeBinary: the real binary's background server is
 // SIGKILLed while an execution waits; `odin local start` brings it back with
-// the same --function, and the execution completes with a contiguous history.
+// the same --function, and the execution completes with a contiguous history,
+// its Wait ended by the new server (so the kill landed in it).
 func TestLocalCrashResumeBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the odin binary")
@@ -293,7 +294,7 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 	ep := start()
 	c := sfnClientFor(ep)
 	ctx := context.Background()
-	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":2,"Next":"Work"},` +
+	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":5,"Next":"Work"},` +
 		`"Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:work","End":true}}}`
 	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("crash"), Definition: aws.String(def),
 		RoleArn: aws.String("arn:aws:iam::000000000000:role/odin-local")})
@@ -317,10 +318,17 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	restarted := time.Now()
 	c = sfnClientFor(start())
 	events := waitHistory(t, c, *ex.ExecutionArn, func(_ []sfntypes.HistoryEvent, s sfntypes.ExecutionStatus) bool {
 		return s != sfntypes.ExecutionStatusRunning
 	})
+	// The kill landed in the Wait: the new server ended it.
+	for _, e := range events {
+		if e.Type == sfntypes.HistoryEventTypeWaitStateExited && e.Timestamp.Before(restarted) {
+			t.Fatalf("the Wait ended at %v, before the restart at %v: the kill did not land in it", e.Timestamp, restarted)
+		}
+	}
 	last := events[len(events)-1]
 	if last.Type != sfntypes.HistoryEventTypeExecutionSucceeded || aws.ToString(last.ExecutionSucceededEventDetails.Output) != `{"ran":true}` {
 		t.Fatalf("the execution did not succeed after the restart: %v", last.Type)

@@ -106,6 +106,9 @@ func (r *stateRun) runtime(detail string) *failure {
 // dataFailure turns an evaluation error of a path or template into the error
 // AWS raises for it.
 func (r *stateRun) dataFailure(err error) *failure {
+	if le := (*jsonpath.LimitError)(nil); errors.As(err, &le) {
+		return r.limitFailure(le)
+	}
 	var je *jsonpath.Error
 	if errors.As(err, &je) {
 		f := runtimeFailure(r.st, r.enteredID, je.Cause)
@@ -215,13 +218,15 @@ func (r *stateRun) inputOutput() (any, *failure) {
 
 // exit writes the state's Exited event after checking the output's size.
 func (r *stateRun) exit(out any, next string) (any, string, *failure) {
+	if overPayload(out) {
+		return nil, "", dataLimitFailure(r.st.Name)
+	}
 	text, err := jsonpath.Marshal(out)
 	if err != nil {
 		return nil, "", r.runtime(err.Error())
 	}
 	if len(text) > MaxPayloadBytes {
-		return nil, "", &failure{name: "States.DataLimitExceeded", terminal: true,
-			cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", r.st.Name)}
+		return nil, "", dataLimitFailure(r.st.Name)
 	}
 	a := r.assign
 	r.assign = nil

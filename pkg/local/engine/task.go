@@ -371,10 +371,16 @@ func (r *stateRun) invoke(ctx context.Context, name string, input any, deadline 
 			if ctx.Err() != nil {
 				return nil, haltedFailure()
 			}
+			if errors.Is(res.err, errResultTooLarge) {
+				return nil, r.resultTooLarge()
+			}
 			return nil, taskFailure(res.err)
 		}
 		if len(res.out) == 0 {
 			return nil, nil
+		}
+		if len(res.out) > MaxPayloadBytes {
+			return nil, r.resultTooLarge() // not decoded: it fails anyway
 		}
 		v, err := jsonpath.Decode(res.out)
 		if err != nil {

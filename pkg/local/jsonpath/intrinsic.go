@@ -253,8 +253,16 @@ func (p *parser) stringArg() (iarg, error) {
 }
 
 // Eval runs the call: "$" arguments read input and "$$" arguments read
-// context. Failures are *Error named States.IntrinsicFailure.
+// context. Failures are *Error named States.IntrinsicFailure; a result over
+// MaxValueBytes, or an evaluation over its budget, is a *LimitError.
 func (i *Intrinsic) Eval(input, context any) (any, error) {
+	return i.eval(input, context, newBudget())
+}
+
+func (i *Intrinsic) eval(input, context any, b *budget) (any, error) {
+	if !b.step(1, i.expr) {
+		return nil, b.err
+	}
 	args := make([]any, len(i.args))
 	for j := range i.args {
 		a := &i.args[j]
@@ -266,17 +274,27 @@ func (i *Intrinsic) Eval(input, context any) (any, error) {
 			if err != nil {
 				return nil, i.failf("%s", err.Error())
 			}
-			v, err := a.path.Get(doc)
+			v, err := a.path.get(doc, b)
+			if b.err != nil {
+				return nil, b.err
+			}
 			if err != nil {
 				return nil, i.failf("the JSONPath '%s' could not be found in the input '%s'", a.path.expr, compactString(doc))
 			}
 			args[j] = v
 		case argCall:
-			v, err := a.call.Eval(input, context)
+			v, err := a.call.eval(input, context, b)
 			if err != nil {
 				return nil, err
 			}
 			args[j] = v
+		}
+	}
+	if buildsText[i.fn.name] {
+		// The result is made from the arguments' text: charge it before.
+		n, _ := Size(args, max(b.built, 0))
+		if !b.build(n, i.expr) {
+			return nil, b.err
 		}
 	}
 	v, err := i.fn.eval(i, args)
@@ -286,6 +304,9 @@ func (i *Intrinsic) Eval(input, context any) (any, error) {
 			return nil, e
 		}
 		return nil, i.failf("%s", err.Error())
+	}
+	if !b.fits(v, i.expr) {
+		return nil, b.err
 	}
 	return v, nil
 }

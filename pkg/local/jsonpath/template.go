@@ -177,12 +177,24 @@ func joinField(at, key string) string {
 // Eval builds the template's value from input (for "$" paths) and context
 // (the Context Object, for "$$" paths). A path that matches nothing raises
 // States.ParameterPathFailure and a failing intrinsic States.IntrinsicFailure,
-// both as *Error.
+// both as *Error. A value over MaxValueBytes, or an evaluation over its
+// budget, is a *LimitError.
 func (t *Template) Eval(input, context any) (any, error) {
-	return t.root.eval(input, context)
+	b := newBudget()
+	v, err := t.root.eval(input, context, b)
+	if err != nil {
+		return nil, err
+	}
+	if !b.fits(v, "the payload template") {
+		return nil, b.err
+	}
+	return v, nil
 }
 
-func (n *tnode) eval(input, context any) (any, error) {
+func (n *tnode) eval(input, context any, b *budget) (any, error) {
+	if !b.step(1, n.field) {
+		return nil, b.err
+	}
 	switch n.kind {
 	case tLiteral:
 		return n.lit, nil
@@ -190,7 +202,7 @@ func (n *tnode) eval(input, context any) (any, error) {
 		out := make(map[string]any, len(n.fields))
 		for i := range n.fields {
 			f := &n.fields[i]
-			v, err := f.node.eval(input, context)
+			v, err := f.node.eval(input, context, b)
 			if err != nil {
 				return nil, err
 			}
@@ -200,7 +212,7 @@ func (n *tnode) eval(input, context any) (any, error) {
 	case tArray:
 		out := make([]any, len(n.items))
 		for i := range n.items {
-			v, err := n.items[i].eval(input, context)
+			v, err := n.items[i].eval(input, context, b)
 			if err != nil {
 				return nil, err
 			}
@@ -212,13 +224,13 @@ func (n *tnode) eval(input, context any) (any, error) {
 		if err != nil {
 			return nil, &Error{Name: ErrRuntime, Cause: err.Error()}
 		}
-		v, err := n.path.Get(doc)
+		v, err := n.path.get(doc, b)
 		if err != nil {
 			return nil, pathFailure(n.path, n.field, doc, err)
 		}
 		return v, nil
 	default:
-		return n.call.Eval(input, context)
+		return n.call.eval(input, context, b)
 	}
 }
 

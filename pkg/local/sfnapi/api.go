@@ -258,7 +258,25 @@ func (a *API) forgetStall(arn string) {
 // parses, its history is damaged) is failed with States.Runtime, so that it
 // doesn't stay RUNNING with nothing running it.
 func (a *API) resume(ctx context.Context) {
-	for _, x := range a.store.Running() {
+	dir := filepath.Join(a.opts.DataDir, "sfn")
+	guard, died, err := loadResumeGuard(dir)
+	if err != nil {
+		a.log.Error("read the record of resumed executions", "err", err)
+	}
+	running, suspects, next := guard.suspects(a.store.Running(), died, func(arn string) []engine.Event {
+		events, _ := a.store.Events(arn)
+		return events
+	})
+	for _, x := range suspects {
+		events, _ := a.store.Events(x.Arn)
+		cause := crashLoopCause(events)
+		a.log.Error("not resuming an execution the backend died in twice", "execution", x.Arn, "cause", cause)
+		a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime", cause)
+	}
+	if err := next.save(dir); err != nil {
+		a.log.Error("record the resumed executions", "err", err)
+	}
+	for _, x := range running {
 		if err := a.resumeOne(ctx, x); err != nil {
 			a.log.Error("resume execution", "execution", x.Arn, "err", err)
 			a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime",
@@ -339,7 +357,8 @@ func (a *API) Close() error {
 	a.stopOnce.Do(func() { close(a.stop) })
 	<-a.stopped
 	a.engine.Close()
-	return a.store.Close()
+	err := clearResumeGuard(filepath.Join(a.opts.DataDir, "sfn"))
+	return errors.Join(err, a.store.Close())
 }
 
 // ServeHTTP answers one Step Functions API call.
