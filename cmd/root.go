@@ -23,7 +23,8 @@ import (
 	"github.com/odin-deploy/odin/pkg/iostreams"
 )
 
-// Build information, stamped by the linker (see .goreleaser.yml).
+// Build information, stamped by the linker (see .goreleaser.yml), else
+// read from the binary's build info (stampFromBuildInfo).
 var (
 	version = "dev"
 	commit  = "none"
@@ -88,6 +89,7 @@ func Execute() int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	stampFromBuildInfo()
 	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
 	// The one other place odin exits: a command that does not end when
 	// asked (blocked where its context cannot reach) must not keep the
@@ -158,6 +160,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		var ee *exitcode.Error
 		if msg := err.Error(); msg != "" && !(errors.As(err, &ee) && ee.Err == nil) {
 			fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+			annotateError(f, err, msg)
 		}
 	}
 	return exitcode.Of(err)
