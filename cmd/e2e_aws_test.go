@@ -285,7 +285,7 @@ func TestAWSReleaseRefusedWithoutRehearsal(t *testing.T) {
 	if code != 0 || strings.Contains(out, "deploy-shop_prod") {
 		t.Errorf("a refused deploy started an execution (exit %d):\n%s", code, out)
 	}
-	objs, err := deployer.Endpoint(o.backend.Endpoint()).S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+	objs, err := o.backend.Endpoint().S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: aws.String(deployer.Bucket), Prefix: aws.String(rehearsalAccount + "/")})
 	if err != nil {
 		t.Fatal(err)

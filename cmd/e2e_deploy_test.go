@@ -138,11 +138,11 @@ func answer(t *testing.T, port int) string {
 // sfnClient and s3Client reach the test's backend directly, as a second
 // opinion on what odin says it did.
 func (o *localOdin) sfnClient() *sfn.Client {
-	return deployer.Endpoint(o.backend.Endpoint()).SFNClient()
+	return o.backend.Endpoint().SFNClient()
 }
 
 func (o *localOdin) s3Client() *s3.Client {
-	return deployer.Endpoint(o.backend.Endpoint()).S3Client()
+	return o.backend.Endpoint().S3Client()
 }
 
 // executions lists every execution of the deployer whose name starts with

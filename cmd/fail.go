@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
+	"github.com/odin-deploy/odin/pkg/watch"
 )
 
 // FailOptions are the inputs of `odin fail`.
@@ -173,9 +175,6 @@ type historyAPI interface {
 	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
 }
 
-// historyPageSize is the most events GetExecutionHistory returns per call.
-const historyPageSize = 1000
-
 // explainExecution reads an execution's status, definition and history and
 // diagnoses it. A history that fits in one page is read once, with inputs
 // and outputs. A longer one is read in two passes, because inputs and
@@ -203,48 +202,33 @@ func explainExecution(ctx context.Context, api historyAPI, arn, caller string, o
 		}
 		return x
 	}
-	read := func(reverse, data bool, page func(*sfn.GetExecutionHistoryOutput) bool) error {
-		var token *string
-		for {
-			out, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-				ExecutionArn:         aws.String(arn),
-				IncludeExecutionData: aws.Bool(data),
-				ReverseOrder:         reverse,
-				MaxResults:           historyPageSize,
-				NextToken:            token,
-			})
-			if err != nil {
-				return fmt.Errorf("read the history of %s: %w", name, err)
-			}
-			// moto answers every event with no token; a token that
-			// repeats would loop forever.
-			if !page(out) || out.NextToken == nil || aws.ToString(out.NextToken) == aws.ToString(token) || len(out.Events) == 0 {
-				return nil
-			}
-			token = out.NextToken
+	read := func(r watch.Read, page func(events []types.HistoryEvent, more bool) bool) error {
+		if err := watch.ReadHistory(ctx, api, arn, r, page); err != nil {
+			return fmt.Errorf("read the history of %s: %w", name, err)
 		}
+		return nil
 	}
 	x := explainer()
 	long := false
-	err = read(false, true, func(p *sfn.GetExecutionHistoryOutput) bool {
-		for _, ev := range p.Events {
+	err = read(watch.Read{IncludeData: true}, func(events []types.HistoryEvent, more bool) bool {
+		for _, ev := range events {
 			x.Add(ev)
 		}
-		long = p.NextToken != nil
+		long = more
 		return false
 	})
 	if err == nil && long {
 		x = explainer()
-		err = read(false, false, func(p *sfn.GetExecutionHistoryOutput) bool {
-			for _, ev := range p.Events {
+		err = read(watch.Read{}, func(events []types.HistoryEvent, _ bool) bool {
+			for _, ev := range events {
 				x.Add(ev)
 			}
 			return true
 		})
 		oldest := int64(math.MaxInt64)
 		if err == nil {
-			err = read(true, true, func(p *sfn.GetExecutionHistoryOutput) bool {
-				for _, ev := range p.Events {
+			err = read(watch.Read{Reverse: true, IncludeData: true}, func(events []types.HistoryEvent, _ bool) bool {
+				for _, ev := range events {
 					x.AddData(ev)
 					oldest = min(oldest, ev.Id)
 				}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
 )
 
@@ -34,8 +35,8 @@ func replayOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string,
 		IO:  io,
 		Env: configEnv(dir),
 		Now: time.Now,
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-			return backend.LocalEndpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
+		StartLocal: func(context.Context, string) (access.Endpoint, error) {
+			return access.Endpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
 		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/progress"
@@ -75,7 +76,7 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 			if in.ProjectName == "" {
 				return errors.New("not an odin deploy: nothing to halt")
 			}
-			_, err := deployClient(f, b).Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, deploy.HaltNote{By: b.CallerArn, Reason: "halted from the live view"})
+			_, err := deployClient(f, b).Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, contract.Halt{By: b.CallerArn, Reason: "halted from the live view"})
 			return err
 		},
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -96,7 +97,7 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 		}
 		status.Printf("stopped %s\n", aws.ToString(d.Name))
 	} else {
-		key, err := c.Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, deploy.HaltNote{By: b.CallerArn, Reason: opts.Reason})
+		key, err := c.Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, contract.Halt{By: b.CallerArn, Reason: opts.Reason})
 		if err != nil {
 			return err
 		}

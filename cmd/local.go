@@ -15,11 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 )
@@ -50,7 +50,7 @@ type LocalOptions struct {
 	// Start makes sure a server runs for DataDir and returns its endpoint,
 	// and whether it had to start one; by default it starts this binary's
 	// `local serve` in the background.
-	Start func(ctx context.Context, opts *LocalOptions) (ep server.Endpoint, started bool, err error)
+	Start func(ctx context.Context, opts *LocalOptions) (ep access.Endpoint, started bool, err error)
 	// ServerOptions, when set, adjusts the server that serve runs (tests
 	// inject clocks; the deployer registers its handlers in localServerOptions).
 	ServerOptions func(*server.Options)
@@ -171,7 +171,7 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		AllowRemote: opts.AllowRemote,
 		Logger:      log,
 		Version:     version,
-		Functions: func(server.Endpoint) (*engine.Functions, error) {
+		Functions: func(access.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, spec := range opts.Functions {
 				name, command, ok := strings.Cut(spec, "=")
@@ -226,7 +226,7 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 // startDetached starts `odin local serve` for opts.DataDir in the background
 // unless one runs, and returns its endpoint. Two CLIs doing this at once end
 // with one server.
-func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bool, error) {
+func startDetached(ctx context.Context, opts *LocalOptions) (access.Endpoint, bool, error) {
 	started := false
 	ep, err := server.Ensure(ctx, opts.DataDir, func(context.Context) error {
 		started = true
@@ -268,12 +268,12 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bo
 
 // StartLocalBackend is what Factory.StartLocal should be in the real binary:
 // the local backend for dataDir, started in the background if none runs.
-func StartLocalBackend(ctx context.Context, dataDir string) (backend.LocalEndpoint, error) {
+func StartLocalBackend(ctx context.Context, dataDir string) (access.Endpoint, error) {
 	ep, _, err := startDetached(ctx, &LocalOptions{DataDir: dataDir, Listen: server.DefaultAddr})
 	if err != nil {
-		return backend.LocalEndpoint{}, err
+		return access.Endpoint{}, err
 	}
-	return backend.LocalEndpoint(ep), nil
+	return ep, nil
 }
 
 func localStartRun(ctx context.Context, opts *LocalOptions) error {
@@ -368,7 +368,7 @@ func localEnvRun(ctx context.Context, opts *LocalOptions) error {
 
 // writeLocalEnv prints POSIX shell exports. AWS_DEFAULT_REGION is for the AWS
 // CLI v1, which does not read AWS_REGION.
-func writeLocalEnv(w io.Writer, ep server.Endpoint) {
+func writeLocalEnv(w io.Writer, ep access.Endpoint) {
 	for _, kv := range [][2]string{
 		{"AWS_ENDPOINT_URL", ep.URL},
 		{"AWS_ACCESS_KEY_ID", ep.AccessKeyID},

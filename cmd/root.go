@@ -21,6 +21,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // Build information, stamped by the linker (see .goreleaser.yml).
@@ -43,7 +44,7 @@ type Factory struct {
 
 	// StartLocal returns the endpoint of the local backend, starting it when
 	// none runs. Tests point it at an in-process server.
-	StartLocal func(ctx context.Context, dataDir string) (backend.LocalEndpoint, error)
+	StartLocal func(ctx context.Context, dataDir string) (access.Endpoint, error)
 	// HTTPClient, when set, carries every AWS call (tests count them).
 	HTTPClient aws.HTTPClient
 }
@@ -68,9 +69,9 @@ func (f *Factory) Backend(ctx context.Context, identity bool, account string) (*
 		Identity:   identity,
 		Account:    account,
 		HTTPClient: f.HTTPClient,
-		StartLocal: func(ctx context.Context) (backend.LocalEndpoint, error) {
+		StartLocal: func(ctx context.Context) (access.Endpoint, error) {
 			if f.StartLocal == nil {
-				return backend.LocalEndpoint{}, errors.New("the local backend is not available in this build")
+				return access.Endpoint{}, errors.New("the local backend is not available in this build")
 			}
 			return f.StartLocal(ctx, dataDir)
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
@@ -39,27 +40,16 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 		Backend: b.Kind, Account: in.AWSAccountID, Region: in.AWSRegion, Execution: executionName(arn),
 	})
 	tr := watch.NewTranslator(graph)
-	req := &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000, IncludeExecutionData: aws.Bool(false)}
-	seen := int64(0)
-	for {
-		page, err := b.SFN.GetExecutionHistory(ctx, req)
-		if err != nil {
-			return fmt.Errorf("read the history of %s: %w", executionName(arn), err)
-		}
-		for _, ev := range page.Events {
-			// A server that ignores paging (moto) sends everything again.
-			if ev.Id <= seen {
-				continue
-			}
-			seen = ev.Id
+	err = watch.ReadHistory(ctx, b.SFN, arn, watch.Read{}, func(events []types.HistoryEvent, _ bool) bool {
+		for _, ev := range events {
 			for _, e := range tr.Translate(ev) {
 				model.Apply(e)
 			}
 		}
-		if page.NextToken == nil {
-			break
-		}
-		req.NextToken = page.NextToken
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("read the history of %s: %w", executionName(arn), err)
 	}
 
 	now := f.Now()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -138,7 +139,7 @@ func parseTarget(arg string, flags targetFlags) (*target, error) {
 // that is its scope too.
 func (t *target) resolve(b *backend.Backend) {
 	if t.executionName != "" {
-		t.ExecutionArn = backend.ExecutionArn(b.StateMachineArn, t.executionName)
+		t.ExecutionArn = contract.ExecutionArn(b.StateMachineArn, t.executionName)
 	}
 	if t.Project != "" && t.Account == "" {
 		t.Account = b.Account

@@ -11,6 +11,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -64,7 +65,7 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	lock, err := c.ReadLock(ctx, t.Account, t.Project, t.Config)
 	if errors.Is(err, deploy.ErrNoLock) {
 		fmt.Fprintf(opts.IO.Out, "no lock is held for %s (s3://%s/%s); --account looks in another account\n",
-			deploy.Scope{Account: t.Account, Project: t.Project, Config: t.Config}, b.Bucket, deploy.Root(t.Account, t.Project, t.Config)+"/lock")
+			deploy.Scope{Account: t.Account, Project: t.Project, Config: t.Config}, b.Bucket, contract.LockKey(t.Account, t.Project, t.Config))
 		return nil
 	}
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/odin-deploy/odin/pkg/config"
-	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/contract"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // Kinds of backend.
@@ -34,24 +35,15 @@ const (
 // the local server on its first start.
 const (
 	LocalBucket  = "odin-releases"
-	DeployerName = "odin-deployer"
+	DeployerName = contract.DeployerName
 )
-
-// LocalEndpoint is where a running local backend listens and how to sign for it.
-type LocalEndpoint struct {
-	URL             string
-	AccessKeyID     string
-	SecretAccessKey string
-	Region          string
-	Account         string
-}
 
 // Options says how to reach the backend.
 type Options struct {
 	Settings *config.Settings
 	// StartLocal returns the endpoint of the local backend, starting it if it
 	// is not running. Required when the backend is local.
-	StartLocal func(ctx context.Context) (LocalEndpoint, error)
+	StartLocal func(ctx context.Context) (access.Endpoint, error)
 	// HTTPClient, when set, carries every SDK call (tests count calls with it).
 	HTTPClient aws.HTTPClient
 	// Trace, when set, gets one line per AWS call (--verbose).
@@ -87,7 +79,7 @@ type Backend struct {
 	Config aws.Config
 
 	// local is the local backend's endpoint, when Kind is Local.
-	local LocalEndpoint
+	local access.Endpoint
 	http  aws.HTTPClient
 }
 
@@ -104,7 +96,7 @@ func (b *Backend) AWSRehearsal(ctx context.Context) (string, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	h, err := server.Ask(ctx, server.Endpoint(b.local), client)
+	h, err := access.Ask(ctx, b.local, client)
 	if err != nil {
 		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
 	}
@@ -274,11 +266,6 @@ func StateMachineName(arn string) string {
 		return arn[i+1:]
 	}
 	return arn
-}
-
-// ExecutionArn is the ARN of the execution called name of the state machine.
-func ExecutionArn(stateMachineArn, name string) string {
-	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
 func partition(region string) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
@@ -34,7 +35,7 @@ func testBucket(t *testing.T) (*s3.Client, string) {
 
 // upload stores a release the way `odin deploy` does and returns the
 // execution input for it.
-func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir string) Input {
+func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir string) contract.Input {
 	t.Helper()
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
@@ -46,7 +47,7 @@ func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir s
 	if m := configName.FindSubmatch(data); m != nil {
 		config = string(m[1])
 	}
-	in := Input{
+	in := contract.Input{
 		ReleaseID: id, ProjectName: "hello", ConfigName: config, Target: "local",
 		AWSAccountID: "123456789012", AWSRegion: "us-east-1", Bucket: bucket,
 		ReleaseKey:    "123456789012/hello/" + config + "/" + id + "/release",

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/watch"
 )
@@ -272,19 +273,7 @@ func (m *Model) health(ev watch.Event) bool {
 	if ev.Output == "" {
 		return false
 	}
-	var out struct {
-		Health *struct {
-			Healthy  bool `json:"healthy"`
-			Services map[string]*struct {
-				Desired     int        `json:"desired"`
-				Healthy     int        `json:"healthy"`
-				Launching   int        `json:"launching"`
-				Unhealthy   int        `json:"unhealthy"`
-				Terminating int        `json:"terminating"`
-				Instances   []Instance `json:"instances"`
-			} `json:"services"`
-		} `json:"health"`
-	}
+	var out contract.TaskOutput
 	if json.Unmarshal([]byte(ev.Output), &out) != nil || out.Health == nil {
 		return false
 	}
@@ -294,7 +283,7 @@ func (m *Model) health(ev watch.Event) bool {
 			continue
 		}
 		h.Services = append(h.Services, Service{Name: name, Desired: s.Desired, Healthy: s.Healthy, Launching: s.Launching,
-			Unhealthy: s.Unhealthy, Terminating: s.Terminating, Instances: s.Instances})
+			Unhealthy: s.Unhealthy, Terminating: s.Terminating, Instances: instances(s.Instances)})
 	}
 	sort.Slice(h.Services, func(i, j int) bool { return h.Services[i].Name < h.Services[j].Name })
 	if m.Health != nil && m.Health.Healthy == h.Healthy && reflect.DeepEqual(m.Health.Services, h.Services) {
@@ -305,6 +294,14 @@ func (m *Model) health(ev watch.Event) bool {
 	}
 	m.Health = h
 	return true
+}
+
+func instances(in []contract.Instance) []Instance {
+	var out []Instance
+	for _, i := range in {
+		out = append(out, Instance{ID: i.ID, ReleaseID: i.ReleaseID, State: i.State, PID: i.PID, Port: i.Port, Reason: i.Reason, LogTail: i.LogTail})
+	}
+	return out
 }
 
 // SetWarning records a transient problem to show until the next event.
@@ -391,13 +388,6 @@ func (m *Model) Current() *Row {
 	return nil
 }
 
-// Error names the deployer (pkg/deployer) fails with when it ends a deploy
-// on purpose.
-const (
-	haltError    = "HaltError"    // someone halted the deploy
-	timeoutError = "TimeoutError" // the release was not healthy within its timeout
-)
-
 func (m *Model) firstError() string {
 	if m.FirstFailure == nil {
 		return ""
@@ -457,9 +447,9 @@ func (m *Model) verdict(now time.Time) Verdict {
 		// rollback, so Step Functions reports FAILED: the first failure's
 		// error name says which.
 		switch m.firstError() {
-		case haltError:
+		case contract.HaltError:
 			return Verdict{"HALTED", exitcode.Aborted, fmt.Sprintf("%s was halted after %s%s", what, took, failure())}
-		case timeoutError:
+		case contract.TimeoutError:
 			return Verdict{"TIMED_OUT", exitcode.TimedOut, fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
 		}
 		return Verdict{"FAILED", exitcode.Failed, fmt.Sprintf("%s failed after %s%s", what, took, failure())}

@@ -14,12 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
 // awsCLI runs the AWS CLI (an independent client: botocore, not our SDK)
 // against ep, or skips when it is not installed, unless ODIN_REQUIRE_AWSCLI=1.
-func awsCLI(t *testing.T, ep Endpoint) func(args ...string) (string, error) {
+func awsCLI(t *testing.T, ep access.Endpoint) func(args ...string) (string, error) {
 	t.Helper()
 	bin, err := exec.LookPath("aws")
 	if err != nil {
@@ -131,7 +132,7 @@ func TestAWSCLIStepFunctions(t *testing.T) {
 		t.Skip("runs the AWS CLI several times")
 	}
 	t.Parallel()
-	s := newServer(t, Options{Functions: func(Endpoint) (*engine.Functions, error) {
+	s := newServer(t, Options{Functions: func(access.Endpoint) (*engine.Functions, error) {
 		fns := engine.NewFunctions()
 		fns.Register("greet", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 			var v struct{ Who string }
