@@ -91,7 +91,11 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return err
 	}
 	status := newStatusLine(f)
-	status.Println(b.Describe())
+	if opts.Detach || f.Settings.Verbose {
+		// Without a live view, whose header says where the deploy runs
+		// (with --verbose, the endpoint, state machine and role too).
+		status.Println(b.Describe())
+	}
 	warnDeployerVersion(ctx, f, b)
 	if file.Release.Target == release.TargetLocal && b.Kind == backend.AWS {
 		return exitcode.UsageError(fmt.Errorf("%s: target local runs on this machine, through the local backend; the deployer on AWS deploys target aws only: drop --backend aws (or backend: aws in the config file), or make it a target aws release", opts.File))

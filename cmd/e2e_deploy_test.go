@@ -552,7 +552,7 @@ func TestDetachThenStatusFollows(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"Validate: succeeded", "Deploy: succeeded", "CheckHealthy: succeeded", "CleanUpSuccess: succeeded", "execution succeeded"} {
+	for _, want := range []string{"Validate: succeeded", "Deploy: succeeded", "CheckHealthy: web ", "CleanUpSuccess: succeeded", "execution succeeded"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}

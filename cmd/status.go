@@ -54,7 +54,9 @@ func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	newStatusLine(f).Println(b.Describe())
+	if f.Settings.Verbose {
+		newStatusLine(f).Println(b.Describe())
+	}
 	warnDeployerVersion(ctx, f, b)
 	if opts.NoFollow {
 		return snapshot(ctx, f, b, arn)

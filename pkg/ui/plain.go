@@ -110,6 +110,10 @@ func (p *Plain) line(ev watch.Event) string {
 		return fmt.Sprintf("%s: attempt %d failed: %s", step, ev.Attempt, text)
 	case watch.StepSucceeded:
 		delete(p.shown, ev.Step)
+		if r := p.row(ev.Step); r != nil && r.Result != "" {
+			// A check says what it found; "succeeded" would read as healthy.
+			return fmt.Sprintf("%s: %s%s", step, r.Result, p.took(ev.Step))
+		}
 		return fmt.Sprintf("%s: succeeded%s", step, p.took(ev.Step))
 	case watch.StepFailed:
 		text := errorText(ev.Error, ev.Cause)
@@ -126,13 +130,18 @@ func (p *Plain) line(ev watch.Event) string {
 	return ""
 }
 
-func (p *Plain) isFailState(step string) bool {
-	for _, r := range p.m.Rows {
-		if r.Name == step {
-			return r.Type == "Fail"
+func (p *Plain) row(step string) *progress.Row {
+	for i := range p.m.Rows {
+		if p.m.Rows[i].Name == step {
+			return &p.m.Rows[i]
 		}
 	}
-	return false
+	return nil
+}
+
+func (p *Plain) isFailState(step string) bool {
+	r := p.row(step)
+	return r != nil && r.Type == "Fail"
 }
 
 // took is how long the visit that just ended took; a line is about one
