@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,10 +36,11 @@ type DeployOptions struct {
 func newDeployCmd(f *Factory) *cobra.Command {
 	opts := &DeployOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "deploy FILE",
+		Use:   "deploy [FILE]",
 		Short: "Validate a release, upload it, start the deployer and watch every step",
 		Long: `Validate the release file, upload its exact bytes to S3 with their SHA-256, start the
-deployer state machine and watch every step to the end.
+deployer state machine and watch every step to the end. With no FILE, the release.yml
+(or release.yaml) in the current directory, as status and fail do.
 
 Nothing is uploaded when the release is invalid (exit 2) or when another release of the
 same project and config is being deployed (exit 1). --attach watches that other deploy
@@ -56,12 +61,20 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 		Example: `  odin deploy examples/hello/release.yml
   odin deploy release.yml --detach && odin status release.yml
   odin deploy release.yml --output plain --timeout 15m`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
+			if len(args) == 1 {
+				opts.File = args[0]
+			} else {
+				file, err := defaultReleaseFile()
+				if err != nil {
+					return err
+				}
+				opts.File = file
+			}
 			if opts.Timeout < 0 {
 				return exitcode.UsageError(errors.New("--timeout must not be negative"))
 			}
@@ -123,6 +136,11 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return err
 	}
 	plan.Redeploy = opts.Redeploy
+	if file.Release.Target == release.TargetLocal {
+		if err := checkListenPorts(ctx, c, plan, file); err != nil {
+			return err
+		}
+	}
 	started, err := c.Start(ctx, plan)
 	var conflict *deploy.ConflictError
 	switch {
@@ -165,6 +183,36 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return nil
 	}
 	return follow(ctx, f, b, started.ExecutionArn, followOptions{Timeout: opts.Timeout})
+}
+
+// checkListenPorts refuses, before anything is uploaded, a local release
+// whose listen port another program holds. A port is only ever expected to
+// be busy with the load balancer of an earlier deploy of the same project
+// and config: once one has run here, the deployer's ValidateResources,
+// which knows the balancers, decides.
+func checkListenPorts(ctx context.Context, c *deploy.Client, plan *deploy.Plan, file *release.File) error {
+	var busy []string
+	for _, name := range slices.Sorted(maps.Keys(file.Release.Services)) {
+		port := file.Release.Services[name].Listen
+		if port <= 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			busy = append(busy, fmt.Sprintf("services.%s.listen: port %d is in use", name, port))
+			continue
+		}
+		l.Close()
+	}
+	if len(busy) == 0 {
+		return nil
+	}
+	scope := deploy.Scope{Account: plan.Input.AWSAccountID, Project: plan.Input.ProjectName, Config: plan.Input.ConfigName}
+	if _, deployed, err := c.Current(ctx, scope); err != nil || deployed {
+		return err
+	}
+	return exitcode.UsageError(fmt.Errorf("%s: %s by another program, and no deploy of %s/%s has run on this backend to hold it: "+
+		"stop that program or pick a free port; nothing was uploaded", file.Path, strings.Join(busy, "; "), plan.Input.ProjectName, plan.Input.ConfigName))
 }
 
 // statusLine prints odin's own remarks (not the deploy's events) on stderr,

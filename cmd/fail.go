@@ -84,7 +84,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 			return failRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "an execution, a release file, or --project and --config-name")
 	return cmd
 }
 

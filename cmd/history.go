@@ -59,7 +59,7 @@ and config; with --all every project.`,
 			return historyRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "a release file, --project and --config-name, or --all")
 	cmd.Flags().BoolVar(&opts.All, "all", false, "every project and config")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many deploys")
 	cmd.Flags().StringVar(&opts.Status, "status", "", "only this outcome: "+strings.Join(historyStatuses, ", "))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -185,13 +186,18 @@ func rejectUnknownCommands(c *cobra.Command) {
 	if !c.HasSubCommands() || c.Runnable() {
 		return
 	}
+	// What cobra's own unknown-command error would suggest: the commands
+	// within two edits ("deplyo": deploy) or starting with what was typed.
+	c.SuggestionsMinimumDistance = 2
 	c.Args = usageArgs(func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return nil
 		}
 		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
 		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf("; did you mean %q?", s[0])
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		} else {
+			msg += "; odin " + strings.TrimPrefix(cmd.CommandPath()+" --help", "odin ") + " lists them"
 		}
 		return errors.New(msg)
 	})

@@ -15,14 +15,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		stderr   string // part of the message
 	}{
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate" for "odin"`},
-		{[]string{"statu"}, 2, `did you mean "status"?`},
+		{[]string{"statu"}, 2, `did you mean status?`},
 		{[]string{"local", "frobnicate"}, 2, `unknown command "frobnicate" for "odin local"`},
 		{[]string{"deployer", "frobnicate"}, 2, `unknown command "frobnicate" for "odin deployer"`},
 		{[]string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
 		{[]string{"version", "--frobnicate"}, 2, "unknown flag: --frobnicate"},
 		{[]string{"frobnicate", "--frobnicate"}, 2, "unknown flag"},
-		{[]string{"deploy"}, 2, "accepts 1 arg(s), received 0"},
-		{[]string{"deploy", "a.yml", "b.yml"}, 2, "accepts 1 arg(s), received 2"},
+		{[]string{"deploy", "a.yml", "b.yml"}, 2, "accepts at most 1 arg(s), received 2"},
 		{[]string{"status", "a", "b"}, 2, "accepts at most 1 arg(s)"},
 		{[]string{"config", "extra"}, 2, "unknown command"},
 		{[]string{"deploy", "--timeout", "abc", "x.yml"}, 2, `invalid argument "abc" for "--timeout"`},

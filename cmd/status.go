@@ -39,7 +39,7 @@ is still running). --output json writes JSON lines (odin json-format describes t
 			return statusRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "an execution, a release file, or --project and --config-name")
 	cmd.Flags().BoolVar(&opts.NoFollow, "no-follow", false, "print the deploy's state and exit with its outcome's code")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "stop watching after this long (exit 5)")
 	return cmd

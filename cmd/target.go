@@ -25,9 +25,14 @@ type targetFlags struct {
 	Project string
 	Config  string
 	Account string
+	// takes is what the command takes, for a usage error's hint.
+	takes string
 }
 
-func (t *targetFlags) register(cmd *cobra.Command) {
+// register adds the flags to cmd; takes says what cmd takes in all (an
+// execution, a release file, these flags).
+func (t *targetFlags) register(cmd *cobra.Command, takes string) {
+	t.takes = takes
 	cmd.Flags().StringVar(&t.Project, "project", "", "project name (instead of a release file)")
 	cmd.Flags().StringVar(&t.Config, "config-name", "", "config name (with --project)")
 	cmd.Flags().StringVar(&t.Account, "account", "", "AWS account of --project (picks its role from account-roles; default: the caller's)")
@@ -130,7 +135,18 @@ func parseTarget(arg string, flags targetFlags) (*target, error) {
 			return targetFromFile(name)
 		}
 	}
-	return nil, exitcode.UsageError(errors.New("no release file here: give an execution, a release file, or --project and --config-name"))
+	return nil, exitcode.UsageError(errors.New("no release file here (release.yml or release.yaml): give " + flags.takes))
+}
+
+// defaultReleaseFile is the release file in the current directory, for a
+// command given none.
+func defaultReleaseFile() (string, error) {
+	for _, name := range defaultReleaseFiles {
+		if _, err := os.Stat(name); err == nil {
+			return name, nil
+		}
+	}
+	return "", exitcode.UsageError(errors.New("no release file here (release.yml or release.yaml): give one: odin deploy FILE"))
 }
 
 // resolve fills in what needs the backend: an execution name's ARN, and the

@@ -47,7 +47,7 @@ looked up (no permission, throttling, the network), is refused unless --force.`,
 			return unlockRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "a release file, or --project and --config-name")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "clear the lock even if its deploy is still running or cannot be looked up")
 	return cmd

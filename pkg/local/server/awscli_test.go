@@ -214,3 +214,29 @@ func TestAWSCLIStepFunctions(t *testing.T) {
 		t.Fatalf("second reverse page: %+v", next.Events)
 	}
 }
+
+// A service the server lacks answers in that service's protocol: the AWS
+// CLI shows the message, for a JSON service, a query one and a REST one.
+func TestAWSCLIUnsupportedService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the AWS CLI")
+	}
+	t.Parallel()
+	s := newServer(t, Options{})
+	aws := awsCLI(t, s.Endpoint())
+	for _, args := range [][]string{
+		{"dynamodb", "list-tables"},  // AWS JSON 1.0
+		{"sns", "list-topics"},       // query
+		{"lambda", "list-functions"}, // REST JSON
+	} {
+		out, err := aws(args...)
+		if err == nil {
+			t.Errorf("aws %s succeeded: %s", strings.Join(args, " "), out)
+			continue
+		}
+		want := "(UnsupportedService) when calling the "
+		if !strings.Contains(out, want) || !strings.Contains(out, "odin's local backend serves S3, Step Functions and STS only, not "+args[0]) {
+			t.Errorf("aws %s: %s\nwant %q and the message", strings.Join(args, " "), out, want)
+		}
+	}
+}

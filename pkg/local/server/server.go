@@ -4,12 +4,14 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -422,6 +424,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	isStates := strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	if svc, _ := sigv4.Scope(r); svc != "" {
 		isStates = svc == "states"
+		if !servedServices[svc] {
+			writeUnsupported(w, r, svc)
+			return "unsupported"
+		}
 	}
 	req, err := s.verifier.Verify(r)
 	if err != nil {
@@ -489,6 +495,38 @@ func writeStatesAuthError(w http.ResponseWriter, e *sigv4.Error) {
 		code, status = "IncompleteSignatureException", http.StatusForbidden
 	}
 	writeJSONError(w, status, code, msg)
+}
+
+// servedServices are the signing names of the APIs the server speaks.
+var servedServices = map[string]bool{"s3": true, "states": true, "sts": true}
+
+// writeUnsupported answers a request for a service the server lacks in that
+// service's own protocol, so its client shows the message rather than a
+// parse error or S3's idea of an error.
+func writeUnsupported(w http.ResponseWriter, r *http.Request, service string) {
+	const code = "UnsupportedService"
+	msg := fmt.Sprintf("odin's local backend serves S3, Step Functions and STS only, not %s: point this client at AWS or at an emulator that has it", service)
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(ct, "application/x-amz-json"):
+		// AWS JSON 1.0/1.1 (DynamoDB, SQS, Step Functions...).
+		w.Header().Set("Content-Type", cmp.Or(ct, "application/x-amz-json-1.0"))
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+		// The query protocol (IAM, SNS, CloudFormation, EC2...).
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>",
+			code, html.EscapeString(msg), html.EscapeString(w.Header().Get("x-amz-request-id")))
+	default:
+		// REST JSON (Lambda, API Gateway...).
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	}
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
