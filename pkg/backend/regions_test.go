@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/format"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,11 @@ func TestRegionsAreTheSDKs(t *testing.T) {
 			fmt.Fprintf(&b, "\t%q: %q,\n", r, want[r])
 		}
 		b.WriteString("}\n")
-		if err := os.WriteFile("regions.go", b.Bytes(), 0o644); err != nil {
+		src, err := format.Source(b.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("regions.go", src, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
