@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"path/filepath"
@@ -143,6 +145,11 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	}
 	started, err := c.Start(ctx, plan)
 	var conflict *deploy.ConflictError
+	if f.Settings.Output == "json" {
+		if err := writeDeployAction(f.IO.Out, plan, started, err, opts.Attach); err != nil {
+			return err
+		}
+	}
 	switch {
 	case errors.As(err, &conflict) && opts.Attach:
 		other := aws.ToString(conflict.Running.Name)
@@ -153,7 +160,13 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		if exitcode.Of(err) == exitcode.Running {
 			return err
 		}
-		return exitcode.New(exitcode.Failed, fmt.Errorf("release %s (%s) was not deployed: odin watched %s, another release's deploy, which has ended; deploy yours with: odin deploy %s", plan.ReleaseID, opts.File, other, opts.File))
+		notDeployed := fmt.Errorf("release %s (%s) was not deployed: odin watched %s, another release's deploy, which has ended; deploy yours with: odin deploy %s", plan.ReleaseID, opts.File, other, opts.File)
+		if f.Settings.Output == "json" {
+			// The outcome, the last JSON line, says so already (NOT_DEPLOYED).
+			status.Println("odin: " + notDeployed.Error())
+			return exitcode.New(exitcode.Failed, nil)
+		}
+		return exitcode.New(exitcode.Failed, notDeployed)
 	case errors.As(err, &conflict):
 		return exitcode.New(exitcode.Failed, err)
 	case err != nil:
@@ -183,6 +196,43 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return nil
 	}
 	return follow(ctx, f, b, started.ExecutionArn, followOptions{Timeout: opts.Timeout})
+}
+
+// DeployAction is the first object `odin deploy --output json` writes: what
+// odin did with the release.
+type DeployAction struct {
+	Type string `json:"type"` // "deploy"
+	// Action is started (a new execution), attached (the release is being
+	// deployed: odin watches that execution), already_deployed (the latest
+	// deploy deployed it: nothing to do), or refused (another release of
+	// the project and config is being deployed).
+	Action    string `json:"action"`
+	Release   string `json:"release"`
+	Execution string `json:"execution,omitempty"`
+	Attempt   int    `json:"attempt,omitempty"`
+	// Watching is the other release's execution --attach watches instead.
+	Watching string `json:"watching,omitempty"`
+}
+
+func writeDeployAction(w io.Writer, plan *deploy.Plan, started *deploy.Started, err error, attach bool) error {
+	a := DeployAction{Type: "deploy", Release: plan.ReleaseID}
+	var conflict *deploy.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		a.Action = "refused"
+		if attach {
+			a.Watching = aws.ToString(conflict.Running.Name)
+		}
+	case err != nil:
+		return nil // the error object says it
+	case started.Attached && started.Status == "RUNNING":
+		a.Action, a.Execution = "attached", started.ExecutionName
+	case started.Attached:
+		a.Action, a.Execution = "already_deployed", started.ExecutionName
+	default:
+		a.Action, a.Execution, a.Attempt = "started", started.ExecutionName, started.Attempt
+	}
+	return json.NewEncoder(w).Encode(a)
 }
 
 // checkListenPorts refuses, before anything is uploaded, a local release

@@ -319,7 +319,12 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("second deploy: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	checkJSONLines(t, out, "twice", "SUCCEEDED")
+	// The first line says what odin did: it attached.
+	action, rest, _ := strings.Cut(out, "\n")
+	if want := `{"type":"deploy","action":"attached","release":"` + p.ReleaseID + `","execution":"` + p.Execution + `"}`; action != want {
+		t.Errorf("second deploy's first line %s, want %s", action, want)
+	}
+	checkJSONLines(t, rest, "twice", "SUCCEEDED")
 	attaching := "release " + p.ReleaseID + " is being deployed by " + p.Execution + "; attaching\n"
 	if !strings.Contains(errOut, attaching) {
 		t.Errorf("second deploy does not say it attaches (%q); stderr:\n%s", attaching, errOut)

@@ -93,8 +93,9 @@ odin starts it by itself when the backend is local; these commands manage it, an
 	}
 
 	serve := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the local backend in the foreground (Ctrl-C stops it)",
+		Use:     "serve",
+		Example: "  odin local serve\n  odin local serve --listen 127.0.0.1:4599 --aws-endpoint http://127.0.0.1:5000",
+		Short:   "Run the local backend in the foreground (Ctrl-C stops it)",
 		Long: `Run the local backend in the foreground, logging every request to stderr.
 If the default port is taken, another free port is used; see ` + "`odin local env`" + `.`,
 		Args: usageArgs(cobra.NoArgs),
@@ -106,9 +107,10 @@ If the default port is taken, another free port is used; see ` + "`odin local en
 	addrFlags(serve)
 
 	start := &cobra.Command{
-		Use:   "start",
-		Short: "Start the local backend in the background and wait until it serves",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "start",
+		Example: "  odin local start\n  odin local start --aws-endpoint http://127.0.0.1:5000",
+		Short:   "Start the local backend in the background and wait until it serves",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prepare(cmd)
 			return localStartRun(cmd.Context(), opts)
@@ -117,9 +119,10 @@ If the default port is taken, another free port is used; see ` + "`odin local en
 	addrFlags(start)
 
 	status := &cobra.Command{
-		Use:   "status",
-		Short: "Show whether the local backend runs, its pid, endpoint and uptime (exit 1 if not)",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "status",
+		Example: "  odin local status",
+		Short:   "Show whether the local backend runs, its pid, endpoint and uptime (exit 1 if not)",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prepare(cmd)
 			return localStatusRun(cmd.Context(), opts)
@@ -127,9 +130,10 @@ If the default port is taken, another free port is used; see ` + "`odin local en
 	}
 
 	stop := &cobra.Command{
-		Use:   "stop",
-		Short: "Stop the background local backend (SIGTERM, then SIGKILL after --grace)",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "stop",
+		Example: "  odin local stop",
+		Short:   "Stop the background local backend (SIGTERM, then SIGKILL after --grace)",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prepare(cmd)
 			return localStopRun(cmd.Context(), opts)

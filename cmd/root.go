@@ -4,6 +4,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,10 +119,42 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	if err != nil {
 		var ee *exitcode.Error
 		if msg := err.Error(); msg != "" && !(errors.As(err, &ee) && ee.Err == nil) {
-			fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+			if wantsJSON(f, args) {
+				writeJSONError(f.IO.Out, exitcode.Of(err), msg)
+			} else {
+				fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+			}
 		}
 	}
 	return exitcode.Of(err)
+}
+
+// JSONError is how every command reports an error with --output json: one
+// object on stdout, whatever came before it.
+type JSONError struct {
+	Type    string `json:"type"` // "error"
+	Code    int    `json:"code"` // the exit code
+	Message string `json:"message"`
+}
+
+func writeJSONError(w io.Writer, code int, msg string) {
+	_ = json.NewEncoder(w).Encode(JSONError{Type: "error", Code: code, Message: msg})
+}
+
+// wantsJSON says whether the invocation asked for JSON output: from the
+// settings once they loaded, else (a bad flag, say) from the command line
+// and ODIN_OUTPUT as they stand.
+func wantsJSON(f *Factory, args []string) bool {
+	if f.Settings != nil {
+		return f.Settings.Output == "json"
+	}
+	for i, a := range args {
+		if a == "--output=json" || a == "--output" && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	v, _ := f.Env("ODIN_OUTPUT")
+	return v == "json"
 }
 
 // NewRootCmd builds the command tree.

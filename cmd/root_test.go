@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // Every way of calling odin wrongly exits 2, as `odin exit-codes` says,
@@ -48,4 +50,19 @@ func TestUsageErrorsExit2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every command a user runs shows an example in its help.
+func TestEveryLeafCommandHasAnExample(t *testing.T) {
+	f, _, _ := testFactory()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Runnable() && !c.HasSubCommands() && c.Name() != "help" && c.Example == "" {
+			t.Errorf("%s has no example", c.CommandPath())
+		}
+	}
+	walk(NewRootCmd(f))
 }

@@ -153,6 +153,9 @@ type Model struct {
 	// Warning is the latest transient problem the watch is riding out
 	// (throttling, network), cleared by the next event.
 	Warning string
+	// Usual is how long earlier deploys of the project and config took,
+	// nil when none is known: the estimate of this one.
+	Usual *Usual
 
 	index map[string]int
 	// happy is how many leading Rows are the happy path (watch.Graph.HappyPath).

@@ -145,18 +145,21 @@ func (p *Plain) isFailState(step string) bool {
 }
 
 // took is how long the visit that just ended took; a line is about one
-// visit, so a loop's total would read as one slow visit.
+// visit, so a loop's total would read as one slow visit. A step far slower
+// than in the project and config's earlier deploys says so.
 func (p *Plain) took(step string) string {
-	for _, r := range p.m.Rows {
-		if r.Name == step {
-			s := " in " + progress.FormatDuration(r.Last)
-			if r.Visits > 1 {
-				s += fmt.Sprintf(" (visit %d)", r.Visits)
-			}
-			return s
-		}
+	r := p.row(step)
+	if r == nil {
+		return ""
 	}
-	return ""
+	s := " in " + progress.FormatDuration(r.Last)
+	if r.Visits > 1 {
+		s += fmt.Sprintf(" (visit %d)", r.Visits)
+	}
+	if slower := p.m.Slower(step, r.Spent); slower != "" {
+		s += " (" + slower + ")"
+	}
+	return s
 }
 
 // errorText is "Error: message", the cause unwrapped to its innermost

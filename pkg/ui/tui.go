@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	bar "github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -33,6 +34,7 @@ type tuiModel struct {
 	keys  keyMap
 	help  help.Model
 	spin  spinner.Model
+	bar   bar.Model // time elapsed against the usual, when known
 	clock func() time.Time
 	now   time.Time
 
@@ -55,7 +57,8 @@ func newTUIModel(ctx context.Context, m *progress.Model, r *lipgloss.Renderer, c
 	st := newStyles(r)
 	h := newHelp(r, st)
 	sp := spinner.New(spinner.WithSpinner(spinner.Line), spinner.WithStyle(st.running))
-	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, clock: clock, now: clock(),
+	pb := bar.New(bar.WithoutPercentage(), bar.WithSolidFill("6"), bar.WithColorProfile(r.ColorProfile()), bar.WithFillCharacters('█', '░'))
+	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, bar: pb, clock: clock, now: clock(),
 		width: 80, height: 24, halt: halt, ctx: ctx}
 }
 
@@ -216,7 +219,25 @@ func (t tuiModel) headerPart(w int) []line {
 	for _, l := range where(h, w) {
 		top = append(top, line{t.st.dim.Render(l), whereLine})
 	}
-	return append(top, keep(fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps())), spacer)
+	top = append(top, keep(fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps())))
+	if l := t.etaLine(w); l != "" {
+		top = append(top, line{l, whereLine})
+	}
+	return append(top, spacer)
+}
+
+// etaLine is a bar of the time elapsed against the usual time of the
+// project and config's earlier deploys, and the time left: "" when there
+// is no usual time or the deploy has ended.
+func (t tuiModel) etaLine(w int) string {
+	eta, ok := t.m.ETA(t.now)
+	if !ok || t.m.Done() {
+		return ""
+	}
+	text := " " + eta.String()
+	b := t.bar
+	b.Width = min(max(w-lipgloss.Width(text), 10), 40)
+	return b.ViewAs(eta.Fraction) + text
 }
 
 // stepsPart is the table: a row per step shown, with its error under it.
