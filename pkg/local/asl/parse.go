@@ -66,10 +66,22 @@ func Validate(definition []byte) []Diagnostic {
 	return diags
 }
 
-type parser struct {
-	diags []Diagnostic
-	names map[string]string // state name -> location, unique across the machine
+// ValidateType is Validate for a state machine of the given type (STANDARD or
+// EXPRESS): an EXPRESS machine also refuses what AWS refuses in one.
+func ValidateType(definition []byte, machineType string) []Diagnostic {
+	p := newParser()
+	p.express = machineType == "EXPRESS"
+	_, diags := p.parse(definition)
+	return diags
 }
+
+type parser struct {
+	diags   []Diagnostic
+	names   map[string]string // state name -> location, unique across the machine
+	express bool              // the machine is EXPRESS
+}
+
+func newParser() *parser { return &parser{names: map[string]string{}} }
 
 func (p *parser) errorf(code, loc, format string, args ...any) {
 	loc = locOrRoot(loc)
@@ -95,8 +107,17 @@ func decode(b []byte) (any, error) {
 	return v, nil
 }
 
-func parse(definition []byte) (*StateMachine, []Diagnostic) {
-	p := &parser{names: map[string]string{}}
+func parse(definition []byte) (*StateMachine, []Diagnostic) { return newParser().parse(definition) }
+
+// notAnObject is AWS's diagnostic for a definition that is not a JSON object
+// (recorded for the empty string; it has no location).
+const notAnObject = "Definition must be a valid JSON object"
+
+func (p *parser) parse(definition []byte) (*StateMachine, []Diagnostic) {
+	if len(bytes.TrimSpace(definition)) == 0 {
+		p.diags = append(p.diags, Diagnostic{Severity: SeverityError, Code: CodeSchema, Message: notAnObject})
+		return nil, p.diags
+	}
 	if len(definition) > MaxDefinitionBytes {
 		p.errorf(CodeSchema, "/", "The definition is larger than %d bytes", MaxDefinitionBytes)
 		return nil, p.diags
@@ -107,12 +128,16 @@ func parse(definition []byte) (*StateMachine, []Diagnostic) {
 	}
 	raw, err := decode(definition)
 	if err != nil {
-		p.errorf(CodeInvalidJSON, "/", "%s", jsonErrorText(definition, err))
+		if d, ok := unrecognizedToken(definition); ok {
+			p.diags = append(p.diags, d)
+		} else {
+			p.errorf(CodeInvalidJSON, "/", "%s", jsonErrorText(definition, err))
+		}
 		return nil, p.diags
 	}
 	top, ok := raw.(map[string]any)
 	if !ok {
-		p.errorf(CodeSchema, "/", "The definition must be a JSON object")
+		p.diags = append(p.diags, Diagnostic{Severity: SeverityError, Code: CodeSchema, Message: notAnObject})
 		return nil, p.diags
 	}
 	sm := &StateMachine{}
@@ -131,6 +156,45 @@ func parse(definition []byte) (*StateMachine, []Diagnostic) {
 		sm.Machine = *m
 	}
 	return sm, p.diags
+}
+
+// unrecognizedToken words a definition that starts with a bare word (not a
+// definition at all) as AWS's JSON parser, Jackson, does (recorded:
+// LocalStack's test_validate_state_machine_definition_not_a_definition[NOT_A_DEF]):
+// the token, and where it ends in Jackson's [Source: ...] form.
+func unrecognizedToken(b []byte) (Diagnostic, bool) {
+	const maxSource = 500 // Jackson cuts longer sources short; not emulated
+	if len(b) > maxSource {
+		return Diagnostic{}, false
+	}
+	start := len(b) - len(bytes.TrimLeft(b, " \t\r\n"))
+	end := start
+	for end < len(b) && isTokenByte(b[end]) {
+		end++
+	}
+	if end == start || !(b[start] >= 'a' && b[start] <= 'z' || b[start] >= 'A' && b[start] <= 'Z') {
+		return Diagnostic{}, false
+	}
+	if tok := string(b[start:end]); tok == "null" || tok == "true" || tok == "false" {
+		return Diagnostic{}, false
+	}
+	line, col := 1, 1
+	for _, c := range b[:end] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	where := fmt.Sprintf("[Source: (String)%q; line: %d, column: %d]", string(b), line, col)
+	return Diagnostic{
+		Severity: SeverityError, Code: CodeInvalidJSON, Location: where,
+		Message: fmt.Sprintf("Unrecognized token '%s': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at %s", b[start:end], where),
+	}, true
+}
+
+func isTokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$'
 }
 
 // jsonErrorText names where a JSON syntax error is, by line and column.
@@ -399,7 +463,8 @@ func (p *parser) template(obj map[string]any, loc, key string) *jsonpath.Templat
 // machine parses StartAt and States of obj (the top level, a branch or an
 // item processor) and checks transitions within it.
 func (p *parser) machine(obj map[string]any, loc string) *Machine {
-	if !p.require(obj, loc, "StartAt", "States") {
+	// AWS lists the missing fields in this order: "These fields are required: [States, StartAt]".
+	if !p.require(obj, loc, "States", "StartAt") {
 		return nil
 	}
 	m := &Machine{StartAt: p.str(obj, loc, "StartAt"), States: map[string]*State{}}
@@ -637,7 +702,7 @@ func (p *parser) value(obj map[string]any, loc, key, pathKey string) *Value {
 			p.errorf(CodeSchema, loc+"/"+pathKey, "The value for the field '%s' must be a STRING", pathKey)
 			return nil
 		}
-		t, err := jsonpath.CompileTemplate(map[string]any{"v.$": s})
+		t, err := jsonpath.CompileField(pathKey, s)
 		if err != nil {
 			p.errorf(CodeSchema, loc+"/"+pathKey, "The value for the field '%s' must be a valid JSONPath or intrinsic function: %v", pathKey, err)
 			return nil
@@ -697,6 +762,11 @@ func (p *parser) task(st *State, obj map[string]any, loc string) {
 		if !name && !namePath {
 			p.errorf(CodeSchema, loc+"/Parameters", "The field 'FunctionName' is required but was missing")
 		}
+	}
+	if st.Integration.WaitForTaskToken && p.express {
+		// AWS's text, trailing space included (recorded: LocalStack's
+		// test_validate_state_machine_definition_type_express[ILLEGAL_WFTT]).
+		p.errorf(CodeSchema, loc+"/Resource", "Express state machine does not support '.waitForTaskToken' service integration ")
 	}
 	if st.Integration.WaitForTaskToken && !strings.Contains(fmt.Sprint(obj["Parameters"]), taskTokenKey) {
 		p.errorf(CodeSchema, loc+"/Parameters", "The 'Parameters' field must contain the task token ($$.Task.Token) when the resource ends in .waitForTaskToken")
@@ -841,6 +911,28 @@ func ParseTimestamp(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
+// processor parses a Map's ItemProcessor or Iterator (key): a machine with an
+// optional ProcessorConfig, of which only the INLINE mode runs locally.
+func (p *parser) processor(obj map[string]any, loc, key string) *Machine {
+	o := p.object(obj, loc, key)
+	if o == nil {
+		return nil
+	}
+	ploc := loc + "/" + key
+	p.fields(o, ploc, []string{"StartAt", "States", "Comment", "ProcessorConfig"})
+	if pc := p.object(o, ploc, "ProcessorConfig"); pc != nil {
+		p.fields(pc, ploc+"/ProcessorConfig", []string{"Mode", "ExecutionType"})
+		switch mode := p.str(pc, ploc+"/ProcessorConfig", "Mode"); mode {
+		case "", "INLINE":
+		case "DISTRIBUTED":
+			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "Distributed Map (Mode DISTRIBUTED) %s", unsupportedLocalMsg)
+		default:
+			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
+		}
+	}
+	return p.machine(o, ploc)
+}
+
 func (p *parser) mapState(st *State, obj map[string]any, loc string) {
 	_, it := obj["Iterator"]
 	_, ip := obj["ItemProcessor"]
@@ -850,26 +942,11 @@ func (p *parser) mapState(st *State, obj map[string]any, loc string) {
 	case !it && !ip:
 		p.errorf(CodeSchema, loc, "These fields are required: [ItemProcessor]")
 	case it:
-		if o := p.object(obj, loc, "Iterator"); o != nil {
-			p.fields(o, loc+"/Iterator", []string{"StartAt", "States", "Comment"})
-			st.Processor = p.machine(o, loc+"/Iterator")
-		}
+		// AWS accepts the legacy Iterator with a ProcessorConfig too (recorded:
+		// LocalStack's test_map_state_legacy_config_inline_item_selector).
+		st.Processor = p.processor(obj, loc, "Iterator")
 	default:
-		if o := p.object(obj, loc, "ItemProcessor"); o != nil {
-			ploc := loc + "/ItemProcessor"
-			p.fields(o, ploc, []string{"StartAt", "States", "Comment", "ProcessorConfig"})
-			if pc := p.object(o, ploc, "ProcessorConfig"); pc != nil {
-				p.fields(pc, ploc+"/ProcessorConfig", []string{"Mode", "ExecutionType"})
-				switch mode := p.str(pc, ploc+"/ProcessorConfig", "Mode"); mode {
-				case "", "INLINE":
-				case "DISTRIBUTED":
-					p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "Distributed Map (Mode DISTRIBUTED) %s", unsupportedLocalMsg)
-				default:
-					p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
-				}
-			}
-			st.Processor = p.machine(o, ploc)
-		}
+		st.Processor = p.processor(obj, loc, "ItemProcessor")
 	}
 	_, params := obj["Parameters"]
 	_, sel := obj["ItemSelector"]

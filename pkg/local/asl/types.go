@@ -53,7 +53,7 @@ type Path struct {
 // intrinsic (Fail's Error/ErrorPath, Cause/CausePath).
 type Value struct {
 	Literal  string
-	Template *jsonpath.Template // evaluates to {"v": <value>}; nil when literal
+	Template *jsonpath.Template // evaluates to the value (jsonpath.CompileField); nil when literal
 }
 
 // IntField is an integer field that may be given literally or as a path

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -694,7 +695,7 @@ func TestConformance(t *testing.T) {
 
 	var peer *backend
 	if err := moto.Available(); (err == nil && *useMoto) || moto.Required() {
-		b := motoBackend(moto.Start(t))
+		b := motoBackend(sharedMoto(t))
 		peer = &b
 	} else if err == nil {
 		t.Log("-moto=false: comparing the local backend with the recorded moto results in testdata/moto")
@@ -862,13 +863,79 @@ func TestRetryBackoff(t *testing.T) {
 }
 
 // documented is an entry of testdata/aws-expected.json: where moto cannot be the reference,
-// the outcome AWS documents (source says where), for the fields given.
+// the outcome AWS documents (source says where), for the fields given. Output null, Error ""
+// and Cause "" mean AWS has none; Events are labels as labels() writes them. Unrecorded names, for an
+// aspect moto-differences.json excuses but no AWS value is known for, why it is not.
 type documented struct {
-	Machine string          `json:"machine"`
-	Status  string          `json:"status"`
-	Output  json.RawMessage `json:"output,omitempty"`
-	Error   *string         `json:"error,omitempty"`
-	Source  string          `json:"source"`
+	Machine    string            `json:"machine"`
+	Status     string            `json:"status"`
+	Output     json.RawMessage   `json:"output,omitempty"`
+	Error      *string           `json:"error,omitempty"`
+	Cause      *string           `json:"cause,omitempty"`
+	Events     []string          `json:"events,omitempty"`
+	Unrecorded map[string]string `json:"unrecorded,omitempty"`
+	Source     string            `json:"source"`
+}
+
+// has reports whether the entry gives AWS's value for aspect.
+func (d documented) has(aspect string) bool {
+	switch aspect {
+	case "status":
+		return d.Status != ""
+	case "output":
+		return d.Output != nil
+	case "error":
+		return d.Error != nil
+	case "cause":
+		return d.Cause != nil
+	case "events":
+		return d.Events != nil
+	}
+	return false
+}
+
+// TestEveryExcuseIsChecked holds moto-differences.json to its purpose: an aspect the
+// comparison with moto skips must still be checked against AWS, so aws-expected.json gives
+// AWS's value for it, or says in "unrecorded" why no AWS value is known.
+func TestEveryExcuseIsChecked(t *testing.T) {
+	corpus := loadCorpus(t)
+	excused := loadDifferences(t, corpus)
+	b, err := os.ReadFile(filepath.Join("testdata", "aws-expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []documented
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatalf("aws-expected.json: %v", err)
+	}
+	byName := map[string]documented{}
+	for _, d := range list {
+		if _, dup := byName[d.Machine]; dup {
+			t.Errorf("aws-expected.json: %s is listed twice", d.Machine)
+		}
+		byName[d.Machine] = d
+		for aspect, why := range d.Unrecorded {
+			if d.has(aspect) {
+				t.Errorf("aws-expected.json: %s gives %s and also calls it unrecorded", d.Machine, aspect)
+			}
+			if strings.TrimSpace(why) == "" {
+				t.Errorf("aws-expected.json: %s: unrecorded %s without a reason", d.Machine, aspect)
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(excused)) {
+		d, ok := byName[name]
+		for _, aspect := range slices.Sorted(maps.Keys(excused[name])) {
+			switch {
+			case aspect == "prevs":
+				// The previousEventIds are checked against the recorded rules in TestConformance's own cases.
+			case !ok:
+				t.Errorf("moto-differences.json excuses %s of %s, but aws-expected.json has no entry for it", aspect, name)
+			case !d.has(aspect) && d.Unrecorded[aspect] == "":
+				t.Errorf("moto-differences.json excuses %s of %s, but aws-expected.json neither gives AWS's %s nor says why it is unrecorded", aspect, name, aspect)
+			}
+		}
+	}
 }
 
 // TestDocumentedOutcomes checks the local backend on the cases moto gets wrong, against the
@@ -907,11 +974,25 @@ func TestDocumentedOutcomes(t *testing.T) {
 			if got.Status != d.Status {
 				found = append(found, mismatch{"status", fmt.Sprintf("status: AWS %s, local %s (error %q, cause %q)", d.Status, got.Status, got.Error, got.Cause)})
 			}
-			if d.Output != nil && !sameJSON(string(d.Output), got.Output) {
+			// "output": null means AWS gives none (a failed execution).
+			if d.Output != nil && !(string(d.Output) == "null" && got.Output == "") && !sameJSON(string(d.Output), got.Output) {
 				found = append(found, mismatch{"output", fmt.Sprintf("output:\nAWS   %s\nlocal %s", d.Output, got.Output)})
 			}
 			if d.Error != nil && *d.Error != got.Error {
 				found = append(found, mismatch{"error", fmt.Sprintf("error: AWS %q, local %q (cause %q)", *d.Error, got.Error, got.Cause)})
+			}
+			if d.Cause != nil && *d.Cause != got.Cause {
+				found = append(found, mismatch{"cause", fmt.Sprintf("cause:\nAWS   %q\nlocal %q", *d.Cause, got.Cause)})
+			}
+			if d.Events != nil {
+				want, have := slices.Clone(d.Events), labels(got.Events)
+				if m.Concurrent {
+					sort.Strings(want)
+					sort.Strings(have)
+				}
+				if !slices.Equal(want, have) {
+					found = append(found, mismatch{"events", fmt.Sprintf("events:\nAWS   %s\nlocal %s", strings.Join(d.Events, " "), strings.Join(labels(got.Events), " "))})
+				}
 			}
 			mismatched := map[string]bool{}
 			for _, f := range found {

@@ -145,7 +145,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	if !ok {
 		return nil, "", r.runtime(fmt.Sprintf("Map state input must be an array but was: %s", compact(itemsV)))
 	}
-	maxConc, f := r.count(st.MaxConcurrency)
+	maxConc, f := r.count(st.MaxConcurrency, "MaxConcurrency")
 	if f != nil {
 		return nil, "", f
 	}
@@ -159,7 +159,11 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}, func() *Details { return &Details{Length: &length} })
 }
 
-func (r *stateRun) count(f asl.IntField) (int64, *failure) {
+// count evaluates MaxConcurrency or ToleratedFailureCount (field names which).
+// A path that gives no integer fails with AWS's cause (recorded for
+// MaxConcurrencyPath); a negative one with LocalStack's wording, since no AWS
+// recording of it exists.
+func (r *stateRun) count(f asl.IntField, field string) (int64, *failure) {
 	if !f.Set {
 		return 0, nil
 	}
@@ -170,11 +174,18 @@ func (r *stateRun) count(f asl.IntField) (int64, *failure) {
 	if err != nil {
 		return 0, r.dataFailure(err)
 	}
-	n, ok := nonNegativeInt(v)
-	if !ok {
-		return 0, r.runtime(fmt.Sprintf("The value of the path '%s' must be a non-negative integer: %s", f.Path.Raw, compact(v)))
+	if n, ok := nonNegativeInt(v); ok {
+		return n, nil
 	}
-	return n, nil
+	b, isNum := bigNumber(v)
+	switch {
+	case !isNum || !b.IsInt() || b.Sign() >= 0: // a non-negative integer here is too large
+		return 0, r.runtime(fmt.Sprintf("The %sPath field refers to value \"%s\" which is not a valid integer: %s", field, plain(v), f.Path.Raw))
+	case field == "MaxConcurrency":
+		return 0, r.runtime(fmt.Sprintf("Expected non-negative integer for MaxConcurrency, got '%s' instead.", compact(v)))
+	default:
+		return 0, r.runtime(field + " cannot be negative.")
+	}
 }
 
 // tolerance is how many failed iterations a Map accepts; -1 means it has no
@@ -186,7 +197,7 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 	}
 	limit := math.MaxInt32
 	if st.ToleratedFailureCount.Set {
-		c, f := r.count(st.ToleratedFailureCount)
+		c, f := r.count(st.ToleratedFailureCount, "ToleratedFailureCount")
 		if f != nil {
 			return 0, f
 		}
@@ -201,9 +212,12 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 			}
 			b, ok := bigNumber(v)
 			if !ok {
-				return 0, r.runtime(fmt.Sprintf("The value of the path '%s' must be a number: %s", p.Path.Raw, compact(v)))
+				return 0, r.runtime(fmt.Sprintf("The ToleratedFailurePercentagePath field refers to value \"%s\" which is not a valid float: %s", plain(v), p.Path.Raw))
 			}
 			pct, _ = b.Float64()
+			if pct < 0 || pct > 100 { // LocalStack's wording; AWS's is not recorded
+				return 0, r.runtime("ToleratedFailurePercentage must be between 0 and 100.")
+			}
 		}
 		limit = min(limit, int(math.Floor(pct*float64(n)/100)))
 	}

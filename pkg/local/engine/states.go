@@ -281,14 +281,14 @@ func (r *stateRun) wait(ctx context.Context) (any, string, *failure) {
 	case st.Seconds.Path != nil:
 		v, err := st.Seconds.Path.Path.Get(eff)
 		if err != nil {
-			return nil, "", r.dataFailure(err)
+			return nil, "", r.runtime("The SecondsPath parameter does not reference an input value: " + st.Seconds.Path.Raw)
 		}
 		n, ok := nonNegativeInt(v)
 		if !ok {
 			if b, isNum := bigNumber(v); isNum && b.Sign() < 0 {
-				return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter references a negative value: %s == %s", st.Seconds.Path.Raw, compact(v)))
+				return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter references a negative value: %s == %s", st.Seconds.Path.Raw, plain(v)))
 			}
-			return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter does not reference a valid non-negative integer: %s == %s", st.Seconds.Path.Raw, compact(v)))
+			return nil, "", r.runtime(fmt.Sprintf("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.Seconds.Path.Raw, plain(v)))
 		}
 		if time.Duration(n) > maxWait/time.Second {
 			return nil, "", r.runtime("The SecondsPath parameter references a value that is too large")
@@ -304,7 +304,7 @@ func (r *stateRun) wait(ctx context.Context) (any, string, *failure) {
 		s, _ := v.(string)
 		t, err := asl.ParseTimestamp(s)
 		if err != nil {
-			return nil, "", r.runtime(fmt.Sprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s", compact(v)))
+			return nil, "", r.runtime(fmt.Sprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.TimestampPath.Raw, plain(v)))
 		}
 		until = t
 	}
@@ -337,9 +337,9 @@ func (r *stateRun) fail() *failure {
 		if err != nil {
 			return "", r.dataFailure(err)
 		}
-		s, ok := out.(map[string]any)["v"].(string)
+		s, ok := out.(string)
 		if !ok {
-			return "", r.runtime(fmt.Sprintf("The ErrorPath or CausePath of the state does not reference a string: %s", compact(out.(map[string]any)["v"])))
+			return "", r.runtime(fmt.Sprintf("The ErrorPath or CausePath of the state does not reference a string: %s", compact(out)))
 		}
 		return s, nil
 	}
@@ -359,6 +359,15 @@ func compact(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// plain writes a value into a cause as AWS does after "PATH == ": a string as it
+// is, anything else as compact JSON.
+func plain(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return compact(v)
 }
 
 func nonNegativeInt(v any) (int64, bool) {

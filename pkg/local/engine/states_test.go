@@ -308,6 +308,31 @@ func TestRuntimeErrors(t *testing.T) {
 		{"bad timestamp", `{"StartAt":"W","States":{"W":{"Type":"Wait","TimestampPath":"$.s","End":true}}}`, `{"s":"2020-01-01 00:00"}`, ""},
 		{"Map over a non-array", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}`, `{"a":1}`,
 			`An error occurred while executing the state 'M' (entered at the event id #2). Map state input must be an array but was: {"a":1}`},
+		// The causes below are AWS's as recorded (the shared AWS recordings 15, 16, 18, 19 and
+		// 22, and LocalStack's test_wait), or as LocalStack's interpreter words them where no
+		// recording exists (the tolerated-failure paths, a negative MaxConcurrencyPath).
+		{"SecondsPath not a long", `{"StartAt":"W","States":{"W":{"Type":"Wait","SecondsPath":"$.s","End":true}}}`, `{"s":1.5}`,
+			"An error occurred while executing the state 'W' (entered at the event id #2). The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5"},
+		{"SecondsPath missing", `{"StartAt":"W","States":{"W":{"Type":"Wait","SecondsPath":"$.s","End":true}}}`, `{}`,
+			"An error occurred while executing the state 'W' (entered at the event id #2). The SecondsPath parameter does not reference an input value: $.s"},
+		{"TimestampPath without a zone", `{"StartAt":"W","States":{"W":{"Type":"Wait","TimestampPath":"$.t","End":true}}}`, `{"t":"2016-12-05T21:29:29"}`,
+			"An error occurred while executing the state 'W' (entered at the event id #2). The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.t == 2016-12-05T21:29:29"},
+		{"ErrorPath missing", `{"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"$.e","Cause":"c"}}}`, `{"x":1}`,
+			`An error occurred while executing the state 'F' (entered at the event id #2). The JSONPath '$.e' specified for the field 'ErrorPath' could not be found in the input '{"x":1}'`},
+		{"CausePath missing", `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","CausePath":"$.c"}}}`, `{"x":1}`,
+			`An error occurred while executing the state 'F' (entered at the event id #2). The JSONPath '$.c' specified for the field 'CausePath' could not be found in the input '{"x":1}'`},
+		{"MaxConcurrencyPath not an integer", mapWith(`"MaxConcurrencyPath":"$.m"`), `{"m":{},"items":[1]}`,
+			`An error occurred while executing the state 'M' (entered at the event id #2). The MaxConcurrencyPath field refers to value "{}" which is not a valid integer: $.m`},
+		{"MaxConcurrencyPath negative", mapWith(`"MaxConcurrencyPath":"$.m"`), `{"m":-1,"items":[1]}`,
+			"An error occurred while executing the state 'M' (entered at the event id #2). Expected non-negative integer for MaxConcurrency, got '-1' instead."},
+		{"ToleratedFailureCountPath a string", mapWith(`"ToleratedFailureCountPath":"$.c"`), `{"c":"x","items":[1]}`,
+			`An error occurred while executing the state 'M' (entered at the event id #2). The ToleratedFailureCountPath field refers to value "x" which is not a valid integer: $.c`},
+		{"ToleratedFailureCountPath negative", mapWith(`"ToleratedFailureCountPath":"$.c"`), `{"c":-2,"items":[1]}`,
+			"An error occurred while executing the state 'M' (entered at the event id #2). ToleratedFailureCount cannot be negative."},
+		{"ToleratedFailurePercentagePath not a number", mapWith(`"ToleratedFailurePercentagePath":"$.p"`), `{"p":[1],"items":[1]}`,
+			`An error occurred while executing the state 'M' (entered at the event id #2). The ToleratedFailurePercentagePath field refers to value "[1]" which is not a valid float: $.p`},
+		{"ToleratedFailurePercentagePath over 100", mapWith(`"ToleratedFailurePercentagePath":"$.p"`), `{"p":101,"items":[1]}`,
+			"An error occurred while executing the state 'M' (entered at the event id #2). ToleratedFailurePercentage must be between 0 and 100."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,6 +349,12 @@ func TestRuntimeErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mapWith is a Map over $.items with the given extra fields.
+func mapWith(fields string) string {
+	return `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items",` + fields +
+		`,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}`
 }
 
 func TestRuntimeErrorAfterTaskSuccessIsNotCaught(t *testing.T) {

@@ -280,8 +280,15 @@ func (r *stateRun) attempt(ctx context.Context, timeout, heartbeat int64) (resul
 	}
 	text, _ := jsonpath.Marshal(res)
 	if len(text) > MaxPayloadBytes {
+		// AWS names the task by its function ARN (a Lambda resource) or by its
+		// service ("lambda"), not by the state (recorded: LocalStack's
+		// test_states_errors ..._data_limit_exceeded_on_large_utf8_response).
+		task := resType
+		if legacy {
+			task = st.Resource
+		}
 		f := &failure{name: "States.DataLimitExceeded",
-			cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.Name)}
+			cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", task)}
 		typ, d := "TaskFailed", &Details{ResourceType: resType, Resource: resName, Error: f.name, Cause: f.cause}
 		if legacy {
 			typ, d = "LambdaFunctionFailed", &Details{Error: f.name, Cause: f.cause}

@@ -266,7 +266,10 @@ func (p *parser) optInt() (int, bool, error) {
 	return i, true, nil
 }
 
-// quoted reads a 'name' or "name" with backslash escapes.
+// quoted reads a 'name' or "name". A backslash escapes only the quote that
+// encloses the name; before anything else it is a character of the name, as on
+// AWS: $['Test\"Name'] reads the key Test\"Name (recorded, LocalStack's
+// test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH]).
 func (p *parser) quoted() (string, error) {
 	q := p.src[p.pos]
 	p.pos++
@@ -277,8 +280,8 @@ func (p *parser) quoted() (string, error) {
 		case c == q:
 			p.pos++
 			return b.String(), nil
-		case c == '\\' && p.pos+1 < len(p.src):
-			b.WriteByte(p.src[p.pos+1])
+		case c == '\\' && p.pos+1 < len(p.src) && p.src[p.pos+1] == q:
+			b.WriteByte(q)
 			p.pos += 2
 		default:
 			b.WriteByte(c)

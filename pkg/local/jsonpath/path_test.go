@@ -36,6 +36,8 @@ const store = `{
     "bicycle": {"color": "red", "price": 19.95}
   },
   "a b": {"c'd": 1},
+  "q\\\"x\"": 2,
+  "r\"s": 3,
   "n": null,
   "big": 12345678901234567890,
   "arr": [0, 1, 2, 3, 4, 5]
@@ -53,6 +55,9 @@ func TestGet(t *testing.T) {
 		{"$['store']['bicycle']['price']", `19.95`, true},
 		{`$["store"].bicycle`, `{"color":"red","price":19.95}`, true},
 		{"$['a b']['c\\'d']", `1`, true},
+		// A backslash before anything but the enclosing quote is part of the name (AWS).
+		{`$['q\"x"']`, `2`, true},
+		{`$["r\"s"]`, `3`, true}, // \" escapes the enclosing quote
 		{"$.n", `null`, true},
 		{"$.big", `12345678901234567890`, true},
 		{"$.store.book[0].title", `"Sayings"`, true},

@@ -81,6 +81,19 @@ func CompileTemplate(raw any, opts ...Option) (*Template, error) {
 	return &Template{root: root}, nil
 }
 
+// CompileField compiles one dynamic value, a path or an intrinsic call, that a
+// definition gives under a field of its own (Fail's ErrorPath, for example):
+// Eval returns the value itself, and a path that matches nothing names field
+// in the cause, as AWS does ("specified for the field 'ErrorPath'").
+func CompileField(field, expr string, opts ...Option) (*Template, error) {
+	c := templateCompiler{opts: newOptions(opts)}
+	root := c.dynamic(expr, field, field)
+	if len(c.problems) > 0 {
+		return nil, &TemplateError{Problems: c.problems}
+	}
+	return &Template{root: root}, nil
+}
+
 type templateCompiler struct {
 	opts     *options
 	problems []*FieldError

@@ -401,6 +401,22 @@ func TestValidateStateMachineDefinition(t *testing.T) {
 		aws.ToString(notJSON.Diagnostics[0].Code) != "INVALID_JSON_DESCRIPTION" {
 		t.Fatalf("not JSON: %+v %v", notJSON, err)
 	}
+	// As AWS records: an empty definition is diagnosed, not refused, and the type counts.
+	empty, err := r.client.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String("")})
+	if err != nil || empty.Result != types.ValidateStateMachineDefinitionResultCodeFail || len(empty.Diagnostics) != 1 ||
+		aws.ToString(empty.Diagnostics[0].Message) != "Definition must be a valid JSON object" || empty.Diagnostics[0].Location != nil {
+		t.Fatalf("empty: %+v %v", empty, err)
+	}
+	wftt := `{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"q","MessageBody":{"T.$":"$$.Task.Token"}},"End":true}}}`
+	express, err := r.client.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String(wftt), Type: types.StateMachineTypeExpress})
+	if err != nil || express.Result != types.ValidateStateMachineDefinitionResultCodeFail || len(express.Diagnostics) != 1 ||
+		aws.ToString(express.Diagnostics[0].Location) != "/States/S/Resource" {
+		t.Fatalf("express with .waitForTaskToken: %+v %v", express, err)
+	}
+	standard, err := r.client.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String(wftt)})
+	if err != nil || standard.Result != types.ValidateStateMachineDefinitionResultCodeOk {
+		t.Fatalf("standard with .waitForTaskToken: %+v %v", standard, err)
+	}
 }
 
 func TestThrottling(t *testing.T) {

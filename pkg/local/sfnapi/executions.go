@@ -163,6 +163,12 @@ func (a *API) describeExecution(ctx context.Context, body []byte) (any, error) {
 		StartDate: epoch(x.StartDate), StopDate: epoch(x.StopDate), TraceHeader: x.TraceHeader,
 		Error: x.Error, Cause: x.Cause,
 	}
+	if x.Status == engine.StatusTimedOut {
+		// AWS describes a timed-out execution without an error or a cause
+		// (recorded: LocalStack's test_timeouts test_global_timeout); only
+		// its ExecutionTimedOut event carries States.Timeout.
+		out.Error, out.Cause = "", ""
+	}
 	if withData {
 		out.Input, out.InputDetails = &x.Input, &dataDetails{true}
 		if x.Status == engine.StatusSucceeded {

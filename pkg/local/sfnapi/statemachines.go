@@ -335,7 +335,8 @@ func (a *API) validateStateMachineDefinition(ctx context.Context, body []byte) (
 	}
 	var v violations
 	v.required("definition", in.Definition)
-	v.length("definition", in.Definition, 1, maxDefinition, true)
+	// AWS diagnoses an empty definition rather than refusing the request (recorded).
+	v.length("definition", in.Definition, 0, maxDefinition, true)
 	v.enum("type", in.Type, typeStandard, typeExpress)
 	v.enum("severity", in.Severity, asl.SeverityError, asl.SeverityWarning)
 	v.intRange("maxResults", in.MaxResults, 0, 100)
@@ -343,7 +344,11 @@ func (a *API) validateStateMachineDefinition(ctx context.Context, body []byte) (
 		return nil, err
 	}
 	withWarnings := in.Severity != nil && *in.Severity == asl.SeverityWarning
-	diags := asl.Validate([]byte(*in.Definition))
+	machineType := typeStandard
+	if in.Type != nil {
+		machineType = *in.Type
+	}
+	diags := asl.ValidateType([]byte(*in.Definition), machineType)
 	out := struct {
 		Result      string           `json:"result"`
 		Diagnostics []asl.Diagnostic `json:"diagnostics"`
