@@ -53,9 +53,9 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"deploy with no file here", []string{"deploy"}, 2,
 			[]string{"no release file here (release.yml or release.yaml): give one: odin deploy FILE"}},
 		{"history with no argument", []string{"history"}, 2,
-			[]string{"give a release file, --project and --config-name, or --all"}},
-		{"unlock with no argument", []string{"unlock"}, 2, []string{"give a release file, or --project and --config-name"}},
-		{"fail with no argument", []string{"fail"}, 2, []string{"give an execution, a release file, or --project and --config-name"}},
+			[]string{"give a release file, --project and --release-config, or --all"}},
+		{"unlock with no argument", []string{"unlock"}, 2, []string{"give a release file, or --project and --release-config"}},
+		{"fail with no argument", []string{"fail"}, 2, []string{"give an execution, a release file, or --project and --release-config"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

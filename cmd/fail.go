@@ -36,7 +36,7 @@ what to do next. It says so plainly when the execution succeeded or is still run
 
 A release file (with no argument, the release.yml in the current directory) means
 the newest deploy of that release: its latest attempt when it was rolled back to or
-retried. --project/--config-name (or a file whose release was never deployed) means
+retried. --project/--release-config (or a file whose release was never deployed) means
 the latest deploy of that project and config; when that one did not fail, the report
 says it succeeded or is running, and the newest failed deploy is named on stderr.
 An execution name or ARN is explained whatever its outcome.
@@ -73,7 +73,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 		Use:               "fail [EXECUTION|FILE]",
 		Short:             "Explain why a deploy failed and what to do next",
 		Long:              failLong,
-		Example:           "  odin fail\n  odin fail release.yml --output json\n  odin fail --project hello --config-name production\n  odin fail deploy-hello_production_r-0123456789abcdef",
+		Example:           "  odin fail\n  odin fail release.yml --output json\n  odin fail --project hello --release-config production\n  odin fail deploy-hello_production_r-0123456789abcdef",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeExecutionsOrFiles(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,7 +84,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 			return failRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd, "an execution, a release file, or --project and --config-name")
+	opts.Target.register(cmd, "an execution, a release file, or --project and --release-config")
 	return cmd
 }
 

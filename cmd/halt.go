@@ -51,7 +51,7 @@ no chance to clean up, so resources and the lock may be left behind: a last reso
 			return haltRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd, "an execution, a release file, or --project and --config-name")
+	opts.Target.register(cmd, "an execution, a release file, or --project and --release-config")
 	cmd.Flags().BoolVar(&opts.Abort, "abort", false, "stop the execution outright (StopExecution); may leave resources behind")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation of --abort")
 	cmd.Flags().BoolVar(&opts.NoFollow, "no-follow", false, "do not watch the rollback")

@@ -205,6 +205,8 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
 	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newJSONFormatCmd(f), newGenDocsCmd(f))
 	rejectUnknownCommands(root)
+	root.SetUsageTemplate(usageTemplate)
+	root.SetHelpFunc(groupedHelp(root.HelpFunc()))
 	return root
 }
 

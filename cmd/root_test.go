@@ -66,3 +66,38 @@ func TestEveryLeafCommandHasAnExample(t *testing.T) {
 	}
 	walk(NewRootCmd(f))
 }
+
+// Help groups the flags, shows the AWS flags only on commands that open a
+// backend, and shows --release-config, not its old name (which still works).
+func TestHelpGroupsFlags(t *testing.T) {
+	for _, tt := range []struct {
+		cmd      string
+		want     []string
+		wantNone []string
+	}{
+		{"schema", []string{"General flags:", "--output"}, []string{"--region", "--profile", "Backend and AWS flags:"}},
+		{"version", []string{"General flags:"}, []string{"--region", "--backend"}},
+		{"completion", []string{"General flags:"}, []string{"--region"}},
+		{"status", []string{"Flags:\n", "--release-config", "General flags:", "Backend and AWS flags:", "--region", "--profile"}, []string{"--config-name"}},
+	} {
+		f, out, _ := testFactory()
+		if code := Run(context.Background(), f, []string{tt.cmd, "--help"}); code != 0 {
+			t.Fatalf("%s --help: exit %d", tt.cmd, code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s --help lacks %q:\n%s", tt.cmd, w, out)
+			}
+		}
+		for _, w := range tt.wantNone {
+			if strings.Contains(out.String(), w) {
+				t.Errorf("%s --help shows %q:\n%s", tt.cmd, w, out)
+			}
+		}
+	}
+	// The old name still works.
+	f, _, errOut := testFactory()
+	if code := Run(context.Background(), f, []string{"status", "--config-name", "dev"}); code != 2 || !strings.Contains(errOut.String(), "--release-config needs --project") {
+		t.Errorf("--config-name alone: exit %d, %q; want 2 and that it needs --project", code, errOut)
+	}
+}

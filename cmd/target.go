@@ -34,9 +34,14 @@ type targetFlags struct {
 func (t *targetFlags) register(cmd *cobra.Command, takes string) {
 	t.takes = takes
 	cmd.Flags().StringVar(&t.Project, "project", "", "project name (instead of a release file)")
-	cmd.Flags().StringVar(&t.Config, "config-name", "", "config name (with --project)")
+	cmd.Flags().StringVar(&t.Config, "release-config", "", "the release's config_name (with --project)")
+	// The old name, kept working: beside --config (the config file) it
+	// read as one of its options.
+	cmd.Flags().StringVar(&t.Config, "config-name", "", "the release's config_name (with --project); now --release-config")
+	_ = cmd.Flags().MarkHidden("config-name")
 	cmd.Flags().StringVar(&t.Account, "account", "", "AWS account of --project (picks its role from account-roles; default: the caller's)")
 	_ = cmd.RegisterFlagCompletionFunc("project", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("release-config", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("config-name", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("account", cobra.NoFileCompletions)
 }
@@ -103,14 +108,14 @@ func openTarget(ctx context.Context, f *Factory, arg string, flags targetFlags, 
 }
 
 // parseTarget reads what the user pointed at: an execution ARN or name, a
-// release file, --project/--config-name, or a release file in the current
+// release file, --project/--release-config, or a release file in the current
 // directory. It needs no backend.
 func parseTarget(arg string, flags targetFlags) (*target, error) {
 	switch {
 	case arg != "" && (flags.Project != "" || flags.Config != "" || flags.Account != ""):
-		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--config-name/--account, not both"))
+		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--release-config/--account, not both"))
 	case flags.Account != "" && flags.Project == "":
-		return nil, exitcode.UsageError(errors.New("--account needs --project and --config-name"))
+		return nil, exitcode.UsageError(errors.New("--account needs --project and --release-config"))
 	case flags.Account != "" && !config.IsAccountID(flags.Account):
 		return nil, exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", flags.Account))
 	case strings.HasPrefix(arg, "arn:"):
@@ -124,11 +129,11 @@ func parseTarget(arg string, flags targetFlags) (*target, error) {
 		return &target{executionName: arg}, nil
 	case flags.Project != "":
 		if flags.Config == "" {
-			return nil, exitcode.UsageError(errors.New("--project needs --config-name"))
+			return nil, exitcode.UsageError(errors.New("--project needs --release-config"))
 		}
 		return &target{Project: flags.Project, Config: flags.Config, Account: flags.Account, scopeAccount: flags.Account}, nil
 	case flags.Config != "":
-		return nil, exitcode.UsageError(errors.New("--config-name needs --project"))
+		return nil, exitcode.UsageError(errors.New("--release-config needs --project"))
 	}
 	for _, name := range defaultReleaseFiles {
 		if _, err := os.Stat(name); err == nil {
