@@ -261,7 +261,7 @@ func checkListenPorts(ctx context.Context, c *deploy.Client, plan *deploy.Plan, 
 	if _, deployed, err := c.Current(ctx, scope); err != nil || deployed {
 		return err
 	}
-	return exitcode.UsageError(fmt.Errorf("%s: %s by another program, and no deploy of %s/%s has run on this backend to hold it: "+
+	return exitcode.UsageError(fmt.Errorf("%s: %s by another program (or another project's load balancer on this backend), and no deploy of %s/%s has run on this backend to hold it: "+
 		"stop that program or pick a free port; nothing was uploaded", file.Path, strings.Join(busy, "; "), plan.Input.ProjectName, plan.Input.ConfigName))
 }
 

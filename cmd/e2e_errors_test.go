@@ -48,7 +48,7 @@ func TestBusyListenPortRefusedBeforeUpload(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	file, _ := hello{Project: "busy", Config: "e2e", Version: "v1", Port: port}.write(t)
 	code, out, errOut := o.run(ctx, "deploy", file)
-	want := fmt.Sprintf("services.web.listen: port %d is in use by another program, and no deploy of busy/e2e has run on this backend to hold it", port)
+	want := fmt.Sprintf("services.web.listen: port %d is in use by another program (or another project's load balancer on this backend), and no deploy of busy/e2e has run on this backend to hold it", port)
 	if code != 2 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing was uploaded") {
 		t.Errorf("deploy: exit %d, want 2 and %q\nstdout:\n%s\nstderr:\n%s", code, want, out, errOut)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/access"
+	"github.com/odin-deploy/odin/pkg/testpeer/ports"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
 )
 
@@ -230,7 +232,11 @@ func TestFailOnLocalBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	locked := filepath.Join(t.TempDir(), "release.yml")
-	if err := os.WriteFile(locked, bytes.Replace(data, []byte("config_name: failing"), []byte("config_name: locked"), 1), 0o644); err != nil {
+	data = bytes.Replace(data, []byte("config_name: failing"), []byte("config_name: locked"), 1)
+	// Another port: hello/failing's balancer keeps 8081, and odin deploy
+	// refuses a port held by anything but the project and config's own.
+	data = bytes.Replace(data, []byte("listen: 8081"), []byte(fmt.Sprintf("listen: %d", ports.Free(t))), 1)
+	if err := os.WriteFile(locked, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ep := o.backend.Endpoint()
