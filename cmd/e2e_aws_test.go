@@ -72,7 +72,6 @@ func startAWSRehearsal(t *testing.T) (*localOdin, *moto.Server, *awstest.Account
 // serving; odin fail explains v3 with its instances' reasons.
 func TestDeployAWSRehearsal(t *testing.T) {
 	o, mt, admin, fx, clock, ctx := startAWSRehearsal(t)
-	const account = rehearsalAccount
 	write := func(version, extra string) (string, string) { return writeShopRelease(t, version, extra) }
 	groups := func(releaseID string) []asgtypes.AutoScalingGroup {
 		t.Helper()

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
@@ -202,7 +201,7 @@ func explainExecution(ctx context.Context, api historyAPI, arn, caller string, o
 		}
 		return x
 	}
-	read := func(r watch.Read, page func(events []types.HistoryEvent, more bool) bool) error {
+	read := func(r watch.Read, page func(events []sfntypes.HistoryEvent, more bool) bool) error {
 		if err := watch.ReadHistory(ctx, api, arn, r, page); err != nil {
 			return fmt.Errorf("read the history of %s: %w", name, err)
 		}
@@ -210,7 +209,7 @@ func explainExecution(ctx context.Context, api historyAPI, arn, caller string, o
 	}
 	x := explainer()
 	long := false
-	err = read(watch.Read{IncludeData: true}, func(events []types.HistoryEvent, more bool) bool {
+	err = read(watch.Read{IncludeData: true}, func(events []sfntypes.HistoryEvent, more bool) bool {
 		for _, ev := range events {
 			x.Add(ev)
 		}
@@ -219,7 +218,7 @@ func explainExecution(ctx context.Context, api historyAPI, arn, caller string, o
 	})
 	if err == nil && long {
 		x = explainer()
-		err = read(watch.Read{}, func(events []types.HistoryEvent, _ bool) bool {
+		err = read(watch.Read{}, func(events []sfntypes.HistoryEvent, _ bool) bool {
 			for _, ev := range events {
 				x.Add(ev)
 			}
@@ -227,7 +226,7 @@ func explainExecution(ctx context.Context, api historyAPI, arn, caller string, o
 		})
 		oldest := int64(math.MaxInt64)
 		if err == nil {
-			err = read(watch.Read{Reverse: true, IncludeData: true}, func(events []types.HistoryEvent, _ bool) bool {
+			err = read(watch.Read{Reverse: true, IncludeData: true}, func(events []sfntypes.HistoryEvent, _ bool) bool {
 				for _, ev := range events {
 					x.AddData(ev)
 					oldest = min(oldest, ev.Id)

@@ -251,7 +251,7 @@ func TestFailOnLocalBackend(t *testing.T) {
 	if code, out, errOut := o.run(ctx, "deploy", locked, "--output", "plain"); code != 1 {
 		t.Fatalf("deploy while locked: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, text, _ = o.run(ctx, "fail", locked)
+	_, text, _ = o.run(ctx, "fail", locked)
 	t.Logf("odin fail (locked):\n%s", text)
 	for _, want := range []string{"LockExistsError in Lock", "r-other", "odin unlock " + locked, "odin unlock --project hello --config-name locked", "Lock → FailureClean"} {
 		if !strings.Contains(text, want) {

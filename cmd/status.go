@@ -54,7 +54,9 @@ func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	if f.Settings.Verbose {
+	if opts.NoFollow || f.Settings.Verbose {
+		// The live view's header says where the deploy runs; a snapshot
+		// has none.
 		newStatusLine(f).Println(b.Describe())
 	}
 	warnDeployerVersion(ctx, f, b)

@@ -36,7 +36,7 @@ func TestReleaseID(t *testing.T) {
 	if got := ReleaseID(sum); got != "r-0123456789abcdef" {
 		t.Fatalf("ReleaseID = %q", got)
 	}
-	if ReleaseID(sum) != ReleaseID(sum) {
+	if again := ReleaseID(sum); again != ReleaseID(sum) {
 		t.Fatal("ReleaseID is not deterministic")
 	}
 }

@@ -140,7 +140,7 @@ func TestCrashResume(t *testing.T) {
 			}
 			proc.Wait()
 
-			proc, ep = startHelperServer(t, dir, fns)
+			_, ep = startHelperServer(t, dir, fns)
 			c = sfnClient(ep, ep.SecretAccessKey)
 			events := waitFor(t, c, *ex.ExecutionArn, "the end of the execution", func(_ []types.HistoryEvent, d *sfn.DescribeExecutionOutput) bool {
 				return d.Status != types.ExecutionStatusRunning
