@@ -22,6 +22,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 // LocalOptions are the inputs of the `odin local` commands.
@@ -47,6 +48,8 @@ type LocalOptions struct {
 	AWSRole     string
 	// Grace is how long stop waits after SIGTERM before SIGKILL.
 	Grace time.Duration
+	// Retention (--retention) is how long finished executions are kept.
+	Retention time.Duration
 	// Start makes sure a server runs for DataDir and returns its endpoint,
 	// and whether it had to start one; by default it starts this binary's
 	// `local serve` in the background.
@@ -90,6 +93,8 @@ odin starts it by itself when the backend is local; these commands manage it, an
 		c.Flags().StringVar(&opts.AWSEndpoint, "aws-endpoint", "",
 			"rehearse target aws releases: send the deployer's EC2, Auto Scaling, ELB, IAM, SNS and STS calls to this URL (moto, LocalStack)")
 		c.Flags().StringVar(&opts.AWSRole, "aws-role", "", "with --aws-endpoint, the role assumed in each release's account (default odin-deployer-target)")
+		c.Flags().DurationVar(&opts.Retention, "retention", store.DefaultRetention,
+			"how long finished executions and their histories are kept (as on AWS, 90 days = 2160h); 0 keeps them for good")
 	}
 
 	serve := &cobra.Command{
@@ -175,6 +180,7 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		AllowRemote: opts.AllowRemote,
 		Logger:      log,
 		Version:     version,
+		Retention:   retention(opts.Retention),
 		Functions: func(access.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, spec := range opts.Functions {
@@ -217,6 +223,11 @@ func localServeRun(ctx context.Context, opts *LocalOptions) error {
 		b, err = start(so)
 	}
 	if err != nil {
+		if !errors.Is(err, server.ErrAlreadyRunning) {
+			// The CLI that started this server in the background is
+			// waiting for it: tell it why at once.
+			server.RecordStartError(opts.DataDir, err)
+		}
 		return err
 	}
 	werr := b.Wait(ctx)
@@ -259,6 +270,9 @@ func startDetached(ctx context.Context, opts *LocalOptions) (access.Endpoint, bo
 		}
 		if opts.AWSRole != "" {
 			args = append(args, "--aws-role", opts.AWSRole)
+		}
+		if opts.Retention != store.DefaultRetention && opts.Retention >= 0 {
+			args = append(args, "--retention", opts.Retention.String())
 		}
 		proc, err := server.StartDetached(exe, args, filepath.Join(dir, server.LogFile))
 		if err != nil {
@@ -319,8 +333,13 @@ func localStatusRun(ctx context.Context, opts *LocalOptions) error {
 	}
 	if !st.Running {
 		fmt.Fprintf(opts.IO.Out, "local backend: not running (data dir %s)\n", st.DataDir)
+		if st.StartError != "" {
+			fmt.Fprintf(opts.IO.Out, "  last start failed: %s\n", st.StartError)
+		}
+		writeRecovery(opts.IO.Out, st)
 		return exitcode.New(exitcode.Failed, nil)
 	}
+	defer writeRecovery(opts.IO.Out, st)
 	up := opts.Now().Sub(st.StartedAt).Round(time.Second)
 	aws := "refused (no --aws-endpoint)"
 	if st.AWSEndpoint != "" {
@@ -329,6 +348,28 @@ func localStatusRun(ctx context.Context, opts *LocalOptions) error {
 	fmt.Fprintf(opts.IO.Out, "local backend: running\n  pid        %d\n  endpoint   %s\n  access key %s\n  region     %s\n  account    %s\n  data dir   %s\n  uptime     %s\n  target aws %s\n",
 		st.Pid, st.Endpoint.URL, st.Endpoint.AccessKeyID, st.Endpoint.Region, st.Endpoint.Account, st.DataDir, up, aws)
 	return nil
+}
+
+// writeRecovery reports what the Step Functions store lost to damage, if it
+// ever was damaged, until the report is deleted.
+func writeRecovery(w io.Writer, st server.Status) {
+	if !st.Recovery.Lost() {
+		return
+	}
+	r := st.Recovery
+	fmt.Fprintf(w, "  journal    damaged; recovered on %s\n", r.At.Format(time.RFC3339))
+	for _, line := range strings.Split(r.Summary(), "\n") {
+		fmt.Fprintf(w, "    %s\n", strings.TrimSpace(line))
+	}
+	fmt.Fprintf(w, "    (delete %s once read)\n", filepath.Join(st.DataDir, "sfn", store.RecoveryFile))
+}
+
+// retention maps --retention to the store's: 0 means for good.
+func retention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // checkAWSEndpoint refuses an --aws-endpoint that is not an http(s) URL

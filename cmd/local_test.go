@@ -23,6 +23,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 func TestLocalEnvGolden(t *testing.T) {
@@ -58,8 +59,11 @@ func TestLocalFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := serve.ParseFlags([]string{"--listen", "127.0.0.1:0", "--allow-remote"}); err != nil {
+	if err := serve.ParseFlags([]string{"--listen", "127.0.0.1:0", "--allow-remote", "--retention", "720h"}); err != nil {
 		t.Fatal(err)
+	}
+	if r := serve.Flags().Lookup("retention"); r.Value.String() != "720h0m0s" || r.DefValue != "2160h0m0s" {
+		t.Errorf("--retention = %q default %q", r.Value, r.DefValue)
 	}
 	if l := serve.Flags().Lookup("listen"); l.Value.String() != "127.0.0.1:0" || !l.Changed || l.DefValue != server.DefaultAddr {
 		t.Errorf("--listen = %q changed %v default %q", l.Value, l.Changed, l.DefValue)
@@ -262,7 +266,8 @@ func TestLocalFunctionFlag(t *testing.T) {
 
 // TestLocalCrashResumeBinary: the real binary's background server is
 // SIGKILLed while an execution waits; `odin local start` brings it back with
-// the same --function, and the execution completes with a contiguous history.
+// the same --function, and the execution completes with a contiguous history,
+// its Wait ended by the new server (so the kill landed in it).
 func TestLocalCrashResumeBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the odin binary")
@@ -290,7 +295,7 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 	ep := start()
 	c := sfnClientFor(ep)
 	ctx := context.Background()
-	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":2,"Next":"Work"},` +
+	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":5,"Next":"Work"},` +
 		`"Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:work","End":true}}}`
 	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("crash"), Definition: aws.String(def),
 		RoleArn: aws.String("arn:aws:iam::000000000000:role/odin-local")})
@@ -314,10 +319,17 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	restarted := time.Now()
 	c = sfnClientFor(start())
 	events := waitHistory(t, c, *ex.ExecutionArn, func(_ []sfntypes.HistoryEvent, s sfntypes.ExecutionStatus) bool {
 		return s != sfntypes.ExecutionStatusRunning
 	})
+	// The kill landed in the Wait: the new server ended it.
+	for _, e := range events {
+		if e.Type == sfntypes.HistoryEventTypeWaitStateExited && e.Timestamp.Before(restarted) {
+			t.Fatalf("the Wait ended at %v, before the restart at %v: the kill did not land in it", e.Timestamp, restarted)
+		}
+	}
 	last := events[len(events)-1]
 	if last.Type != sfntypes.HistoryEventTypeExecutionSucceeded || aws.ToString(last.ExecutionSucceededEventDetails.Output) != `{"ran":true}` {
 		t.Fatalf("the execution did not succeed after the restart: %v", last.Type)
@@ -356,5 +368,48 @@ func waitHistory(t *testing.T, c *sfn.Client, arn string, cond func([]sfntypes.H
 			t.Fatalf("gave up waiting; status %s, %d events", d.Status, len(out.Events))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLocalStatusReportsDamage: after the store recovered from a damaged
+// journal, `odin local status` says what was lost and where the copy is,
+// running or not, and so does a failed start.
+func TestLocalStatusReportsDamage(t *testing.T) {
+	opts, out, _ := testLocalOptions(t)
+	sfnDir := filepath.Join(opts.DataDir, "sfn")
+	s, err := store.Open(sfnDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	arn := "arn:aws:states:us-east-1:000000000000:stateMachine:m"
+	for i := range 3 {
+		if _, err := s.CreateStateMachine(ctx, store.StateMachine{Arn: arn + string(rune('a'+i)), Name: "m",
+			Revisions: []store.Revision{{ID: "r", Definition: `{"StartAt":"A"}`}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	b, err := os.ReadFile(filepath.Join(sfnDir, "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(filepath.Join(sfnDir, "journal"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = store.Open(sfnDir, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	server.RecordStartError(opts.DataDir, errors.New("server: listen on 127.0.0.1:4599: address already in use"))
+	if err := localStatusRun(ctx, opts); exitcode.Of(err) != exitcode.Failed {
+		t.Fatalf("status: %v", err)
+	}
+	for _, want := range []string{"not running", "last start failed: server: listen on 127.0.0.1:4599",
+		"journal    damaged; recovered on", "1 damaged span(s)", "journal.damaged-", "recovery.json once read"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
 	}
 }

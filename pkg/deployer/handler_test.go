@@ -170,6 +170,11 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c, bucket := testBucket(t)
+	return newFixtureOn(c, bucket)
+}
+
+// newFixtureOn is a fixture whose releases and locks live in bucket.
+func newFixtureOn(c *s3.Client, bucket string) *fixture {
 	f := &fixture{s3: c, bucket: bucket, now: time.Now(), p: &fakeProvider{
 		health: &contract.Health{Healthy: true, Services: map[string]*contract.ServiceHealth{"web": {Desired: 1, Healthy: 1}}},
 	}}
@@ -304,8 +309,18 @@ func TestStoredChecksumMismatch(t *testing.T) {
 	}
 }
 
+// TestLock runs on both S3s odin meets: moto's, and the local backend's own
+// (its conditional writes and deletes are ours). It is the test that catches
+// a lock released without checking whose it is.
 func TestLock(t *testing.T) {
-	f := newFixture(t)
+	t.Run("moto", func(t *testing.T) { testLock(t, newFixture(t)) })
+	t.Run("local backend", func(t *testing.T) {
+		c, bucket := localBucket(t)
+		testLock(t, newFixtureOn(c, bucket))
+	})
+}
+
+func testLock(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
 	inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")

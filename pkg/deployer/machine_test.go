@@ -231,9 +231,28 @@ var (
 
 func cat(parts ...[]string) []string { return slices.Concat(parts...) }
 
+// healthTurns drops the repeated turns of the health loop (Healthy? ->
+// WaitForHealthy -> CheckHealthy after a CheckHealthy): how many turns a
+// release takes to become healthy, or to show it crashed, depends on how
+// fast the machine starts processes, not on the deployer.
+func healthTurns(path []string) []string {
+	var out []string
+	for i := 0; i < len(path); i++ {
+		if i+2 < len(path) && len(out) > 0 && out[len(out)-1] == "CheckHealthy" &&
+			path[i] == "Healthy?" && path[i+1] == "WaitForHealthy" && path[i+2] == "CheckHealthy" {
+			i += 2
+			continue
+		}
+		out = append(out, path[i])
+	}
+	return out
+}
+
+// checkResult compares the path up to the number of health-loop turns, and
+// the result.
 func checkResult(t *testing.T, r engine.Result, path, wantPath []string, wantStatus, wantError string, wantCause ...string) {
 	t.Helper()
-	if !slices.Equal(path, wantPath) {
+	if !slices.Equal(healthTurns(path), healthTurns(wantPath)) {
 		t.Errorf("path\n got %v\nwant %v", path, wantPath)
 	}
 	if r.Status != wantStatus || r.Error != wantError {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/odin-deploy/odin/pkg/contract"
+	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
@@ -31,6 +32,21 @@ func testBucket(t *testing.T) (*s3.Client, string) {
 		t.Fatal(err)
 	}
 	return c, bucket
+}
+
+// localBucket is a bucket on the local backend's own S3, served in-process.
+func localBucket(t *testing.T) (*s3.Client, string) {
+	t.Helper()
+	srv, err := server.New(context.Background(), server.Options{DataDir: t.TempDir(), Region: "us-east-1", Account: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c := srv.Endpoint().S3Client()
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(Bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return c, Bucket
 }
 
 // upload stores a release the way `odin deploy` does and returns the

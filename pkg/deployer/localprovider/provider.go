@@ -87,6 +87,9 @@ type running struct {
 	// stopped is set once CleanUpFailure stopped the release; it stays so
 	// that its report shows the instances stopped.
 	stopped bool
+	// restarted is set when the instances were started again after a
+	// restart of the server (a restore, or a resumed deploy adopting them).
+	restarted bool
 }
 
 func scope(d *deployer.Deployment) string { return d.Project + "/" + d.Config }
@@ -348,8 +351,17 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // Health reports the release's instances. An instance that exited is a
-// DeployError: a process that crashed at start will not become healthy.
-func (p *Provider) Health(_ context.Context, d *deployer.Deployment) (*contract.Health, error) {
+// DeployError: a process that crashed at start will not become healthy. A
+// release the provider does not know is one a deploy resumed after a restart
+// is still deploying: its instances are started again (see adopt).
+func (p *Provider) Health(ctx context.Context, d *deployer.Deployment) (*contract.Health, error) {
+	if err := p.adopt(ctx, d); err != nil {
+		return nil, err
+	}
+	return p.health(d)
+}
+
+func (p *Provider) health(d *deployer.Deployment) (*contract.Health, error) {
 	ins, ok := p.instancesOf(d.ReleaseID)
 	if !ok {
 		return nil, &deployer.DeployError{Msg: fmt.Sprintf("release %s is not running on this local backend (was the server restarted?)", d.ReleaseID)}
@@ -396,9 +408,30 @@ func (p *Provider) Health(_ context.Context, d *deployer.Deployment) (*contract.
 }
 
 // CleanUpSuccess sends each service's traffic to the release, then stops
-// every other release of the project and config.
+// every other release of the project and config. Resumed after a restart of
+// the server, it first waits for the release's instances, started again, to
+// be healthy.
 func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) error {
+	if err := p.adopt(ctx, d); err != nil {
+		return &deployer.CleanUpError{Msg: err.Error()}
+	}
+	if err := p.awaitRestarted(ctx, d); err != nil {
+		return err
+	}
+	return p.promote(d, false)
+}
+
+// promote switches traffic to d. A restore (restoring) switches only while
+// no other release has been promoted since the server started, and stops
+// nothing: the other releases of the project and config are deploys the
+// restart interrupted, whose executions resume and decide their fate.
+func (p *Provider) promote(d *deployer.Deployment, restoring bool) error {
 	p.mu.Lock()
+	if cur := p.active[scope(d)]; restoring && cur != "" && cur != d.ReleaseID {
+		p.mu.Unlock()
+		p.logger.Info("not switching back to the restored release: another release was promoted since", "release", d.ReleaseID, "serving", cur)
+		return nil
+	}
 	r := p.releases[d.ReleaseID]
 	if r == nil {
 		p.mu.Unlock()
@@ -456,7 +489,7 @@ func (p *Provider) CleanUpSuccess(ctx context.Context, d *deployer.Deployment) e
 	}
 	var old []*running
 	for id, o := range p.releases {
-		if id != d.ReleaseID && scope(&o.d) == scope(d) {
+		if !restoring && id != d.ReleaseID && scope(&o.d) == scope(d) {
 			old = append(old, o)
 			delete(p.releases, id)
 		}
@@ -487,11 +520,16 @@ func (p *Provider) CleanUpFailure(_ context.Context, d *deployer.Deployment) err
 		p.logger.Info("the failed deploy's release is serving; leaving it running", "release", d.ReleaseID)
 		return nil
 	}
-	p.mu.Unlock()
-	ins, ok := p.instancesOf(d.ReleaseID)
-	if !ok {
+	if r == nil {
+		// Unknown, as after a restart of the server: nothing of it runs.
+		// Remember it as stopped, so that its report (and any later
+		// question) does not start it again.
+		p.releases[d.ReleaseID] = &running{d: *d, stopped: true}
+		p.mu.Unlock()
 		return nil
 	}
+	p.mu.Unlock()
+	ins, _ := p.instancesOf(d.ReleaseID)
 	if err := p.stopAll(ins); err != nil {
 		return &deployer.CleanUpError{Msg: fmt.Sprintf("stop release %s: %v", d.ReleaseID, err)}
 	}

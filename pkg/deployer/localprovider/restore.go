@@ -61,6 +61,11 @@ func (p *Provider) restore() {
 		if err == nil {
 			err = p.Deploy(context.Background(), d)
 		}
+		if err == nil {
+			p.mu.Lock()
+			p.releases[d.ReleaseID].restarted = true
+			p.mu.Unlock()
+		}
 		if err != nil {
 			p.logger.Warn("cannot bring back the serving release", "record", path, "error", err)
 			os.Remove(path)
@@ -75,6 +80,10 @@ func (p *Provider) restore() {
 	}
 }
 
+// promoteWhenHealthy switches traffic to a restored release once it is
+// healthy, unless a deploy resumed after the restart promoted another one
+// first; it never stops the other releases of its project and config (see
+// promote).
 func (p *Provider) promoteWhenHealthy(d *deployer.Deployment) {
 	ctx := context.Background()
 	deadline := time.Now().Add(restoreTimeout)
@@ -86,10 +95,14 @@ func (p *Provider) promoteWhenHealthy(d *deployer.Deployment) {
 			return
 		case <-t.C:
 		}
-		h, err := p.Health(ctx, d)
+		if cur := p.Serving(d.Project, d.Config); cur != "" && cur != d.ReleaseID {
+			p.logger.Info("a resumed deploy promoted another release; the restored one is not switched to", "release", d.ReleaseID, "serving", cur)
+			return
+		}
+		h, err := p.health(d)
 		switch {
 		case err == nil && h.Healthy:
-			if err := p.CleanUpSuccess(ctx, d); err != nil {
+			if err := p.promote(d, true); err != nil {
 				p.logger.Warn("cannot switch to the restored release", "release", d.ReleaseID, "error", err)
 			}
 			return

@@ -79,10 +79,24 @@ func (p *parser) rule(v any, loc string, top bool) *ChoiceRule {
 		return nil
 	}
 	r := &ChoiceRule{}
+	if p.stateLang == QueryJSONata && top {
+		p.fields(obj, loc, []string{"Condition", "Next", "Assign", "Output", "Comment"})
+		p.languageFields(obj, loc, QueryJSONata)
+		if p.require(obj, loc, "Next") {
+			r.Next = p.str(obj, loc, "Next")
+		}
+		r.Op = "Condition"
+		p.ruleQuery(r, obj, loc, QueryJSONata)
+		return r
+	}
 	var ops []string
 	for _, k := range sortedKeys(obj) {
 		switch k {
 		case "Variable", "Comment":
+		case "Assign":
+			if !top {
+				p.errorf(CodeSchema, loc, "The field 'Assign' is only allowed in top-level choice rules")
+			}
 		case "Next":
 			if !top {
 				p.errorf(CodeSchema, loc, "The field 'Next' is only allowed in top-level choice rules")
@@ -101,6 +115,7 @@ func (p *parser) rule(v any, loc string, top bool) *ChoiceRule {
 		if p.require(obj, loc, "Next") {
 			r.Next = p.str(obj, loc, "Next")
 		}
+		r.Assign = p.assign(obj, loc, QueryJSONPath)
 	}
 	if len(ops) != 1 {
 		if len(ops) == 0 {

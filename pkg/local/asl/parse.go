@@ -79,9 +79,16 @@ type parser struct {
 	diags   []Diagnostic
 	names   map[string]string // state name -> location, unique across the machine
 	express bool              // the machine is EXPRESS
+
+	lang        string // the machine's QueryLanguage (JSONPath by default)
+	stateLang   string // the QueryLanguage of the state being read
+	scope       *varScope
+	innerScopes []*varScope
 }
 
-func newParser() *parser { return &parser{names: map[string]string{}} }
+func newParser() *parser {
+	return &parser{names: map[string]string{}, lang: QueryJSONPath, scope: &varScope{assigns: map[string][]string{}}}
+}
 
 func (p *parser) errorf(code, loc, format string, args ...any) {
 	loc = locOrRoot(loc)
@@ -148,6 +155,9 @@ func (p *parser) parse(definition []byte) (*StateMachine, []Diagnostic) {
 		p.errorf(CodeSchema, "/Version", "The value for the field 'Version' must be \"1.0\"")
 	}
 	sm.QueryLanguage = p.queryLanguage(top, "")
+	if sm.QueryLanguage == QueryJSONata {
+		p.lang = QueryJSONata
+	}
 	if f := p.intField(top, "", "TimeoutSeconds", "", 1, maxTimeoutSeconds); f.Set {
 		sm.TimeoutSeconds = f.Value
 	}
@@ -155,6 +165,7 @@ func (p *parser) parse(definition []byte) (*StateMachine, []Diagnostic) {
 	if m != nil {
 		sm.Machine = *m
 	}
+	p.checkScopes()
 	return sm, p.diags
 }
 
@@ -224,9 +235,7 @@ func (p *parser) queryLanguage(obj map[string]any, loc string) string {
 	}
 	s, _ := v.(string)
 	switch s {
-	case "JSONPath":
-	case "JSONata":
-		p.errorf(CodeSchema, loc+"/QueryLanguage", "JSONata is not supported by the local backend; use JSONPath")
+	case QueryJSONPath, QueryJSONata:
 	default:
 		p.errorf(CodeSchema, loc+"/QueryLanguage", "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]")
 	}
@@ -582,10 +591,6 @@ var stateFields = map[string][]string{
 
 // Fields AWS accepts that the local backend cannot honour.
 var unsupportedFields = map[string]string{
-	"Assign":       "Variables (Assign)",
-	"Arguments":    "JSONata (Arguments)",
-	"Output":       "JSONata (Output)",
-	"Items":        "JSONata (Items)",
 	"ItemReader":   "Distributed Map (ItemReader)",
 	"ItemBatcher":  "Distributed Map (ItemBatcher)",
 	"ResultWriter": "Distributed Map (ResultWriter)",
@@ -602,9 +607,19 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 		return nil
 	}
 	st := &State{Name: name, Type: typ}
+	lang := p.stateLanguage(obj, loc)
+	st.QueryLanguage, p.stateLang = lang, lang
+	if lang == QueryJSONata {
+		allowed = jsonataFields[typ]
+	} else if typ != TypeSucceed && typ != TypeFail {
+		allowed = append(slices.Clip(allowed), "Assign")
+	}
+	p.languageFields(obj, loc, lang)
 	for _, k := range sortedKeys(obj) {
 		switch {
 		case k == "Type" || k == "Comment" || k == "QueryLanguage":
+		case lang == QueryJSONata && slices.Contains(jsonPathOnly, k), lang == QueryJSONPath && slices.Contains(jsonataOnly, k):
+			// reported by languageFields
 		case unsupportedFields[k] != "":
 			p.errorf(CodeSchema, loc+"/"+k, "%s %s", unsupportedFields[k], unsupportedLocalMsg)
 		case !slices.Contains(allowed, k):
@@ -612,7 +627,18 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 		}
 	}
 	st.Comment = p.str(obj, loc, "Comment")
-	p.queryLanguage(obj, loc)
+	if slices.Contains(allowed, "Assign") {
+		st.Assign = p.assign(obj, loc, lang)
+	}
+	if lang == QueryJSONata {
+		p.jsonataState(st, obj, loc)
+		var drop []string
+		if typ == TypeMap {
+			drop = []string{"ItemSelector"}
+		}
+		obj = literalOnly(obj, drop, "TimeoutSeconds", "HeartbeatSeconds", "Seconds", "Timestamp",
+			"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage", "Error", "Cause")
+	}
 
 	// Next / End.
 	switch typ {
@@ -659,7 +685,14 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 	case TypeChoice:
 		p.choice(st, obj, loc)
 	case TypeWait:
-		p.wait(st, obj, loc)
+		if lang == QueryJSONata {
+			st.Seconds = p.intField(obj, loc, "Seconds", "", 0, maxTimeoutSeconds)
+			if _, ok := obj["Timestamp"]; ok {
+				p.waitTimestamp(st, obj, loc)
+			}
+		} else {
+			p.wait(st, obj, loc)
+		}
 	case TypeFail:
 		st.Error = p.value(obj, loc, "Error", "ErrorPath")
 		st.Cause = p.value(obj, loc, "Cause", "CausePath")
@@ -677,9 +710,11 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 					continue
 				}
 				p.fields(bo, bloc, []string{"StartAt", "States", "Comment"})
+				p.enterScope()
 				if m := p.machine(bo, bloc); m != nil {
 					st.Branches = append(st.Branches, m)
 				}
+				p.leaveScope()
 			}
 		}
 	case TypeMap:
@@ -756,11 +791,15 @@ func (p *parser) task(st *State, obj map[string]any, loc string) {
 			p.warnf(CodeInvalidResource, loc+"/Resource", "Resource '%s' %s: only Lambda functions (function ARNs and arn:aws:states:::lambda:invoke) run locally", st.Resource, unsupportedLocalMsg)
 		}
 	case LambdaInvoke:
-		params, _ := obj["Parameters"].(map[string]any)
+		field := "Parameters"
+		if st.JSONata() {
+			field = "Arguments"
+		}
+		params, isObj := obj[field].(map[string]any)
 		_, name := params["FunctionName"]
 		_, namePath := params["FunctionName.$"]
-		if !name && !namePath {
-			p.errorf(CodeSchema, loc+"/Parameters", "The field 'FunctionName' is required but was missing")
+		if !name && !namePath && (isObj || !st.JSONata()) {
+			p.errorf(CodeSchema, loc+"/"+field, "The field 'FunctionName' is required but was missing")
 		}
 	}
 	if st.Integration.WaitForTaskToken && p.express {
@@ -768,7 +807,11 @@ func (p *parser) task(st *State, obj map[string]any, loc string) {
 		// test_validate_state_machine_definition_type_express[ILLEGAL_WFTT]).
 		p.errorf(CodeSchema, loc+"/Resource", "Express state machine does not support '.waitForTaskToken' service integration ")
 	}
-	if st.Integration.WaitForTaskToken && !strings.Contains(fmt.Sprint(obj["Parameters"]), taskTokenKey) {
+	switch {
+	case !st.Integration.WaitForTaskToken:
+	case st.JSONata() && !strings.Contains(fmt.Sprint(obj["Arguments"]), "$states.context.Task.Token"):
+		p.errorf(CodeSchema, loc+"/Arguments", "The 'Arguments' field must contain the task token ($states.context.Task.Token) when the resource ends in .waitForTaskToken")
+	case !st.JSONata() && !strings.Contains(fmt.Sprint(obj["Parameters"]), taskTokenKey):
 		p.errorf(CodeSchema, loc+"/Parameters", "The 'Parameters' field must contain the task token ($$.Task.Token) when the resource ends in .waitForTaskToken")
 	}
 	st.TimeoutSeconds = p.intField(obj, loc, "TimeoutSeconds", "TimeoutSecondsPath", 1, maxTimeoutSeconds)
@@ -867,12 +910,20 @@ func (p *parser) catchers(obj map[string]any, loc string) []*Catcher {
 			p.errorf(CodeSchema, cloc, "A catcher must be a JSON object")
 			continue
 		}
-		p.fields(co, cloc, []string{"ErrorEquals", "Next", "ResultPath", "Comment"})
+		catchFields := []string{"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"}
+		if p.stateLang == QueryJSONata {
+			catchFields = []string{"ErrorEquals", "Next", "Output", "Comment", "Assign"}
+			p.languageFields(co, cloc, QueryJSONata)
+		}
+		p.fields(co, cloc, catchFields)
 		c := &Catcher{ErrorEquals: p.errorEquals(co, cloc, i == len(arr)-1)}
 		if p.require(co, cloc, "Next") {
 			c.Next = p.str(co, cloc, "Next")
 		}
-		c.ResultPath = p.path(co, cloc, "ResultPath", pathReference)
+		if p.stateLang != QueryJSONata {
+			c.ResultPath = p.path(co, cloc, "ResultPath", pathReference)
+		}
+		p.catcherQuery(c, co, cloc, p.stateLang)
 		out = append(out, c)
 	}
 	return out
@@ -891,6 +942,13 @@ func (p *parser) wait(st *State, obj map[string]any, loc string) {
 	}
 	st.Seconds = p.intField(obj, loc, "Seconds", "SecondsPath", 0, maxTimeoutSeconds)
 	if _, ok := obj["Timestamp"]; ok {
+		p.waitTimestamp(st, obj, loc)
+	}
+	st.TimestampPath = p.path(obj, loc, "TimestampPath", pathPlain)
+}
+
+func (p *parser) waitTimestamp(st *State, obj map[string]any, loc string) {
+	{
 		s := p.str(obj, loc, "Timestamp")
 		t, err := ParseTimestamp(s)
 		if err != nil {
@@ -899,7 +957,6 @@ func (p *parser) wait(st *State, obj map[string]any, loc string) {
 			st.Timestamp = &t
 		}
 	}
-	st.TimestampPath = p.path(obj, loc, "TimestampPath", pathPlain)
 }
 
 // ParseTimestamp reads a States Language timestamp: RFC 3339 with an
@@ -930,6 +987,8 @@ func (p *parser) processor(obj map[string]any, loc, key string) *Machine {
 			p.errorf(CodeSchema, ploc+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
 		}
 	}
+	p.enterScope()
+	defer p.leaveScope()
 	return p.machine(o, ploc)
 }
 

@@ -5,6 +5,7 @@ package asl
 import (
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/local/jsonata"
 	"github.com/odin-deploy/odin/pkg/local/jsonpath"
 )
 
@@ -66,6 +67,7 @@ type IntField struct {
 
 // State is one compiled state. Only the fields of its Type are set.
 type State struct {
+	Query
 	Name    string
 	Type    string
 	Comment string
@@ -141,6 +143,8 @@ type Catcher struct {
 	ErrorEquals []string
 	Next        string
 	ResultPath  *Path
+	Output      *jsonata.Template // JSONata: the state's output after the catch
+	Assign      *Assign
 }
 
 // ChoiceRule is a Choice rule: a comparison, or And/Or/Not of nested rules.
@@ -152,6 +156,11 @@ type ChoiceRule struct {
 	ValuePath *Path // the operand of a ...Path operator
 	Children  []*ChoiceRule
 	Next      string
+	// JSONata rules: Condition is the test; Output and Assign apply when the
+	// rule matches (a JSONPath top-level rule may have Assign too).
+	Condition *jsonata.Template
+	Output    *jsonata.Template
+	Assign    *Assign
 }
 
 // IntegrationKind says how a Task's Resource is carried out.

@@ -78,10 +78,7 @@ func (r *stateRun) evalRule(rule *asl.ChoiceRule, input any) (bool, *failure) {
 }
 
 func (r *stateRun) choicePath(p *asl.Path, input any) (any, error) {
-	if p.Path.IsContext() {
-		return p.Path.Get(r.contextObject("", nil))
-	}
-	return p.Path.Get(input)
+	return r.getPath(p, input)
 }
 
 // compareValues applies a comparison; any operand of the wrong type gives false.

@@ -149,7 +149,7 @@ func (e *Engine) Start(ctx context.Context, x Execution) error {
 		xe.forget()
 		return fmt.Errorf("start execution %s: %w", x.Arn, err)
 	}
-	xe.goRun(func() { xe.runTop(&thread{scope: &scope{}}, xe.input, nil) })
+	xe.goRun(func() { xe.runTop(&thread{scope: &scope{}, vars: newVariables(nil)}, xe.input, nil) })
 	return nil
 }
 
@@ -255,9 +255,10 @@ type execution struct {
 	ctx          context.Context
 	cancel       context.CancelCauseFunc
 
-	mu     sync.Mutex
-	lastID int64
-	done   bool
+	mu       sync.Mutex
+	lastID   int64
+	done     bool
+	varBytes int // the JSON size of every workflow variable held now
 }
 
 // thread is one line of causality: the top level, a Parallel branch or a Map
@@ -268,6 +269,7 @@ type thread struct {
 	prev  int64
 	cur   string
 	scope *scope
+	vars  *variables // the workflow variables this thread reads and writes
 }
 
 // scope is a set of threads that stop together: the branches of one Parallel

@@ -48,8 +48,9 @@ type payloadDetails struct {
 // wireDetails is Details plus the truncation flags the wire form carries.
 type wireDetails struct {
 	*Details
-	InputDetails  *payloadDetails `json:"inputDetails,omitempty"`
-	OutputDetails *payloadDetails `json:"outputDetails,omitempty"`
+	InputDetails             *payloadDetails `json:"inputDetails,omitempty"`
+	OutputDetails            *payloadDetails `json:"outputDetails,omitempty"`
+	AssignedVariablesDetails *payloadDetails `json:"assignedVariablesDetails,omitempty"`
 }
 
 // epochSeconds writes t as epoch seconds with millisecond precision, the way
@@ -76,6 +77,9 @@ func (ev Event) MarshalJSON() ([]byte, error) {
 		}
 		if carriesOutput(ev.Type) {
 			w.OutputDetails = &payloadDetails{}
+		}
+		if ev.Details.AssignedVariables != nil {
+			w.AssignedVariablesDetails = &payloadDetails{}
 		}
 		d, err := json.Marshal(w)
 		if err != nil {

@@ -126,14 +126,17 @@ func runCommand(ctx context.Context, argv, env []string, dir string, input json.
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewReader(input)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	stdout, stderr := &cappedBuffer{max: maxCommandOutput, stop: true}, &cappedBuffer{max: 64 * 1024}
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
 	killGroupOnCancel(cmd)
 	cmd.WaitDelay = commandKillGrace
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
+	}
+	if stdout.overflow {
+		return nil, errResultTooLarge
 	}
 	out := bytes.TrimSpace(stdout.Bytes())
 	if err != nil {

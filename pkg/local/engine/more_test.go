@@ -474,35 +474,62 @@ func TestDynamicFieldsFromPaths(t *testing.T) {
 	})
 }
 
-func TestMapMaxConcurrencyLimitsRunningIterations(t *testing.T) {
-	def := `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}},"End":true}}}`
-	rg := newRig(t, true)
-	var mu sync.Mutex
-	running, peak := 0, 0
-	rg.fns.Register("f", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
-		mu.Lock()
-		running++
-		peak = max(peak, running)
-		mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
-		return in, nil
-	})
-	res, evs := rg.run(def, `[1,2,3,4,5]`)
-	jsonEqual(t, "output", string(res.Output), `[1,2,3,4,5]`)
-	if peak > 2 {
-		t.Errorf("%d iterations ran at once, want at most 2", peak)
-	}
-	n := 0
-	for _, ev := range evs {
-		if ev.Type == "MapIterationStarted" {
-			n++
-		}
-	}
-	if n != 5 {
-		t.Errorf("history:\n%s", shape(evs))
+// TestMapRunsIterationsConcurrently proves concurrency without timing: each
+// iteration's task waits at a barrier until as many iterations as the Map
+// may run at once are inside their task. A Map that ran one item at a time
+// would never get past the barrier (the run would not end).
+func TestMapRunsIterationsConcurrently(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxConc  string
+		together int // iterations that must be inside their task at once
+	}{
+		{"MaxConcurrency 2", `"MaxConcurrency":2,`, 2},
+		{"no limit", ``, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			def := `{"StartAt":"M","States":{"M":{"Type":"Map",` + tc.maxConc + `"ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}},"End":true}}}`
+			rg := newRig(t, true)
+			var mu sync.Mutex
+			arrived, running, peak := 0, 0, 0
+			barrier := make(chan struct{})
+			rg.fns.Register("f", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+				mu.Lock()
+				arrived++
+				running++
+				peak = max(peak, running)
+				if arrived == tc.together {
+					close(barrier)
+				}
+				mu.Unlock()
+				select {
+				case <-barrier:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				mu.Lock()
+				running--
+				mu.Unlock()
+				return in, nil
+			})
+			res, evs := rg.run(def, `[1,2,3,4,5]`)
+			jsonEqual(t, "output", string(res.Output), `[1,2,3,4,5]`)
+			if peak < tc.together {
+				t.Errorf("at most %d iterations ran at once, want %d", peak, tc.together)
+			}
+			if tc.together == 2 && peak > 2 {
+				t.Errorf("%d iterations ran at once, want at most 2", peak)
+			}
+			n := 0
+			for _, ev := range evs {
+				if ev.Type == "MapIterationStarted" {
+					n++
+				}
+			}
+			if n != 5 {
+				t.Errorf("history:\n%s", shape(evs))
+			}
+		})
 	}
 }
 

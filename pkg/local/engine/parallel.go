@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -41,7 +42,7 @@ func (r *stateRun) structured(ctx context.Context, kind string, round func(start
 			}
 			// AWS points both Succeeded and Exited at the last branch event.
 			r.xe.setPrev(r.th, last)
-			out, ff := r.output(result, r.st.ResultSelector, r.st.ResultPath)
+			out, ff := r.resultOutput(result)
 			if ff == nil {
 				return r.exit(out, r.next())
 			}
@@ -92,9 +93,10 @@ func (r *stateRun) runBranches(ctx context.Context, input any, startedID int64) 
 	n := len(r.st.Branches)
 	ch := make(chan branchDone, n)
 	for i, b := range r.st.Branches {
-		bt := &thread{prev: startedID, scope: sc}
+		bt := &thread{prev: startedID, scope: sc, vars: newVariables(r.th.vars)}
 		go func() {
 			out, f := xe.runMachine(bctx, bt, b, input, nil)
+			xe.release(bt.vars)
 			ch <- branchDone{i: i, out: out, f: f, last: xe.prevOf(bt)}
 		}()
 	}
@@ -135,7 +137,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}
 	itemsV := eff
 	if st.ItemsPath != nil {
-		v, err := st.ItemsPath.Path.Get(eff)
+		v, err := r.getPath(st.ItemsPath, eff)
 		if err != nil {
 			return nil, "", r.dataFailure(err)
 		}
@@ -155,7 +157,7 @@ func (r *stateRun) mapState(ctx context.Context) (any, string, *failure) {
 	}
 	length := int64(len(items))
 	return r.structured(ctx, "Map", func(startedID int64) (any, int64, *failure) {
-		return r.runIterations(ctx, eff, items, startedID, int(maxConc), tol)
+		return r.runIterations(ctx, eff, items, startedID, int(maxConc), tol, nil)
 	}, func() *Details { return &Details{Length: &length} })
 }
 
@@ -170,12 +172,19 @@ func (r *stateRun) count(f asl.IntField, field string) (int64, *failure) {
 	if f.Path == nil {
 		return f.Value, nil
 	}
-	v, err := f.Path.Path.Get(r.raw)
+	v, err := r.getPath(f.Path, r.raw)
 	if err != nil {
 		return 0, r.dataFailure(err)
 	}
 	if n, ok := nonNegativeInt(v); ok {
 		return n, nil
+	}
+	if s, isString := v.(string); isString {
+		// AWS reads a string that holds an integer as that integer
+		// (recorded for MaxConcurrencyPath).
+		if n, ok := nonNegativeInt(json.Number(s)); ok {
+			return n, nil
+		}
 	}
 	b, isNum := bigNumber(v)
 	switch {
@@ -206,7 +215,7 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 	if p := st.ToleratedFailurePercentage; p.Set {
 		pct := p.Value
 		if p.Path != nil {
-			v, err := p.Path.Path.Get(r.raw)
+			v, err := r.getPath(p.Path, r.raw)
 			if err != nil {
 				return 0, r.dataFailure(err)
 			}
@@ -227,7 +236,9 @@ func (r *stateRun) tolerance(n int) (int, *failure) {
 // runIterations runs one Map round. Each iteration is a thread starting at
 // its MapIterationStarted event; with MaxConcurrency 1 each Started points at
 // the previous iteration's last event, otherwise at MapStateStarted.
-func (r *stateRun) runIterations(ctx context.Context, input any, items []any, startedID int64, maxConc int, tol int) (any, int64, *failure) {
+// selectItem, when not nil, builds an iteration's input (a JSONata
+// ItemSelector) in place of the JSONPath ItemSelector.
+func (r *stateRun) runIterations(ctx context.Context, input any, items []any, startedID int64, maxConc int, tol int, selectItem func(i int, item any) (any, *failure)) (any, int64, *failure) {
 	xe, st := r.xe, r.st
 	n := len(items)
 	if maxConc <= 0 || maxConc > n {
@@ -244,8 +255,14 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 
 	launch := func(i int) *failure {
 		itemInput := items[i]
-		if st.ItemSelector != nil {
-			v, err := st.ItemSelector.Eval(input, r.contextObject("", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
+		if selectItem != nil {
+			v, f := selectItem(i, items[i])
+			if f != nil {
+				return f
+			}
+			itemInput = v
+		} else if st.ItemSelector != nil {
+			v, err := st.ItemSelector.Eval(input, r.env(st.ItemSelector, "", map[string]any{"Index": itoa(int64(i)), "Value": items[i]}))
 			if err != nil {
 				return r.dataFailure(err)
 			}
@@ -255,7 +272,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		if maxConc == 1 {
 			prev = prevLast
 		}
-		it := &thread{scope: sc}
+		it := &thread{scope: sc, vars: newVariables(r.th.vars)}
 		idx := int64(i)
 		if _, err := xe.emit(it, "MapIterationStarted", prev, &Details{Name: st.Name, Index: &idx}); err != nil {
 			return haltedFailure()
@@ -263,6 +280,7 @@ func (r *stateRun) runIterations(ctx context.Context, input any, items []any, st
 		running[i] = it
 		go func() {
 			out, f := xe.runMachine(ictx, it, st.Processor, itemInput, nil)
+			xe.release(it.vars)
 			lastID := xe.prevOf(it)
 			done := branchDone{i: i, out: out, f: f, last: lastID}
 			if f == nil {

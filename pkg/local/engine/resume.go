@@ -117,9 +117,13 @@ func (xe *execution) planResume(history []Event) (func(), error) {
 		}
 	}
 	if v == nil {
-		return func() { xe.runTop(&thread{scope: &scope{}}, xe.input, nil) }, nil
+		return func() { xe.runTop(&thread{scope: &scope{}, vars: newVariables(nil)}, xe.input, nil) }, nil
 	}
-	th := &thread{scope: &scope{}, prev: v.lastOwnID}
+	vars, err := xe.replayVariables(history)
+	if err != nil {
+		return nil, err
+	}
+	th := &thread{scope: &scope{}, prev: v.lastOwnID, vars: vars}
 	if v.exited != nil {
 		out, err := jsonpath.Decode([]byte(v.exited.Details.Output))
 		if err != nil {
@@ -290,4 +294,30 @@ func findState(m *asl.Machine, name string) *asl.State {
 		}
 	}
 	return nil
+}
+
+// replayVariables rebuilds the top-level workflow variables from the
+// assignedVariables of the top-level states' Exited events (the variables of
+// branches and iterations end with them).
+func (xe *execution) replayVariables(history []Event) (*variables, error) {
+	vars := newVariables(nil)
+	top := &xe.x.Machine.Machine
+	for _, ev := range history {
+		if ev.Details == nil || len(ev.Details.AssignedVariables) == 0 || top.States[ev.Details.Name] == nil ||
+			!strings.HasSuffix(ev.Type, "StateExited") {
+			continue
+		}
+		if vars.values == nil {
+			vars.values, vars.sizes = map[string]any{}, map[string]int{}
+		}
+		for name, text := range ev.Details.AssignedVariables {
+			v, err := jsonpath.Decode([]byte(text))
+			if err != nil {
+				return nil, fmt.Errorf("event %d: variable %s is not JSON: %w", ev.ID, name, err)
+			}
+			xe.varBytes += len(text) - vars.sizes[name]
+			vars.values[name], vars.sizes[name] = v, len(text)
+		}
+	}
+	return vars, nil
 }

@@ -282,3 +282,21 @@ func TestResumeParallelInFlightRestartsWhole(t *testing.T) {
 		t.Errorf("want a second ParallelStateStarted pointing at the first:\n%s", shape(evs))
 	}
 }
+
+func TestResumeKeepsVariables(t *testing.T) {
+	// The variables assigned before the crash come back from the history's
+	// assignedVariables: the state after the Wait still reads them.
+	def := `{"StartAt":"P","States":{"P":{"Type":"Pass","Assign":{"x":41,"s":"kept"},"Next":"W"},"W":{"Type":"Wait","Seconds":10,"Next":"Done"},
+		"Done":{"Type":"Pass","QueryLanguage":"JSONata","Output":{"x":"{% $x + 1 %}","s":"{% $s %}"},"End":true}}}`
+	res, evs := crashAndResume(t, def, `{}`, nil, func(rg *rig) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rg.clock.BlockUntil(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}, nil)
+	if res.Status != StatusSucceeded {
+		t.Fatalf("result %+v\n%s", res, shape(evs))
+	}
+	jsonEqual(t, "output", string(res.Output), `{"x":42,"s":"kept"}`)
+}

@@ -20,6 +20,14 @@ type stateRun struct {
 	enteredAt  time.Time
 	raw        any // the state's raw input
 	retryCount int
+	// enteredPrev is what the Entered event pointed back to (an
+	// EvaluationFailed event points there too).
+	enteredPrev int64
+	// assign is what the state's Assign evaluated to; exit stores it.
+	assign *assignment
+	// timeoutSet and heartbeatSet say whether a Task gave TimeoutSeconds or
+	// HeartbeatSeconds (its TaskScheduled event shows them then).
+	timeoutSet, heartbeatSet bool
 }
 
 // runMachine runs states from m.StartAt (or from a resume point) until one
@@ -53,6 +61,7 @@ func (xe *execution) runState(ctx context.Context, th *thread, st *asl.State, in
 	} else {
 		rs = nil
 		text, _ := jsonpath.Marshal(input)
+		r.enteredPrev = xe.prevOf(th)
 		id, err := xe.emit(th, st.Type+"StateEntered", -1, &Details{Name: st.Name, Input: string(text)})
 		if err != nil {
 			return nil, "", haltedFailure()
@@ -61,6 +70,9 @@ func (xe *execution) runState(ctx context.Context, th *thread, st *asl.State, in
 	}
 	if ctx.Err() != nil {
 		return nil, "", haltedFailure()
+	}
+	if st.JSONata() {
+		return r.runJSONata(ctx, rs)
 	}
 	switch st.Type {
 	case asl.TypePass:
@@ -94,6 +106,9 @@ func (r *stateRun) runtime(detail string) *failure {
 // dataFailure turns an evaluation error of a path or template into the error
 // AWS raises for it.
 func (r *stateRun) dataFailure(err error) *failure {
+	if le := (*jsonpath.LimitError)(nil); errors.As(err, &le) {
+		return r.limitFailure(le)
+	}
 	var je *jsonpath.Error
 	if errors.As(err, &je) {
 		f := runtimeFailure(r.st, r.enteredID, je.Cause)
@@ -135,11 +150,7 @@ func (r *stateRun) selectPath(p *asl.Path, doc any) (any, *failure) {
 	case p.Null:
 		return map[string]any{}, nil
 	}
-	var src any = doc
-	if p.Path.IsContext() {
-		src = r.contextObject("", nil)
-	}
-	v, err := p.Path.Get(src)
+	v, err := r.getPath(p, doc)
 	if err != nil {
 		return nil, r.dataFailure(err)
 	}
@@ -152,7 +163,7 @@ func (r *stateRun) effectiveInput(params *jsonpath.Template, token string) (any,
 	if f != nil || params == nil {
 		return eff, f
 	}
-	v, err := params.Eval(eff, r.contextObject(token, nil))
+	v, err := params.Eval(eff, r.env(params, token, nil))
 	if err != nil {
 		return nil, r.dataFailure(err)
 	}
@@ -162,11 +173,18 @@ func (r *stateRun) effectiveInput(params *jsonpath.Template, token string) (any,
 // output is ResultSelector, ResultPath into the raw input, then OutputPath.
 func (r *stateRun) output(result any, selector *jsonpath.Template, resultPath *asl.Path) (any, *failure) {
 	if selector != nil {
-		v, err := selector.Eval(result, r.contextObject("", nil))
+		v, err := selector.Eval(result, r.env(selector, "", nil))
 		if err != nil {
 			return nil, r.dataFailure(err)
 		}
 		result = v
+	}
+	if r.st.Assign != nil {
+		a, f := r.evalPathAssign(r.st.Assign, result)
+		if f != nil {
+			return nil, f
+		}
+		r.assign = a
 	}
 	merged, f := r.applyResultPath(resultPath, result)
 	if f != nil {
@@ -200,15 +218,22 @@ func (r *stateRun) inputOutput() (any, *failure) {
 
 // exit writes the state's Exited event after checking the output's size.
 func (r *stateRun) exit(out any, next string) (any, string, *failure) {
+	if overPayload(out) {
+		return nil, "", dataLimitFailure(r.st.Name)
+	}
 	text, err := jsonpath.Marshal(out)
 	if err != nil {
 		return nil, "", r.runtime(err.Error())
 	}
 	if len(text) > MaxPayloadBytes {
-		return nil, "", &failure{name: "States.DataLimitExceeded", terminal: true,
-			cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", r.st.Name)}
+		return nil, "", dataLimitFailure(r.st.Name)
 	}
-	if _, err := r.xe.emit(r.th, r.st.Type+"StateExited", -1, &Details{Name: r.st.Name, Output: string(text)}); err != nil {
+	a := r.assign
+	r.assign = nil
+	if f := r.commit(a); f != nil {
+		return nil, "", f
+	}
+	if _, err := r.xe.emit(r.th, r.st.Type+"StateExited", -1, &Details{Name: r.st.Name, Output: string(text), AssignedVariables: a.assignedDetails()}); err != nil {
 		return nil, "", haltedFailure()
 	}
 	return out, next, nil
@@ -244,19 +269,27 @@ func (r *stateRun) choice() (any, string, *failure) {
 		return nil, "", f
 	}
 	next := r.st.Default
+	assign := r.st.Assign
 	for _, rule := range r.st.Choices {
 		ok, f := r.evalRule(rule, eff)
 		if f != nil {
 			return nil, "", f
 		}
 		if ok {
-			next = rule.Next
+			next, assign = rule.Next, rule.Assign
 			break
 		}
 	}
 	if next == "" {
 		return nil, "", &failure{name: "States.NoChoiceMatched",
 			cause: fmt.Sprintf("No Matches! for the state '%s' (entered at the event id #%d)", r.st.Name, r.enteredID)}
+	}
+	if assign != nil {
+		a, f := r.evalPathAssign(assign, eff)
+		if f != nil {
+			return nil, "", f
+		}
+		r.assign = a
 	}
 	out, f := r.selectPath(r.st.OutputPath, eff)
 	if f != nil {
@@ -279,7 +312,7 @@ func (r *stateRun) wait(ctx context.Context) (any, string, *failure) {
 	case st.Seconds.Set && st.Seconds.Path == nil:
 		until = r.enteredAt.Add(time.Duration(st.Seconds.Value) * time.Second)
 	case st.Seconds.Path != nil:
-		v, err := st.Seconds.Path.Path.Get(eff)
+		v, err := r.getPath(st.Seconds.Path, eff)
 		if err != nil {
 			return nil, "", r.runtime("The SecondsPath parameter does not reference an input value: " + st.Seconds.Path.Raw)
 		}
@@ -297,7 +330,7 @@ func (r *stateRun) wait(ctx context.Context) (any, string, *failure) {
 	case st.Timestamp != nil:
 		until = *st.Timestamp
 	case st.TimestampPath != nil:
-		v, err := st.TimestampPath.Path.Get(eff)
+		v, err := r.getPath(st.TimestampPath, eff)
 		if err != nil {
 			return nil, "", r.dataFailure(err)
 		}
@@ -317,6 +350,13 @@ func (r *stateRun) wait(ctx context.Context) (any, string, *failure) {
 			return nil, "", haltedFailure()
 		}
 	}
+	if st.Assign != nil {
+		a, f := r.evalPathAssign(st.Assign, eff)
+		if f != nil {
+			return nil, "", f
+		}
+		r.assign = a
+	}
 	out, f := r.selectPath(st.OutputPath, eff)
 	if f != nil {
 		return nil, "", f
@@ -333,7 +373,7 @@ func (r *stateRun) fail() *failure {
 		if v.Template == nil {
 			return v.Literal, nil
 		}
-		out, err := v.Template.Eval(r.raw, r.contextObject("", nil))
+		out, err := v.Template.Eval(r.raw, r.env(v.Template, "", nil))
 		if err != nil {
 			return "", r.dataFailure(err)
 		}

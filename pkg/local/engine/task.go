@@ -90,15 +90,24 @@ func (r *stateRun) retryOrCatch(ctx context.Context, counts []int64, f *failure,
 }
 
 func (r *stateRun) catch(f *failure) (any, string, *failure) {
+	r.assign = nil
 	for _, c := range r.st.Catch {
 		if !matches(c.ErrorEquals, f) {
 			continue
 		}
 		errOut := map[string]any{"Error": f.name, "Cause": f.cause}
+		if r.st.JSONata() {
+			return r.catchJSONata(c, errOut)
+		}
+		a, ff := r.evalPathAssign(c.Assign, errOut)
+		if ff != nil {
+			return nil, "", ff
+		}
 		out, ff := r.applyResultPath(c.ResultPath, errOut)
 		if ff != nil {
 			return nil, "", ff
 		}
+		r.assign = a
 		return r.exit(out, c.Next)
 	}
 	return nil, "", f
@@ -109,13 +118,23 @@ func (r *stateRun) task(ctx context.Context, rs *resumePoint) (any, string, *fai
 	if st.Integration.Kind == asl.Unsupported {
 		return nil, "", r.runtime(fmt.Sprintf("The resource '%s' is not supported by the local backend: only Lambda functions (function ARNs and arn:aws:states:::lambda:invoke) run locally.", st.Resource))
 	}
-	timeout, f := r.seconds(st.TimeoutSeconds, asl.DefaultTaskTimeoutSeconds)
-	if f != nil {
-		return nil, "", f
-	}
-	heartbeat, f := r.seconds(st.HeartbeatSeconds, 0)
-	if f != nil {
-		return nil, "", f
+	var timeout, heartbeat int64
+	var f *failure
+	if st.JSONata() {
+		if timeout, r.timeoutSet, f = r.jsonataSeconds(st.TimeoutSecondsExpr, st.TimeoutSeconds, asl.DefaultTaskTimeoutSeconds, "TimeoutSeconds"); f != nil {
+			return r.catch(f)
+		}
+		if heartbeat, r.heartbeatSet, f = r.jsonataSeconds(st.HeartbeatSecondsExpr, st.HeartbeatSeconds, 0, "HeartbeatSeconds"); f != nil {
+			return r.catch(f)
+		}
+	} else {
+		r.timeoutSet, r.heartbeatSet = st.TimeoutSeconds.Set, st.HeartbeatSeconds.Set
+		if timeout, f = r.seconds(st.TimeoutSeconds, asl.DefaultTaskTimeoutSeconds); f != nil {
+			return nil, "", f
+		}
+		if heartbeat, f = r.seconds(st.HeartbeatSeconds, 0); f != nil {
+			return nil, "", f
+		}
 	}
 	counts := make([]int64, len(st.Retry))
 	if rs != nil {
@@ -124,7 +143,7 @@ func (r *stateRun) task(ctx context.Context, rs *resumePoint) (any, string, *fai
 		var f *failure
 		switch {
 		case rs.hasResult:
-			out, ff := r.output(rs.result, st.ResultSelector, st.ResultPath)
+			out, ff := r.resultOutput(rs.result)
 			if ff == nil {
 				return r.exit(out, r.next())
 			}
@@ -141,7 +160,7 @@ func (r *stateRun) task(ctx context.Context, rs *resumePoint) (any, string, *fai
 	for {
 		result, f, attempted := r.attempt(ctx, timeout, heartbeat)
 		if f == nil {
-			out, ff := r.output(result, st.ResultSelector, st.ResultPath)
+			out, ff := r.resultOutput(result)
 			if ff == nil {
 				return r.exit(out, r.next())
 			}
@@ -162,7 +181,7 @@ func (r *stateRun) seconds(f asl.IntField, def int64) (int64, *failure) {
 	if f.Path == nil {
 		return f.Value, nil
 	}
-	v, err := f.Path.Path.Get(r.raw)
+	v, err := r.getPath(f.Path, r.raw)
 	if err != nil {
 		return 0, r.dataFailure(err)
 	}
@@ -185,7 +204,12 @@ func (r *stateRun) attempt(ctx context.Context, timeout, heartbeat int64) (resul
 		token = cb.token
 		defer r.xe.e.dropCallback(token)
 	}
-	eff, f := r.effectiveInput(st.Parameters, token)
+	var eff any
+	if st.JSONata() {
+		eff, f = r.jsonataArguments(token)
+	} else {
+		eff, f = r.effectiveInput(st.Parameters, token)
+	}
 	if f != nil {
 		return nil, f, false
 	}
@@ -194,10 +218,10 @@ func (r *stateRun) attempt(ctx context.Context, timeout, heartbeat int64) (resul
 		return nil, r.runtime(err.Error()), false
 	}
 	var timeoutDetail, heartbeatDetail *int64
-	if st.TimeoutSeconds.Set {
+	if r.timeoutSet {
 		timeoutDetail = &timeout
 	}
-	if st.HeartbeatSeconds.Set {
+	if r.heartbeatSet {
 		heartbeatDetail = &heartbeat
 	}
 
@@ -347,10 +371,16 @@ func (r *stateRun) invoke(ctx context.Context, name string, input any, deadline 
 			if ctx.Err() != nil {
 				return nil, haltedFailure()
 			}
+			if errors.Is(res.err, errResultTooLarge) {
+				return nil, r.resultTooLarge()
+			}
 			return nil, taskFailure(res.err)
 		}
 		if len(res.out) == 0 {
 			return nil, nil
+		}
+		if len(res.out) > MaxPayloadBytes {
+			return nil, r.resultTooLarge() // not decoded: it fails anyway
 		}
 		v, err := jsonpath.Decode(res.out)
 		if err != nil {

@@ -54,6 +54,9 @@ type Details struct {
 	Location           string `json:"location,omitempty"`
 	State              string `json:"state,omitempty"` // EvaluationFailed
 	RedriveCount       *int64 `json:"redriveCount,omitempty"`
+	// AssignedVariables (StateExited) maps each variable the state assigned
+	// to its value as JSON text.
+	AssignedVariables map[string]string `json:"assignedVariables,omitempty"`
 }
 
 // TaskFunc is a task handler registered in-process under a Lambda function

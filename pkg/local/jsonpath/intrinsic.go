@@ -111,6 +111,18 @@ func compileIntrinsic(expr string, o *options) (*Intrinsic, error) {
 // String returns the call as written.
 func (i *Intrinsic) String() string { return i.expr }
 
+// usesVariables reports whether an argument, at any depth, reads a workflow
+// variable.
+func (i *Intrinsic) usesVariables() bool {
+	for j := range i.args {
+		a := &i.args[j]
+		if (a.kind == argPath && a.path.variable != "") || (a.kind == argCall && a.call.usesVariables()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *parser) call(o *options) (*Intrinsic, error) {
 	if p.depth >= maxCallDepth {
 		return nil, p.errorf("intrinsic calls nest more than %d deep", maxCallDepth)
@@ -241,8 +253,16 @@ func (p *parser) stringArg() (iarg, error) {
 }
 
 // Eval runs the call: "$" arguments read input and "$$" arguments read
-// context. Failures are *Error named States.IntrinsicFailure.
+// context. Failures are *Error named States.IntrinsicFailure; a result over
+// MaxValueBytes, or an evaluation over its budget, is a *LimitError.
 func (i *Intrinsic) Eval(input, context any) (any, error) {
+	return i.eval(input, context, newBudget())
+}
+
+func (i *Intrinsic) eval(input, context any, b *budget) (any, error) {
+	if !b.step(1, i.expr) {
+		return nil, b.err
+	}
 	args := make([]any, len(i.args))
 	for j := range i.args {
 		a := &i.args[j]
@@ -250,21 +270,31 @@ func (i *Intrinsic) Eval(input, context any) (any, error) {
 		case argLiteral:
 			args[j] = a.lit
 		case argPath:
-			doc := input
-			if a.path.context {
-				doc = context
+			doc, err := Doc(a.path, input, context)
+			if err != nil {
+				return nil, i.failf("%s", err.Error())
 			}
-			v, err := a.path.Get(doc)
+			v, err := a.path.get(doc, b)
+			if b.err != nil {
+				return nil, b.err
+			}
 			if err != nil {
 				return nil, i.failf("the JSONPath '%s' could not be found in the input '%s'", a.path.expr, compactString(doc))
 			}
 			args[j] = v
 		case argCall:
-			v, err := a.call.Eval(input, context)
+			v, err := a.call.eval(input, context, b)
 			if err != nil {
 				return nil, err
 			}
 			args[j] = v
+		}
+	}
+	if buildsText[i.fn.name] {
+		// The result is made from the arguments' text: charge it before.
+		n, _ := Size(args, max(b.built, 0))
+		if !b.build(n, i.expr) {
+			return nil, b.err
 		}
 	}
 	v, err := i.fn.eval(i, args)
@@ -274,6 +304,9 @@ func (i *Intrinsic) Eval(input, context any) (any, error) {
 			return nil, e
 		}
 		return nil, i.failf("%s", err.Error())
+	}
+	if !b.fits(v, i.expr) {
+		return nil, b.err
 	}
 	return v, nil
 }

@@ -51,7 +51,12 @@ func isNameByte(c byte) bool {
 	return !isSpace(c)
 }
 
-// path reads "$..." or "$$..." from the current position.
+// isVariableByte reports whether c may appear in a variable name.
+func isVariableByte(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// path reads "$...", "$$..." or "$name..." from the current position.
 func (p *parser) path() (*Path, error) {
 	start := p.pos
 	if p.peek() != '$' {
@@ -59,9 +64,18 @@ func (p *parser) path() (*Path, error) {
 	}
 	p.pos++
 	ctx := false
-	if p.peek() == '$' {
+	variable := ""
+	switch c := p.peek(); {
+	case c == '$':
 		ctx = true
 		p.pos++
+	case c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+		// "$name" reads a workflow variable (Assign).
+		n := p.pos
+		for p.pos < len(p.src) && isVariableByte(p.src[p.pos]) {
+			p.pos++
+		}
+		variable = p.src[n:p.pos]
 	}
 	segs, err := p.segments()
 	if err != nil {
@@ -69,6 +83,7 @@ func (p *parser) path() (*Path, error) {
 	}
 	path := newPath(p.src[start:p.pos], segs)
 	path.context = ctx
+	path.variable = variable
 	return path, nil
 }
 
@@ -475,16 +490,21 @@ func newPath(expr string, segs []segment) *Path {
 	return path
 }
 
-func (f *filterExpr) test(root, cur any) bool {
+// test evaluates the filter on cur within the budget of the path expr; a
+// filter stopped by the budget is false, and the budget keeps the error.
+func (f *filterExpr) test(root, cur any, bg *budget, expr string) bool {
+	if !bg.step(1, expr) {
+		return false
+	}
 	switch f.kind {
 	case filterOr:
-		return f.a.test(root, cur) || f.b.test(root, cur)
+		return f.a.test(root, cur, bg, expr) || f.b.test(root, cur, bg, expr)
 	case filterAnd:
-		return f.a.test(root, cur) && f.b.test(root, cur)
+		return f.a.test(root, cur, bg, expr) && f.b.test(root, cur, bg, expr)
 	case filterNot:
-		return !f.a.test(root, cur)
+		return !f.a.test(root, cur, bg, expr)
 	case filterExists:
-		v, ok := f.left.value(root, cur)
+		v, ok := f.left.value(root, cur, bg)
 		if f.left.path == nil {
 			return v == true
 		}
@@ -493,10 +513,14 @@ func (f *filterExpr) test(root, cur any) bool {
 		}
 		return ok
 	}
-	l, lok := f.left.value(root, cur)
-	r, rok := f.right.value(root, cur)
+	l, lok := f.left.value(root, cur, bg)
+	r, rok := f.right.value(root, cur, bg)
 	if !lok || !rok {
 		return f.op == "!="
+	}
+	// Comparing two containers visits their nodes: charge them first.
+	if n, _ := Size(l, max(bg.steps, 0)); isContainer(l) && isContainer(r) && !bg.step(n, expr) {
+		return false
 	}
 	switch f.op {
 	case "==":
@@ -534,7 +558,7 @@ func compare(a, b any) (int, bool) {
 	return x.Cmp(y), true
 }
 
-func (o *operand) value(root, cur any) (any, bool) {
+func (o *operand) value(root, cur any, b *budget) (any, bool) {
 	if o.path == nil {
 		return o.lit, true
 	}
@@ -542,6 +566,14 @@ func (o *operand) value(root, cur any) (any, bool) {
 	if o.relative {
 		doc = cur
 	}
-	v, err := o.path.Get(doc)
+	v, err := o.path.get(doc, b)
 	return v, err == nil
+}
+
+func isContainer(v any) bool {
+	switch v.(type) {
+	case []any, map[string]any:
+		return true
+	}
+	return false
 }

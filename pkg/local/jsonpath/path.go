@@ -13,6 +13,7 @@ import (
 type Path struct {
 	expr     string
 	context  bool
+	variable string // "$name...": the workflow variable the path reads
 	definite bool
 	segs     []segment
 }
@@ -51,10 +52,6 @@ func Compile(expr string) (*Path, error) {
 		return nil, err
 	}
 	if p.pos != len(expr) {
-		if p.pos == 1 && isNameByte(expr[1]) {
-			// "$name" reads a workflow variable (Assign, Nov 2024).
-			return nil, p.errorf("workflow variables ($name) are not supported; a path continues with '.' or '['")
-		}
 		return nil, p.errorf("unexpected %q", expr[p.pos:])
 	}
 	return path, nil
@@ -80,6 +77,10 @@ func (p *Path) String() string { return p.expr }
 
 // IsContext reports whether the path reads the Context Object ("$$").
 func (p *Path) IsContext() bool { return p.context }
+
+// Variable returns the name of the workflow variable the path reads ("x"
+// for "$x.a"), or "" for a path on the input or the Context Object.
+func (p *Path) Variable() string { return p.variable }
 
 // IsDefinite reports whether the path selects at most one value.
 func (p *Path) IsDefinite() bool { return p.definite }
@@ -111,14 +112,25 @@ func (p *Path) normalizedPrefix(n int) string {
 
 // Get evaluates the path on doc. A definite path returns the one value it
 // selects, or a *NotFoundError; an indefinite path returns a []any of every
-// match (empty when nothing matches).
+// match (empty when nothing matches), or a *LimitError when the matches
+// weigh more than MaxValueBytes or finding them takes more than MaxSteps.
 func (p *Path) Get(doc any) (any, error) {
+	return p.get(doc, newBudget())
+}
+
+func (p *Path) get(doc any, b *budget) (any, error) {
 	if p.definite {
+		if !b.step(len(p.segs)+1, p.expr) {
+			return nil, b.err
+		}
 		return p.getDefinite(doc)
 	}
-	out := []any{}
-	p.collect(doc, doc, 0, &out)
-	return out, nil
+	c := &collector{p: p, root: doc, b: b, out: []any{}}
+	c.collect(doc, 0)
+	if b.err != nil {
+		return nil, b.err
+	}
+	return c.out, nil
 }
 
 func (p *Path) getDefinite(doc any) (any, error) {
@@ -164,44 +176,74 @@ func arrayIndex(i, n int) (int, bool) {
 	return i, i >= 0 && i < n
 }
 
+// collector gathers the matches of an indefinite path within a budget: each
+// node visited is a step, and the matches may weigh at most MaxValueBytes.
+type collector struct {
+	p    *Path
+	root any
+	b    *budget
+	out  []any
+	size int // the JSON size of out so far
+}
+
 // collect appends to out every value that segments i.. select from cur.
-func (p *Path) collect(root, cur any, i int, out *[]any) {
-	if i == len(p.segs) {
-		*out = append(*out, cur)
+func (c *collector) collect(cur any, i int) {
+	if !c.b.step(1, c.p.expr) {
 		return
 	}
-	s := &p.segs[i]
+	if i == len(c.p.segs) {
+		n, ok := Size(cur, MaxValueBytes-c.size)
+		c.size += n + 1
+		if !ok {
+			c.b.err = &LimitError{Expr: c.p.expr, Limit: MaxValueBytes}
+			return
+		}
+		c.out = append(c.out, cur)
+		return
+	}
+	s := &c.p.segs[i]
 	if s.recursive {
-		p.descend(root, cur, i, out)
+		c.descend(cur, i)
 		return
 	}
-	p.apply(root, cur, s, func(v any) { p.collect(root, v, i+1, out) })
+	c.apply(cur, s, func(v any) { c.collect(v, i+1) })
 }
 
 // descend applies segment i to cur and to every container below it, in
 // document order (object members sorted by key: Go maps have no order).
-func (p *Path) descend(root, cur any, i int, out *[]any) {
-	s := &p.segs[i]
-	p.apply(root, cur, s, func(v any) { p.collect(root, v, i+1, out) })
-	switch c := cur.(type) {
+func (c *collector) descend(cur any, i int) {
+	if !c.b.step(1, c.p.expr) {
+		return
+	}
+	s := &c.p.segs[i]
+	c.apply(cur, s, func(v any) { c.collect(v, i+1) })
+	switch x := cur.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(c) {
-			p.descend(root, c[k], i, out)
+		for _, k := range sortedKeys(x) {
+			if c.b.err != nil {
+				return
+			}
+			c.descend(x[k], i)
 		}
 	case []any:
-		for _, v := range c {
-			p.descend(root, v, i, out)
+		for _, v := range x {
+			if c.b.err != nil {
+				return
+			}
+			c.descend(v, i)
 		}
 	}
 }
 
-// apply calls yield for each child of cur that s selects.
-func (p *Path) apply(root, cur any, s *segment, yield func(any)) {
+// apply calls yield for each child of cur that s selects, until the budget
+// is gone.
+func (c *collector) apply(cur any, s *segment, yield func(any)) {
+	b := c.b
 	switch s.kind {
 	case segName:
 		if m, ok := cur.(map[string]any); ok {
 			for _, n := range s.names {
-				if v, ok := m[n]; ok {
+				if v, ok := m[n]; ok && b.err == nil {
 					yield(v)
 				}
 			}
@@ -209,19 +251,25 @@ func (p *Path) apply(root, cur any, s *segment, yield func(any)) {
 	case segIndex:
 		if a, ok := cur.([]any); ok {
 			for _, i := range s.indexes {
-				if j, ok := arrayIndex(i, len(a)); ok {
+				if j, ok := arrayIndex(i, len(a)); ok && b.err == nil {
 					yield(a[j])
 				}
 			}
 		}
 	case segWildcard:
-		switch c := cur.(type) {
+		switch x := cur.(type) {
 		case map[string]any:
-			for _, k := range sortedKeys(c) {
-				yield(c[k])
+			for _, k := range sortedKeys(x) {
+				if b.err != nil {
+					return
+				}
+				yield(x[k])
 			}
 		case []any:
-			for _, v := range c {
+			for _, v := range x {
+				if b.err != nil {
+					return
+				}
 				yield(v)
 			}
 		}
@@ -229,27 +277,30 @@ func (p *Path) apply(root, cur any, s *segment, yield func(any)) {
 		if a, ok := cur.([]any); ok {
 			start, end, step := sliceBounds(s, len(a))
 			if step > 0 {
-				for j := start; j < end; j += step {
+				for j := start; j < end && b.err == nil; j += step {
 					yield(a[j])
 				}
 			} else {
-				for j := start; j > end; j += step {
+				for j := start; j > end && b.err == nil; j += step {
 					yield(a[j])
 				}
 			}
 		}
 	case segFilter:
-		switch c := cur.(type) {
+		switch x := cur.(type) {
 		case []any:
-			for _, v := range c {
-				if s.filter.test(root, v) {
+			for _, v := range x {
+				if b.err != nil {
+					return
+				}
+				if s.filter.test(c.root, v, b, c.p.expr) {
 					yield(v)
 				}
 			}
 		case map[string]any:
 			// Jayway applies a filter on an object to the object itself.
-			if s.filter.test(root, c) {
-				yield(c)
+			if s.filter.test(c.root, x, b, c.p.expr) {
+				yield(x)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package jsonpath
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -185,7 +186,6 @@ func TestCompileErrors(t *testing.T) {
 		{"$[?($$.a)]", "cannot read the context object"},
 		{"$[99999999999999999999]", "invalid index"},
 		{"$ .a", "unexpected \" .a\""},
-		{"$myVar", "workflow variables ($name) are not supported"},
 		{"$.a b", "unexpected \" b\""},
 		{"$[?(" + strings.Repeat("(", 40) + "@.a" + strings.Repeat(")", 40) + ")]", "nested more than"},
 	}
@@ -322,6 +322,61 @@ func TestDecodeMarshal(t *testing.T) {
 	for _, bad := range []string{``, `{"a":1} {}`, `{"a":1}x`, `{`, `[1,]`} {
 		if _, err := Decode([]byte(bad)); err == nil {
 			t.Errorf("Decode(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestVariablePaths(t *testing.T) {
+	vars := map[string]any{"x": map[string]any{"a": []any{"p", "q"}}, "n": json.Number("3")}
+	env := &Env{Context: map[string]any{"k": "ctx"}, Lookup: func(name string) (any, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}}
+	for _, c := range []struct {
+		path string
+		want any
+	}{
+		{"$x.a[1]", "q"},
+		{"$n", json.Number("3")},
+		{"$$.k", "ctx"},
+		{"$.in", "input"},
+	} {
+		p, err := Compile(c.path)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", c.path, err)
+		}
+		doc, err := Doc(p, map[string]any{"in": "input"}, env)
+		if err != nil {
+			t.Fatalf("Doc(%q): %v", c.path, err)
+		}
+		got, err := p.Get(doc)
+		if err != nil || !equal(got, c.want) {
+			t.Errorf("%s = %v, %v; want %v", c.path, got, err, c.want)
+		}
+	}
+	p, _ := Compile("$missing.a")
+	if p.Variable() != "missing" {
+		t.Errorf("Variable() = %q", p.Variable())
+	}
+	var ue *UndefinedVariableError
+	if _, err := Doc(p, nil, env); !errors.As(err, &ue) {
+		t.Errorf("Doc on an unassigned variable: %v, want *UndefinedVariableError", err)
+	}
+	tpl, err := CompileTemplate(map[string]any{"v.$": "States.Format('n={}', $n)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tpl.Eval(nil, env)
+	if err != nil || got.(map[string]any)["v"] != "n=3" {
+		t.Errorf("intrinsic over a variable = %v, %v", got, err)
+	}
+}
+
+func TestCompileFieldUsesVariables(t *testing.T) {
+	for expr, want := range map[string]bool{"$errorVar": true, "$.a": false, "States.Format('{}', $v)": true, "$$.Execution.Id": false} {
+		tpl, err := CompileField("ErrorPath", expr)
+		if err != nil || tpl.UsesVariables() != want {
+			t.Errorf("CompileField(%q).UsesVariables() = %v, %v; want %v", expr, tpl != nil && tpl.UsesVariables(), err, want)
 		}
 	}
 }

@@ -13,8 +13,13 @@ import (
 // call, and gives its result under the key without ".$"; objects and arrays
 // recurse; everything else is copied as written.
 type Template struct {
-	root tnode
+	root     tnode
+	usesVars bool
 }
+
+// UsesVariables reports whether a path or intrinsic of the template reads a
+// workflow variable ("$name"), so callers need pass an *Env only then.
+func (t *Template) UsesVariables() bool { return t.usesVars }
 
 type tkind uint8
 
@@ -78,7 +83,7 @@ func CompileTemplate(raw any, opts ...Option) (*Template, error) {
 	if len(c.problems) > 0 {
 		return nil, &TemplateError{Problems: c.problems}
 	}
-	return &Template{root: root}, nil
+	return &Template{root: root, usesVars: c.usesVars}, nil
 }
 
 // CompileField compiles one dynamic value, a path or an intrinsic call, that a
@@ -91,12 +96,13 @@ func CompileField(field, expr string, opts ...Option) (*Template, error) {
 	if len(c.problems) > 0 {
 		return nil, &TemplateError{Problems: c.problems}
 	}
-	return &Template{root: root}, nil
+	return &Template{root: root, usesVars: c.usesVars}, nil
 }
 
 type templateCompiler struct {
 	opts     *options
 	problems []*FieldError
+	usesVars bool
 }
 
 func (c *templateCompiler) fail(field string, err error) {
@@ -146,6 +152,7 @@ func (c *templateCompiler) dynamic(raw any, key, field string) tnode {
 			c.fail(field, err)
 			return tnode{}
 		}
+		c.usesVars = c.usesVars || p.variable != ""
 		return tnode{kind: tPath, path: p, field: key}
 	case ok && IsIntrinsic(s):
 		in, err := compileIntrinsic(s, c.opts)
@@ -153,6 +160,7 @@ func (c *templateCompiler) dynamic(raw any, key, field string) tnode {
 			c.fail(field, err)
 			return tnode{}
 		}
+		c.usesVars = c.usesVars || in.usesVariables()
 		return tnode{kind: tCall, call: in, field: key}
 	}
 	c.fail(field, fmt.Errorf("the value for the field '%s' must be a valid JSONPath or a valid intrinsic function call", key))
@@ -169,12 +177,24 @@ func joinField(at, key string) string {
 // Eval builds the template's value from input (for "$" paths) and context
 // (the Context Object, for "$$" paths). A path that matches nothing raises
 // States.ParameterPathFailure and a failing intrinsic States.IntrinsicFailure,
-// both as *Error.
+// both as *Error. A value over MaxValueBytes, or an evaluation over its
+// budget, is a *LimitError.
 func (t *Template) Eval(input, context any) (any, error) {
-	return t.root.eval(input, context)
+	b := newBudget()
+	v, err := t.root.eval(input, context, b)
+	if err != nil {
+		return nil, err
+	}
+	if !b.fits(v, "the payload template") {
+		return nil, b.err
+	}
+	return v, nil
 }
 
-func (n *tnode) eval(input, context any) (any, error) {
+func (n *tnode) eval(input, context any, b *budget) (any, error) {
+	if !b.step(1, n.field) {
+		return nil, b.err
+	}
 	switch n.kind {
 	case tLiteral:
 		return n.lit, nil
@@ -182,7 +202,7 @@ func (n *tnode) eval(input, context any) (any, error) {
 		out := make(map[string]any, len(n.fields))
 		for i := range n.fields {
 			f := &n.fields[i]
-			v, err := f.node.eval(input, context)
+			v, err := f.node.eval(input, context, b)
 			if err != nil {
 				return nil, err
 			}
@@ -192,7 +212,7 @@ func (n *tnode) eval(input, context any) (any, error) {
 	case tArray:
 		out := make([]any, len(n.items))
 		for i := range n.items {
-			v, err := n.items[i].eval(input, context)
+			v, err := n.items[i].eval(input, context, b)
 			if err != nil {
 				return nil, err
 			}
@@ -200,17 +220,17 @@ func (n *tnode) eval(input, context any) (any, error) {
 		}
 		return out, nil
 	case tPath:
-		doc := input
-		if n.path.context {
-			doc = context
+		doc, err := Doc(n.path, input, context)
+		if err != nil {
+			return nil, &Error{Name: ErrRuntime, Cause: err.Error()}
 		}
-		v, err := n.path.Get(doc)
+		v, err := n.path.get(doc, b)
 		if err != nil {
 			return nil, pathFailure(n.path, n.field, doc, err)
 		}
 		return v, nil
 	default:
-		return n.call.Eval(input, context)
+		return n.call.eval(input, context, b)
 	}
 }
 

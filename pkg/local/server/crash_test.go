@@ -96,7 +96,9 @@ func hasEvent(events []types.HistoryEvent, typ types.HistoryEventType) bool {
 // TestCrashResume SIGKILLs a server while an execution waits (and, in the
 // second case, while its Task command runs), starts a new server on the same
 // data dir, and checks that the execution completes with one contiguous
-// history: no event lost, none duplicated.
+// history: no event lost, none duplicated. Each case proves its kill landed
+// mid-state: the state ends after the restart, and an interrupted task runs
+// a second time (it cannot end before the test lets it).
 func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
@@ -104,24 +106,30 @@ func TestCrashResume(t *testing.T) {
 	cases := []struct {
 		name   string
 		killAt types.HistoryEventType
-		task   string
+		block  bool // the task waits for the test's go-ahead
 		signal syscall.Signal
 	}{
-		{"killed while waiting", types.HistoryEventTypeWaitStateEntered, "cat >/dev/null; printf '{\"ran\":true}'", syscall.SIGKILL},
-		// The task sleeps so the kill lands while it runs: it runs again after the restart.
-		{"killed while the task runs", types.HistoryEventTypeLambdaFunctionStarted, "cat >/dev/null; sleep 1; printf '{\"ran\":true}'", syscall.SIGKILL},
+		{"killed while waiting", types.HistoryEventTypeWaitStateEntered, false, syscall.SIGKILL},
+		{"killed while the task runs", types.HistoryEventTypeLambdaFunctionStarted, true, syscall.SIGKILL},
 		// A graceful stop must not record the interrupted task as failed.
-		{"stopped while the task runs", types.HistoryEventTypeLambdaFunctionStarted, "cat >/dev/null; sleep 1; printf '{\"ran\":true}'", syscall.SIGTERM},
+		{"stopped while the task runs", types.HistoryEventTypeLambdaFunctionStarted, true, syscall.SIGTERM},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			fns := map[string][]string{"work": {"sh", "-c", tc.task}}
+			runs, goAhead := filepath.Join(filepath.Dir(dir), "runs"), filepath.Join(filepath.Dir(dir), "go")
+			if !tc.block {
+				if err := os.WriteFile(goAhead, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			task := fmt.Sprintf(`cat >/dev/null; echo run >>%s; while [ ! -f %s ]; do sleep 0.05; done; printf '{"ran":true}'`, runs, goAhead)
+			fns := map[string][]string{"work": {"sh", "-c", task}}
 			proc, ep := startHelperServer(t, dir, fns)
 			c := sfnClient(ep, ep.SecretAccessKey)
 			ctx := context.Background()
 			def := fmt.Sprintf(`{"StartAt":"Pause","States":{
-				"Pause":{"Type":"Wait","Seconds":2,"Next":"Work"},
+				"Pause":{"Type":"Wait","Seconds":5,"Next":"Work"},
 				"Work":{"Type":"Task","Resource":"arn:aws:lambda:%s:%s:function:work","End":true}}}`, ep.Region, ep.Account)
 			sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("crash"), Definition: aws.String(def),
 				RoleArn: aws.String("arn:aws:iam::" + ep.Account + ":role/odin-local")})
@@ -140,8 +148,14 @@ func TestCrashResume(t *testing.T) {
 			}
 			proc.Wait()
 
+			restarted := time.Now().Truncate(time.Millisecond)
 			_, ep = startHelperServer(t, dir, fns)
 			c = sfnClient(ep, ep.SecretAccessKey)
+			if tc.block {
+				if err := os.WriteFile(goAhead, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			events := waitFor(t, c, *ex.ExecutionArn, "the end of the execution", func(_ []types.HistoryEvent, d *sfn.DescribeExecutionOutput) bool {
 				return d.Status != types.ExecutionStatusRunning
 			})
@@ -167,7 +181,237 @@ func TestCrashResume(t *testing.T) {
 			if counts[types.HistoryEventTypeLambdaFunctionFailed] != 0 || counts[types.HistoryEventTypeLambdaFunctionSucceeded] != 1 {
 				t.Errorf("%d LambdaFunctionSucceeded events, want 1%s", counts[types.HistoryEventTypeLambdaFunctionSucceeded], eventTypes(events))
 			}
+			// The kill landed mid-state: the state it hit ended after the restart.
+			ended := types.HistoryEventTypeWaitStateExited
+			if tc.killAt == types.HistoryEventTypeLambdaFunctionStarted {
+				ended = types.HistoryEventTypeLambdaFunctionSucceeded
+			}
+			for _, e := range events {
+				if e.Type == ended && e.Timestamp.Before(restarted) {
+					t.Errorf("%s at %v, before the restart at %v: the kill did not land mid-state%s", ended, e.Timestamp, restarted, eventTypes(events))
+				}
+			}
+			b, _ := os.ReadFile(runs)
+			wantRuns := 1
+			if tc.block {
+				wantRuns = 2 // interrupted, then run again by the new server
+			}
+			if n := strings.Count(string(b), "run"); n != wantRuns {
+				t.Errorf("the task ran %d times, want %d", n, wantRuns)
+			}
 			t.Logf("history after the crash:%s", eventTypes(events))
 		})
+	}
+}
+
+// TestCrashLoopIsBroken: an execution in whose state the server dies twice
+// in a row (a real server process, SIGKILLed mid-state each time) is failed
+// by the next start instead of being resumed a third time; a clean stop in
+// between starts the count again, and the server keeps serving.
+func TestCrashLoopIsBroken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills server processes")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	fns := map[string][]string{"stuck": {"sh", "-c", "cat >/dev/null; sleep 600"}}
+	proc, ep := startHelperServer(t, dir, fns)
+	c := sfnClient(ep, ep.SecretAccessKey)
+	ctx := context.Background()
+	def := fmt.Sprintf(`{"StartAt":"Before","States":{
+		"Before":{"Type":"Pass","Next":"Stuck"},
+		"Stuck":{"Type":"Task","Resource":"arn:aws:lambda:%s:%s:function:stuck","End":true}}}`, ep.Region, ep.Account)
+	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("loop"), Definition: aws.String(def),
+		RoleArn: aws.String("arn:aws:iam::" + ep.Account + ":role/odin-local")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("suspect")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inStuck := func(ev []types.HistoryEvent, _ *sfn.DescribeExecutionOutput) bool {
+		return len(ev) > 0 && ev[len(ev)-1].Type == types.HistoryEventTypeLambdaFunctionStarted
+	}
+	// restart stops the server (SIGKILL or SIGTERM) while the execution is in
+	// Stuck, proves it was (its history ends in the state, unchanged by the
+	// stop), and starts a new one.
+	restart := func(sig syscall.Signal) {
+		t.Helper()
+		before := waitFor(t, c, *ex.ExecutionArn, "the task to run", inStuck)
+		if err := proc.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		proc.Wait()
+		proc, ep = startHelperServer(t, dir, fns)
+		c = sfnClient(ep, ep.SecretAccessKey)
+		after := waitFor(t, c, *ex.ExecutionArn, "the history", func([]types.HistoryEvent, *sfn.DescribeExecutionOutput) bool { return true })
+		if len(after) < len(before) || after[len(before)-1].Type != types.HistoryEventTypeLambdaFunctionStarted {
+			t.Fatalf("the stop did not land in the state:%s", eventTypes(after))
+		}
+	}
+	status := func() *sfn.DescribeExecutionOutput {
+		t.Helper()
+		d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: ex.ExecutionArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	restart(syscall.SIGKILL) // died once in Stuck: resumed
+	if d := status(); d.Status != types.ExecutionStatusRunning {
+		t.Fatalf("after one death: %s, want RUNNING (resumed)", d.Status)
+	}
+	restart(syscall.SIGTERM) // a clean stop: not a death
+	restart(syscall.SIGKILL) // died once since the clean stop: resumed
+	if d := status(); d.Status != types.ExecutionStatusRunning {
+		t.Fatalf("after a clean stop and one death: %s, want RUNNING (resumed)", d.Status)
+	}
+	restart(syscall.SIGKILL) // twice in a row at the same point: failed
+	events := waitFor(t, c, *ex.ExecutionArn, "the execution to fail", func(_ []types.HistoryEvent, d *sfn.DescribeExecutionOutput) bool {
+		return d.Status != types.ExecutionStatusRunning
+	})
+	d := status()
+	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "States.Runtime" ||
+		!strings.Contains(aws.ToString(d.Cause), "stopped unexpectedly twice in a row while this execution was in the state 'Stuck'") {
+		t.Fatalf("after two deaths in a row: %s %s %q%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), eventTypes(events))
+	}
+	for i, e := range events {
+		if e.Id != int64(i+1) {
+			t.Fatalf("event %d has id %d%s", i, e.Id, eventTypes(events))
+		}
+	}
+	// The server serves: another execution runs to its end.
+	pass, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("after"),
+		Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`),
+		RoleArn:    aws.String("arn:aws:iam::" + ep.Account + ":role/odin-local")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: pass.StateMachineArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, *ok.ExecutionArn, "a new execution", func(_ []types.HistoryEvent, d *sfn.DescribeExecutionOutput) bool {
+		return d.Status == types.ExecutionStatusSucceeded
+	})
+}
+
+// nestedFormat nests States.Format fan-out wide, depth deep, around arg.
+func nestedFormat(arg string, fanOut, depth int) string {
+	expr := arg
+	for range depth {
+		expr = "States.Format('" + strings.Repeat("{}", fanOut) + "'" + strings.Repeat(", "+expr, fanOut) + ")"
+	}
+	return expr
+}
+
+// peakRSS reads a process's peak resident set (Linux), in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb * 1024
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// TestHostileExecutionsServerSurvives runs the issue's reproductions on a
+// real server process: nested intrinsics over a 250 KB input (a 14 KB
+// definition whose value would weigh 125 MB, and used to drive the server
+// past 2 GB) and "$..*..*" over a deep input. Each fails its
+// execution with AWS's error; the server's peak memory stays small; a
+// restart resumes nothing and serves.
+func TestHostileExecutionsServerSurvives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills server processes")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, LogFile))
+			t.Logf("server log:\n%s", log)
+		}
+	})
+	proc, ep := startHelperServer(t, dir, nil)
+	c := sfnClient(ep, ep.SecretAccessKey)
+	ctx := context.Background()
+	big := `{"s":"` + strings.Repeat("x", 250*1024) + `"}`
+	// 900 deep: the Go SDK fails to decode a DescribeExecution whose input
+	// nests a few thousand deep; "$..*..*" makes up for it (d³ bytes).
+	deep := strings.Repeat(`{"a":`, 900) + "1" + strings.Repeat("}", 900)
+	cases := []struct{ name, expr, input string }{
+		{"intrinsics", nestedFormat("$.s", 2, 9), big},
+		{"wildcard", "$..*..*", deep},
+	}
+	var arns []string
+	for _, tc := range cases {
+		expr, _ := json.Marshal(tc.expr)
+		def := `{"StartAt":"Hostile","States":{"Hostile":{"Type":"Pass","Parameters":{"v.$":` + string(expr) + `},"End":true}}}`
+		if len(def) > 24*1024 {
+			t.Fatalf("%s: the definition is %d bytes", tc.name, len(def))
+		}
+		sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(tc.name), Definition: aws.String(def),
+			RoleArn: aws.String("arn:aws:iam::" + ep.Account + ":role/odin-local")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Several at once, as an attacker would.
+		for i := range 4 {
+			ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn,
+				Name: aws.String(fmt.Sprintf("%s-%d", tc.name, i)), Input: aws.String(tc.input)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			arns = append(arns, *ex.ExecutionArn)
+		}
+	}
+	checkFailed := func() {
+		t.Helper()
+		for _, arn := range arns {
+			// Described without the history (it holds the large inputs);
+			// a read cut short on the client side is tried again (seen with
+			// these 256 KB responses, with the server answering 200).
+			var d *sfn.DescribeExecutionOutput
+			for tries, deadline := 0, time.Now().Add(60*time.Second); ; tries++ {
+				var err error
+				d, err = c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+				if err == nil && d.Status != types.ExecutionStatusRunning {
+					break
+				}
+				if time.Now().After(deadline) || (err != nil && tries > 5) {
+					t.Fatalf("%s: %v %v", arn, d, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "States.DataLimitExceeded" {
+				t.Errorf("%s: %s %s %q", arn, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+			}
+		}
+	}
+	checkFailed()
+	rss := peakRSS(t, proc.Pid)
+	t.Logf("server peak RSS after 8 hostile executions: %d MB", rss>>20)
+	if rss > 512<<20 {
+		t.Errorf("server peak RSS %d MB: the budgets must stop hostile evaluations before they spend memory", rss>>20)
+	}
+	if err := proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+	_, ep = startHelperServer(t, dir, nil)
+	c = sfnClient(ep, ep.SecretAccessKey)
+	checkFailed()
+	log, _ := os.ReadFile(filepath.Join(dir, LogFile))
+	if strings.Contains(string(log), "resuming execution") {
+		t.Errorf("the restart resumed an execution that had ended:\n%s", log)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/local/access"
+
+	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 // Status is what `odin local status` reports.
@@ -26,6 +28,12 @@ type Status struct {
 	// AWSEndpoint is where the deployer's AWS provider calls (--aws-endpoint),
 	// empty when the server deploys no target aws release.
 	AWSEndpoint string
+	// Recovery is the report of the last recovery of the Step Functions
+	// store from damage, nil when it never was damaged (or the report was
+	// deleted).
+	Recovery *store.Recovery
+	// StartError is why the last server failed to start, when none runs.
+	StartError string
 }
 
 // errLocked is tryLock's answer when another holder has the lock.
@@ -95,7 +103,11 @@ func Probe(ctx context.Context, dataDir string) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{DataDir: dir}
+	st.Recovery, _ = store.ReadRecovery(filepath.Join(dir, "sfn"))
 	held, err := lockHeld(dir)
+	if !held {
+		st.StartError = readStartError(dir)
+	}
 	if err != nil || !held {
 		return st, err
 	}
@@ -141,6 +153,7 @@ func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context)
 		return access.Endpoint{}, err
 	}
 	if !held {
+		_ = os.Remove(filepath.Join(dir, StartErrorFile))
 		if err := start(ctx); err != nil {
 			return access.Endpoint{}, fmt.Errorf("start the local backend: %w", err)
 		}
@@ -155,9 +168,26 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (access.End
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	sawLock := false
+	since := time.Now().Add(-time.Second)
 	for {
 		if st, err := Probe(ctx, dir); err == nil && st.Running {
 			return st.Endpoint, nil
+		}
+		// A server that failed says why; one that took its lock and let it
+		// go without serving died: either way, say so now, not at the limit.
+		if msg := startErrorSince(dir, since); msg != "" {
+			return access.Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
+		}
+		held, err := lockHeld(dir)
+		if err == nil && held {
+			sawLock = true
+		} else if err == nil && sawLock {
+			if msg := startErrorSince(dir, since); msg != "" {
+				return access.Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
+			}
+			return access.Endpoint{}, fmt.Errorf("the local backend exited during start-up; its log %s ends with:\n%s",
+				filepath.Join(dir, LogFile), logTail(filepath.Join(dir, LogFile), 10))
 		}
 		select {
 		case <-ctx.Done():
@@ -166,6 +196,40 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (access.End
 		case <-tick.C:
 		}
 	}
+}
+
+// RecordStartError keeps why a server failed to start in the data
+// directory, for the CLI waiting for it (StartErrorFile, 0600).
+func RecordStartError(dataDir string, err error) {
+	_ = os.WriteFile(filepath.Join(dataDir, StartErrorFile), []byte(err.Error()+"\n"), 0o600)
+}
+
+func readStartError(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, StartErrorFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// startErrorSince is readStartError for a failure recorded since t: not a
+// stale one of an earlier start.
+func startErrorSince(dir string, t time.Time) string {
+	fi, err := os.Stat(filepath.Join(dir, StartErrorFile))
+	if err != nil || fi.ModTime().Before(t) {
+		return ""
+	}
+	return readStartError(dir)
+}
+
+// logTail returns the last n lines of a log file.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
 // lockStart serialises CLIs that might start a server for dir.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/local/s3api"
 	"github.com/odin-deploy/odin/pkg/local/sfnapi"
 	"github.com/odin-deploy/odin/pkg/local/sigv4"
+	"github.com/odin-deploy/odin/pkg/local/store"
 	"github.com/odin-deploy/odin/pkg/local/stsapi"
 )
 
@@ -48,6 +50,9 @@ const (
 	PidFile      = "server.pid"    // the running server's pid
 	EndpointFile = "endpoint.json" // URL and credentials of the running server (0600)
 	LogFile      = "server.log"    // a background server's output
+	// StartErrorFile holds why the last server failed to start, for the
+	// CLI waiting for it; a server that starts removes it.
+	StartErrorFile = "start-error.txt"
 )
 
 // StatesAPI is the Step Functions JSON 1.0 API (package sfnapi).
@@ -88,6 +93,15 @@ type Options struct {
 	// Bootstrap runs after the server serves, e.g. to create the deployer's
 	// state machine and bucket. Its failure stops the server.
 	Bootstrap func(ctx context.Context, ep access.Endpoint) error
+	// Retention is how long finished executions are kept (90 days when 0,
+	// for good when negative).
+	Retention time.Duration
+	// StoreFS is the file layer of the Step Functions store; nil is the
+	// operating system's. Tests inject faults (a full disk) through it.
+	StoreFS store.FS
+	// StallRetry is how often an execution stopped by a failed history
+	// write is tried again (sfnapi's default when 0).
+	StallRetry time.Duration
 }
 
 // Server is a running local backend.
@@ -190,14 +204,23 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	states := opts.States
 	if states == nil {
 		states = func(ctx context.Context, ep access.Endpoint, fns *engine.Functions) (StatesAPI, error) {
-			return sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Clock: opts.Clock,
-				Region: ep.Region, Account: ep.Account, Logger: s.log})
+			api, err := sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Clock: opts.Clock,
+				Region: ep.Region, Account: ep.Account, Logger: s.log, Retention: opts.Retention, FS: opts.StoreFS, StallRetry: opts.StallRetry})
+			if err != nil {
+				return nil, err // not a nil *sfnapi.API in a non-nil StatesAPI
+			}
+			return api, nil
 		}
 	}
-	if s.states, err = states(ctx, s.ep, fns); err != nil {
+	statesAPI, err := states(ctx, s.ep, fns)
+	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("server: start the Step Functions API: %w", err)
 	}
+	s.states = statesAPI
+	// Replaying the store leaves garbage the size of its snapshot and
+	// journal: hand it back to the system now rather than keep it as RSS.
+	debug.FreeOSMemory()
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -386,6 +409,7 @@ func (s *Server) writeRunFiles() error {
 	if err := writeFileAtomic(filepath.Join(s.dataDir, EndpointFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	_ = os.Remove(filepath.Join(s.dataDir, StartErrorFile))
 	return nil
 }
 

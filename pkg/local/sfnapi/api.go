@@ -8,7 +8,10 @@
 //     redriveStatus as AWS records it.
 //   - DeleteStateMachine deletes at once (no DELETING status); executions
 //     already running go on to their end and stay readable.
-//   - An execution name stays taken for good, not for 90 days.
+//   - An execution name stays taken until the execution expires, Retention
+//     (90 days by default, as on AWS) after it ended; expiry is checked
+//     when the store compacts (every 256 finished executions, hourly and
+//     on start), so a name may stay taken a little longer.
 //   - InvalidExecutionInput carries Go's JSON parser message, not Jackson's.
 //   - nextTokens are signed with a key kept in DataDir/sfn/token.key, so they
 //     outlive a restart; a token may change maxResults but nothing else.
@@ -24,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -53,6 +57,16 @@ type Options struct {
 	Throttle bool
 	// SyncInterval is how often the store fsyncs (store.DefaultSyncInterval).
 	SyncInterval time.Duration
+	// Retention is how long a finished execution is kept
+	// (store.DefaultRetention, 90 days as on AWS; negative: for good).
+	Retention time.Duration
+	// FS is the store's file layer (store.OSFS); tests inject faults.
+	FS store.FS
+	// StallRetry is how often an execution whose history could not be
+	// written (a full disk) is tried again (default 2 s); StallLimit is how
+	// long it is tried before it is failed with States.Runtime (default 10
+	// minutes). Either way it does not stay RUNNING with nothing running it.
+	StallRetry, StallLimit time.Duration
 }
 
 // API is the Step Functions API. It is an http.Handler for POST / requests
@@ -68,6 +82,17 @@ type API struct {
 
 	mu       sync.Mutex
 	machines map[machineKey]*asl.StateMachine // parsed revisions
+	stalled  map[string]stall                 // executions whose history could not be written
+
+	stop     chan struct{}
+	stopped  chan struct{}
+	stopOnce sync.Once
+}
+
+// stall is an execution stopped by a failed history write.
+type stall struct {
+	since time.Time
+	err   error
 }
 
 type machineKey struct {
@@ -98,8 +123,15 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.StallRetry <= 0 {
+		opts.StallRetry = 2 * time.Second
+	}
+	if opts.StallLimit <= 0 {
+		opts.StallLimit = 10 * time.Minute
+	}
 	dir := filepath.Join(opts.DataDir, "sfn")
-	st, err := store.Open(dir, store.Options{SyncInterval: opts.SyncInterval, Logger: opts.Logger})
+	st, err := store.Open(dir, store.Options{SyncInterval: opts.SyncInterval, Logger: opts.Logger,
+		FS: opts.FS, Retention: opts.Retention})
 	if err != nil {
 		return nil, fmt.Errorf("sfnapi: %w", err)
 	}
@@ -109,9 +141,10 @@ func New(ctx context.Context, opts Options) (*API, error) {
 		return nil, fmt.Errorf("sfnapi: %w", err)
 	}
 	a := &API{opts: opts, log: opts.Logger, store: st, machines: map[machineKey]*asl.StateMachine{},
-		tokens: &tokens{key: key, now: opts.Clock.Now}}
+		tokens: &tokens{key: key, now: opts.Clock.Now}, stalled: map[string]stall{},
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	a.engine = engine.New(engine.Options{
-		Clock: opts.Clock, Sink: st, Functions: opts.Functions,
+		Clock: opts.Clock, Sink: historySink{a}, Functions: opts.Functions,
 		Region: opts.Region, Account: opts.Account, Logger: opts.Logger,
 	})
 	a.ops = map[string]handler{
@@ -139,7 +172,85 @@ func New(ctx context.Context, opts Options) (*API, error) {
 		a.throttle = newThrottle(opts.Region, opts.Clock.Now, names)
 	}
 	a.resume(ctx)
+	go a.retryStalled()
 	return a, nil
+}
+
+// Recovery reports what the store recovered from when it opened, nil when
+// it opened clean.
+func (a *API) Recovery() *store.Recovery { return a.store.Recovery() }
+
+// historySink is the engine's Sink: the store, noting the executions whose
+// history could not be written so that they are tried again.
+type historySink struct{ a *API }
+
+func (h historySink) Append(ctx context.Context, arn string, ev engine.Event) error {
+	err := h.a.store.Append(ctx, arn, ev)
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrEventOutOfOrder) && !errors.Is(err, store.ErrClosed) {
+		h.a.mu.Lock()
+		if _, ok := h.a.stalled[arn]; !ok {
+			h.a.stalled[arn] = stall{since: time.Now(), err: err}
+		}
+		h.a.mu.Unlock()
+	}
+	return err
+}
+
+// retryStalled tries the executions stopped by a failed history write
+// again every StallRetry: each resumes from its last recorded event once
+// its history can be written, or after StallLimit ends FAILED with
+// States.Runtime. Either way it does not stay RUNNING for good.
+func (a *API) retryStalled() {
+	defer close(a.stopped)
+	t := time.NewTicker(a.opts.StallRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		arns := make(map[string]stall, len(a.stalled))
+		maps.Copy(arns, a.stalled)
+		a.mu.Unlock()
+		for arn, st := range arns {
+			a.retryOne(arn, st)
+		}
+	}
+}
+
+func (a *API) retryOne(arn string, st stall) {
+	ctx := context.Background()
+	if a.engine.Running(arn) {
+		return // still stopping, or already resumed
+	}
+	x, ok := a.store.Execution(arn)
+	if !ok || x.Status != engine.StatusRunning {
+		a.forgetStall(arn)
+		return
+	}
+	if time.Since(st.since) > a.opts.StallLimit {
+		a.endUnowned(ctx, arn, "ExecutionFailed", "States.Runtime", fmt.Sprintf(
+			"The local backend could not write this execution's history for %s: %v", a.opts.StallLimit, st.err))
+		if x, ok := a.store.Execution(arn); ok && x.Status != engine.StatusRunning {
+			a.forgetStall(arn)
+		}
+		return
+	}
+	a.log.Info("resuming an execution stopped by a failed history write", "execution", arn, "since", st.since)
+	if err := a.resumeOne(ctx, x); err != nil {
+		a.log.Error("resume execution", "execution", arn, "err", err)
+		a.endUnowned(ctx, arn, "ExecutionFailed", "States.Runtime",
+			"The local backend could not resume this execution after a failed history write: "+err.Error())
+	}
+	// A resume that cannot write either stalls it again, keeping its start.
+}
+
+func (a *API) forgetStall(arn string) {
+	a.mu.Lock()
+	delete(a.stalled, arn)
+	a.mu.Unlock()
 }
 
 // resume restarts every execution the store has as RUNNING from its
@@ -147,7 +258,25 @@ func New(ctx context.Context, opts Options) (*API, error) {
 // parses, its history is damaged) is failed with States.Runtime, so that it
 // doesn't stay RUNNING with nothing running it.
 func (a *API) resume(ctx context.Context) {
-	for _, x := range a.store.Running() {
+	dir := filepath.Join(a.opts.DataDir, "sfn")
+	guard, died, err := loadResumeGuard(dir)
+	if err != nil {
+		a.log.Error("read the record of resumed executions", "err", err)
+	}
+	running, suspects, next := guard.suspects(a.store.Running(), died, func(arn string) []engine.Event {
+		events, _ := a.store.Events(arn)
+		return events
+	})
+	for _, x := range suspects {
+		events, _ := a.store.Events(x.Arn)
+		cause := crashLoopCause(events)
+		a.log.Error("not resuming an execution the backend died in twice", "execution", x.Arn, "cause", cause)
+		a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime", cause)
+	}
+	if err := next.save(dir); err != nil {
+		a.log.Error("record the resumed executions", "err", err)
+	}
+	for _, x := range running {
 		if err := a.resumeOne(ctx, x); err != nil {
 			a.log.Error("resume execution", "execution", x.Arn, "err", err)
 			a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime",
@@ -163,10 +292,10 @@ func (a *API) endUnowned(ctx context.Context, arn, typ, errName, cause string) {
 	if !ok || x.Status != engine.StatusRunning || a.engine.Running(arn) {
 		return
 	}
-	ev := engine.Event{ID: int64(x.Events) + 1, Timestamp: a.opts.Clock.Now(), Type: typ,
+	ev := engine.Event{ID: x.LastEventID + 1, Timestamp: a.opts.Clock.Now(), Type: typ,
 		Details: &engine.Details{Error: errName, Cause: cause}}
 	if typ != "ExecutionAborted" { // AWS's ExecutionAborted points at event 0
-		ev.PreviousEventID = int64(x.Events)
+		ev.PreviousEventID = x.LastEventID
 	}
 	if err := a.store.Append(ctx, arn, ev); err != nil {
 		a.log.Error("end execution", "execution", arn, "err", err)
@@ -225,8 +354,11 @@ func (a *API) machine(smArn string, rev int) (*asl.StateMachine, error) {
 // Close stops the engine, leaving running executions RUNNING in the store
 // for the next New to resume, and closes the store.
 func (a *API) Close() error {
+	a.stopOnce.Do(func() { close(a.stop) })
+	<-a.stopped
 	a.engine.Close()
-	return a.store.Close()
+	err := clearResumeGuard(filepath.Join(a.opts.DataDir, "sfn"))
+	return errors.Join(err, a.store.Close())
 }
 
 // ServeHTTP answers one Step Functions API call.

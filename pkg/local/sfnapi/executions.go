@@ -25,9 +25,12 @@ func (a *API) execArnOf(s string) (store.Execution, *apiError) {
 	if len(p.rest) != 2 {
 		return store.Execution{}, invalidArn("Invalid Arn format: " + s)
 	}
-	x, ok := a.store.Execution(s)
-	if !ok {
+	x, xerr := a.store.ExecutionErr(s)
+	if errors.Is(xerr, store.ErrNotFound) {
 		return store.Execution{}, executionDoesNotExist(s)
+	}
+	if xerr != nil {
+		return store.Execution{}, internalErr(xerr)
 	}
 	return x, nil
 }
@@ -249,7 +252,10 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 	}
 	withData := in.IncludeExecutionData == nil || *in.IncludeExecutionData
 	args := []string{"GetExecutionHistory", x.Arn, strconv.FormatBool(in.ReverseOrder), strconv.FormatBool(withData)}
-	events, _ := a.store.History(x.Arn)
+	events, err := a.store.History(x.Arn)
+	if err != nil {
+		return nil, err
+	}
 	n := pageSize(in.MaxResults)
 
 	// A position is the index of the next event to return; it stays valid as

@@ -1,19 +1,26 @@
 // Package store keeps the local Step Functions backend's state machines,
-// executions and histories durable in one append-only journal.
+// executions and histories durable in one data directory.
 //
 // Every change is one checksummed record appended to <dir>/journal with a
-// single write(2) before the call that made it returns, so a change survives
-// the server being killed (SIGKILL). fsync is batched: a background loop
-// syncs at most every SyncInterval, so a power loss or kernel crash can lose
-// the last SyncInterval of changes, never corrupt what came before. Open
-// replays the journal into in-memory indexes and drops a torn last record;
-// damage followed by more records is ErrCorrupt, not silently dropped.
+// single write before the call that made it returns, so a change survives
+// the server being killed (SIGKILL). A write that fails (a full disk) is
+// undone by truncating the journal back to its last whole record before
+// anything else is appended, so a failed write never tears the journal.
+// fsync is batched: a background loop syncs at most every SyncInterval, so a
+// power loss or kernel crash can lose the last SyncInterval of changes,
+// never corrupt what came before.
 //
-// Every event's wire JSON is also kept in memory, so a history page is a
-// concatenation of ready bytes. The journal is never compacted and nothing
-// expires: memory and the time Open takes (about 4 µs an event) grow with
-// every execution ever run. That suits a developer's machine; a long-lived
-// server would want retention.
+// Finished executions are compacted: their details and histories move to an
+// append-only history file and their summaries to a snapshot, rewritten
+// with the journal, which then holds only what runs. Only summaries stay in
+// memory, so restart time and memory follow the running executions, not
+// every execution ever run. Executions expire Retention after they end.
+//
+// Open replays the snapshot and the journal. Damage is told apart from a
+// crash's torn last record: the damaged file is copied aside, every whole
+// record is recovered, and what was lost is logged, kept in
+// <dir>/recovery.json and reported by Recovery. Journals of the format
+// before this one are read and rewritten in it.
 package store
 
 import (
@@ -26,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,15 +47,34 @@ var (
 	ErrExists          = errors.New("already exists")
 	ErrNotFound        = errors.New("not found")
 	ErrEventOutOfOrder = errors.New("event id out of order")
+	// ErrDamaged says stored data failed its checksum when read.
+	ErrDamaged = errors.New("stored data is damaged")
 )
 
-// DefaultSyncInterval is how often written records are fsynced.
-const DefaultSyncInterval = 100 * time.Millisecond
+// Defaults of Options.
+const (
+	DefaultSyncInterval = 100 * time.Millisecond
+	// DefaultRetention is how long a finished execution is kept, as on AWS.
+	DefaultRetention = 90 * 24 * time.Hour
+	// DefaultCompactEvery is how many executions may finish in the journal
+	// before they are compacted.
+	DefaultCompactEvery = 256
+)
 
 // Options configures a store.
 type Options struct {
 	SyncInterval time.Duration // default DefaultSyncInterval
 	Logger       *slog.Logger
+	// FS is the file layer; default OSFS.
+	FS FS
+	// Now is the clock executions expire by; default time.Now.
+	Now func() time.Time
+	// Retention is how long after its end an execution is kept; 0 is
+	// DefaultRetention, a negative value keeps executions for good.
+	Retention time.Duration
+	// CompactEvery is how many finished executions the journal may hold
+	// before they are compacted; default DefaultCompactEvery.
+	CompactEvery int
 }
 
 // Revision is one definition of a state machine, as an execution ran it.
@@ -95,6 +122,9 @@ type Execution struct {
 	Error    string    `json:"-"`
 	Cause    string    `json:"-"`
 	Events   int       `json:"-"` // number of recorded events
+	// LastEventID is the id of the last recorded event: Events, unless
+	// damage to the journal lost events from the history.
+	LastEventID int64 `json:"-"`
 }
 
 // Event is a recorded history event in its wire form.
@@ -140,38 +170,55 @@ type revisionRecord struct {
 
 type execution struct {
 	Execution
-	seq    int64
+	seq int64
+	// events is the history of an execution in the journal; nil once
+	// compacted, when block says where its details and history are.
 	events []*Event
+	block  *block
 }
 
 type stateMachine struct {
 	StateMachine
 	deleted    bool
-	executions []*execution // in start order
+	executions []*execution // in start (seq) order
 }
 
 // Store is the durable state of the local Step Functions backend. It is safe
 // for concurrent use.
 type Store struct {
-	path string
-	log  *slog.Logger
+	dir, path    string
+	fs           FS
+	log          *slog.Logger
+	now          func() time.Time
+	retention    time.Duration
+	compactEvery int
 
-	mu      sync.RWMutex
-	f       *os.File
-	closed  bool
-	sms     map[string]*stateMachine
-	smOrder []*stateMachine
-	byArn   map[string]*execution
-	bySeq   map[int64]*execution
-	nextSeq int64
-	buf     []byte
+	mu     sync.RWMutex
+	f      File  // the journal, appended to
+	size   int64 // the journal's length up to its last whole record
+	broken error // a failed write that could not be undone yet
+	hist   *historyFile
+	gen    int64 // generation of the snapshot and journal
+	closed bool
 
-	dirty    atomic.Bool
-	stopSync chan struct{}
-	syncDone chan struct{}
+	sms       map[string]*stateMachine
+	smOrder   []*stateMachine
+	byArn     map[string]*execution
+	journaled map[int64]*execution // executions whose records are in the journal, by seq
+	finished  int                  // of them, how many have ended
+	nextSeq   int64
+	buf       []byte
+	recovery  *Recovery
+	cache     historyCache
+
+	dirty     atomic.Bool
+	compactCh chan struct{}
+	stop      chan struct{}
+	loopDone  chan struct{}
 }
 
-// Open opens (creating when needed) the store in dir, replaying its journal.
+// Open opens (creating when needed) the store in dir: it loads the
+// snapshot, replays the journal, recovers from damage and compacts.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = DefaultSyncInterval
@@ -179,63 +226,97 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.FS == nil {
+		opts.FS = OSFS{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.CompactEvery <= 0 {
+		opts.CompactEvery = DefaultCompactEvery
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	path := filepath.Join(dir, "journal")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
 	s := &Store{
-		path: path, log: opts.Logger, f: f,
-		sms: map[string]*stateMachine{}, byArn: map[string]*execution{}, bySeq: map[int64]*execution{},
-		nextSeq: 1, stopSync: make(chan struct{}), syncDone: make(chan struct{}),
+		dir: dir, path: filepath.Join(dir, journalFile), fs: opts.FS, log: opts.Logger, now: opts.Now,
+		retention: opts.Retention, compactEvery: opts.CompactEvery,
+		sms: map[string]*stateMachine{}, byArn: map[string]*execution{}, journaled: map[int64]*execution{},
+		nextSeq: 1, compactCh: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open store: %w", err)
+	if err := s.load(); err != nil {
+		s.closeFiles()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	end, err := readRecords(f, st.Size(), s.replay)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	if st.Size() > end {
-		s.log.Warn("dropping a torn record at the end of the journal", "path", path, "offset", end, "bytes", st.Size()-end)
-		if err := f.Truncate(end); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open store: drop torn tail: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-	}
-	go s.syncLoop(opts.SyncInterval)
+	go s.loop(opts.SyncInterval)
 	return s, nil
 }
 
-func (s *Store) syncLoop(every time.Duration) {
-	defer close(s.syncDone)
+func (s *Store) closeFiles() {
+	if s.f != nil {
+		s.f.Close()
+	}
+	if s.hist != nil {
+		s.hist.f.Close()
+	}
+}
+
+// loop syncs the journal every interval when it changed, and compacts when
+// asked or once an hour (for retention).
+func (s *Store) loop(every time.Duration) {
+	defer close(s.loopDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	hourly := time.NewTicker(time.Hour)
+	defer hourly.Stop()
 	for {
 		select {
-		case <-s.stopSync:
+		case <-s.stop:
 			return
 		case <-t.C:
 			if s.dirty.Swap(false) {
-				if err := s.f.Sync(); err != nil {
-					s.log.Error("fsync journal", "path", s.path, "err", err)
+				s.mu.RLock()
+				if !s.closed {
+					if err := s.f.Sync(); err != nil {
+						s.log.Error("fsync journal", "path", s.path, "err", err)
+					}
 				}
+				s.mu.RUnlock()
 			}
+		case <-s.compactCh:
+			s.compactLogged()
+		case <-hourly.C:
+			s.compactLogged()
 		}
 	}
+}
+
+func (s *Store) compactLogged() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if err := s.compactLocked(); err != nil {
+		s.log.Error("compact the journal (retried later; nothing is lost)", "dir", s.dir, "err", err)
+	}
+}
+
+// Compact moves finished executions out of the journal and drops expired
+// ones now, rather than when the journal next fills.
+func (s *Store) Compact() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.compactLocked()
 }
 
 // Close syncs and closes the journal.
@@ -247,78 +328,18 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.stopSync)
-	<-s.syncDone
+	close(s.stop)
+	<-s.loopDone
 	err := s.f.Sync()
-	return errors.Join(err, s.f.Close())
+	return errors.Join(err, s.f.Close(), s.hist.f.Close())
 }
 
-// replay applies one journal record to the in-memory indexes.
-func (s *Store) replay(kind byte, payload []byte) error {
-	switch kind {
-	case kindStateMachine:
-		var sm StateMachine
-		if err := json.Unmarshal(payload, &sm); err != nil {
-			return err
-		}
-		s.applyStateMachine(sm)
-	case kindRevision:
-		var r revisionRecord
-		if err := json.Unmarshal(payload, &r); err != nil {
-			return err
-		}
-		if sm := s.sms[r.Arn]; sm != nil {
-			sm.Revisions = append(sm.Revisions, r.Revision)
-		}
-	case kindDeleteSM:
-		var r struct{ Arn string }
-		if err := json.Unmarshal(payload, &r); err != nil {
-			return err
-		}
-		if sm := s.sms[r.Arn]; sm != nil {
-			sm.deleted = true
-		}
-	case kindExecution:
-		var r executionRecord
-		if err := json.Unmarshal(payload, &r); err != nil {
-			return err
-		}
-		s.applyExecution(r)
-	case kindEvent:
-		seq, n := binary.Uvarint(payload)
-		if n <= 0 {
-			return errors.New("event record without an execution")
-		}
-		x := s.bySeq[int64(seq)]
-		if x == nil {
-			return fmt.Errorf("event of unknown execution %d", seq)
-		}
-		// Only a terminal event's details matter here: read the rest's id
-		// and type alone, which is most of the cost of opening.
-		var head struct {
-			ID   int64  `json:"id"`
-			Type string `json:"type"`
-		}
-		if err := json.Unmarshal(payload[n:], &head); err != nil {
-			return err
-		}
-		ev := engine.Event{ID: head.ID, Type: head.Type}
-		if terminal(head.Type) {
-			if err := json.Unmarshal(payload[n:], &ev); err != nil {
-				return err
-			}
-		}
-		if ev.ID != int64(len(x.events)+1) {
-			// A duplicate can't be written (Append refuses it); skip rather
-			// than refuse to open.
-			s.log.Warn("skipping an out-of-order event in the journal", "execution", x.Arn, "id", ev.ID, "want", len(x.events)+1)
-			return nil
-		}
-		x.addEvent(ev, payload[n:])
-	default:
-		return fmt.Errorf("unknown record kind %d", kind)
-	}
-	return nil
+// Recovery reports what Open recovered from and lost (Lost), or the torn
+// last record it dropped; nil when the store opened clean.
+func (s *Store) Recovery() *Recovery {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.recovery
 }
 
 func (s *Store) applyStateMachine(in StateMachine) {
@@ -337,21 +358,20 @@ func (s *Store) applyStateMachine(in StateMachine) {
 	s.smOrder = append(s.smOrder, sm)
 }
 
-func (s *Store) applyExecution(r executionRecord) {
+func (s *Store) applyExecution(r executionRecord) *execution {
 	x := &execution{Execution: r.Execution, seq: r.Seq}
 	x.Status = engine.StatusRunning
 	s.byArn[x.Arn] = x
-	s.bySeq[x.seq] = x
+	s.journaled[x.seq] = x
 	if r.Seq >= s.nextSeq {
 		s.nextSeq = r.Seq + 1
 	}
 	if sm := s.sms[x.StateMachineArn]; sm != nil {
 		sm.executions = append(sm.executions, x)
 	}
+	return x
 }
 
-// addEvent records ev (whose wire JSON is full) and, for a terminal event,
-// the execution's outcome.
 // terminal reports whether an event of type typ ends an execution.
 func terminal(typ string) bool {
 	switch typ {
@@ -361,11 +381,14 @@ func terminal(typ string) bool {
 	return false
 }
 
+// addEvent records ev (whose wire JSON is full) and, for a terminal event,
+// the execution's outcome.
 func (x *execution) addEvent(ev engine.Event, full []byte) {
 	// Replay doesn't decode details: assume data there, JSON(false) checks.
 	hasData := ev.Details == nil || ev.Details.Input != "" || ev.Details.Output != ""
 	x.events = append(x.events, &Event{full: full, hasData: hasData})
 	x.Events = len(x.events)
+	x.LastEventID = ev.ID
 	d := ev.Details
 	if d == nil {
 		d = &engine.Details{}
@@ -385,19 +408,45 @@ func (x *execution) addEvent(ev engine.Event, full []byte) {
 	x.StopDate = ev.Timestamp
 }
 
-// write appends one record to the journal. Callers hold s.mu.
+// write appends one record to the journal. A write that fails is undone
+// (the journal truncated back to its last whole record) before anything
+// else is appended; until that succeeds every write is refused. Callers
+// hold s.mu.
 func (s *Store) write(kind byte, payload []byte) error {
 	if s.closed {
 		return ErrClosed
 	}
+	if s.broken != nil {
+		if err := s.undo(); err != nil {
+			return fmt.Errorf("write journal %s: a failed write could not be undone yet: %w", s.path, err)
+		}
+	}
 	s.buf = appendRecord(s.buf[:0], kind, payload)
-	if _, err := s.f.Write(s.buf); err != nil {
+	n, err := s.f.Write(s.buf)
+	if err == nil && n != len(s.buf) {
+		err = fmt.Errorf("short write: %d of %d bytes", n, len(s.buf))
+	}
+	if err != nil {
+		s.broken = err
+		if uerr := s.undo(); uerr != nil {
+			s.log.Error("undo a failed journal write (retried before the next write)", "path", s.path, "err", uerr)
+		}
 		return fmt.Errorf("write journal %s: %w", s.path, err)
 	}
+	s.size += int64(len(s.buf))
 	if cap(s.buf) > 1<<20 {
 		s.buf = nil // don't pin a large definition's buffer
 	}
 	s.dirty.Store(true)
+	return nil
+}
+
+// undo truncates the journal back to its last whole record.
+func (s *Store) undo() error {
+	if err := s.f.Truncate(s.size); err != nil {
+		return err
+	}
+	s.broken = nil
 	return nil
 }
 
@@ -524,25 +573,46 @@ func (s *Store) CreateExecution(ctx context.Context, x Execution) (Execution, er
 	if err := s.writeJSON(kindExecution, r); err != nil {
 		return Execution{}, fmt.Errorf("create execution %s: %w", x.Arn, err)
 	}
-	s.applyExecution(r)
-	return s.byArn[x.Arn].Execution, nil
+	return s.applyExecution(r).Execution, nil
 }
 
-// Execution returns an execution's record.
+// Execution returns an execution's record. A compacted execution's input,
+// output, error and cause are read from the history file.
 func (s *Store) Execution(arn string) (Execution, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	x := s.byArn[arn]
-	if x == nil {
-		return Execution{}, false
+	x, err := s.ExecutionErr(arn)
+	return x, err == nil
+}
+
+// ExecutionErr is Execution with the reason it failed: ErrNotFound, or the
+// history file could not be read.
+func (s *Store) ExecutionErr(arn string) (Execution, error) {
+	var err error
+	for range 2 { // once more if a rewrite of the history file got in between
+		s.mu.RLock()
+		x := s.byArn[arn]
+		if x == nil {
+			s.mu.RUnlock()
+			return Execution{}, ErrNotFound
+		}
+		out, b, h := x.Execution, x.block, s.hist
+		s.mu.RUnlock()
+		if b == nil {
+			return out, nil
+		}
+		var d details
+		if d, err = h.details(b); err == nil {
+			out.Input, out.Output, out.Error, out.Cause = d.Input, d.Output, d.Error, d.Cause
+			return out, nil
+		}
 	}
-	return x.Execution, true
+	return Execution{}, fmt.Errorf("execution %s: %w", arn, err)
 }
 
 // ListExecutions returns up to limit executions of a state machine, newest
 // first, starting at position from (-1: the newest) and keeping only those
 // with status (all when ""), and the position to go on from (-1 at the end).
-// Positions stay valid as executions are added.
+// Positions are execution sequence numbers: they stay valid as executions
+// are added and expire. Input, output, error and cause are left out.
 func (s *Store) ListExecutions(smArn, status string, from, limit int) ([]Execution, int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -551,8 +621,9 @@ func (s *Store) ListExecutions(smArn, status string, from, limit int) ([]Executi
 		return nil, -1
 	}
 	i := len(sm.executions) - 1
-	if from >= 0 && from < i {
-		i = from
+	if from >= 0 {
+		// The last execution whose seq is at most from.
+		i = sort.Search(len(sm.executions), func(i int) bool { return sm.executions[i].seq > int64(from) }) - 1
 	}
 	var out []Execution
 	for ; i >= 0; i-- {
@@ -561,7 +632,7 @@ func (s *Store) ListExecutions(smArn, status string, from, limit int) ([]Executi
 			continue
 		}
 		if len(out) == limit {
-			return out, i
+			return out, int(x.seq)
 		}
 		out = append(out, x.Execution)
 	}
@@ -572,32 +643,57 @@ func (s *Store) ListExecutions(smArn, status string, from, limit int) ([]Executi
 func (s *Store) Running() []Execution {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []Execution
-	for seq := int64(1); seq < s.nextSeq; seq++ {
-		if x := s.bySeq[seq]; x != nil && x.Status == engine.StatusRunning {
-			out = append(out, x.Execution)
+	var out []*execution
+	for _, x := range s.journaled {
+		if x.Status == engine.StatusRunning {
+			out = append(out, x)
 		}
 	}
-	return out
+	slices.SortFunc(out, func(a, b *execution) int { return int(a.seq - b.seq) })
+	xs := make([]Execution, len(out))
+	for i, x := range out {
+		xs[i] = x.Execution
+	}
+	return xs
 }
 
 // History returns an execution's recorded events, oldest first. The slice
 // and its events must not be modified.
-func (s *Store) History(arn string) ([]*Event, bool) {
+func (s *Store) History(arn string) ([]*Event, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	x := s.byArn[arn]
 	if x == nil {
-		return nil, false
+		s.mu.RUnlock()
+		return nil, ErrNotFound
 	}
-	return slices.Clip(x.events), true
+	if x.block == nil {
+		defer s.mu.RUnlock()
+		return slices.Clip(x.events), nil
+	}
+	b, hf := x.block, s.hist
+	s.mu.RUnlock()
+	if h, ok := s.cache.get(b); ok {
+		return h, nil
+	}
+	h, err := hf.history(b)
+	if err != nil {
+		s.mu.RLock()
+		retry := s.hist != hf // rewritten meanwhile: read where it is now
+		s.mu.RUnlock()
+		if retry {
+			return s.History(arn)
+		}
+		return nil, fmt.Errorf("history of %s: %w", arn, err)
+	}
+	s.cache.put(b, h)
+	return h, nil
 }
 
 // Events decodes an execution's history, for the engine to resume it.
 func (s *Store) Events(arn string) ([]engine.Event, error) {
-	h, ok := s.History(arn)
-	if !ok {
-		return nil, ErrNotFound
+	h, err := s.History(arn)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]engine.Event, len(h))
 	for i, e := range h {
@@ -622,8 +718,8 @@ func (s *Store) Append(ctx context.Context, executionArn string, ev engine.Event
 	if x == nil {
 		return fmt.Errorf("append event %d to %s: %w", ev.ID, executionArn, ErrNotFound)
 	}
-	if ev.ID != int64(len(x.events)+1) {
-		return fmt.Errorf("append event %d to %s after %d events: %w", ev.ID, executionArn, len(x.events), ErrEventOutOfOrder)
+	if x.block != nil || ev.ID != x.LastEventID+1 {
+		return fmt.Errorf("append event %d to %s after event %d: %w", ev.ID, executionArn, x.LastEventID, ErrEventOutOfOrder)
 	}
 	payload := binary.AppendUvarint(make([]byte, 0, len(full)+binary.MaxVarintLen64), uint64(x.seq))
 	payload = append(payload, full...)
@@ -631,5 +727,14 @@ func (s *Store) Append(ctx context.Context, executionArn string, ev engine.Event
 		return fmt.Errorf("append event %d to %s: %w", ev.ID, executionArn, err)
 	}
 	x.addEvent(ev, full)
+	if x.Status != engine.StatusRunning {
+		s.finished++
+		if s.finished >= s.compactEvery {
+			select {
+			case s.compactCh <- struct{}{}:
+			default:
+			}
+		}
+	}
 	return nil
 }

@@ -122,87 +122,6 @@ func TestReopen(t *testing.T) {
 	}
 }
 
-// TestTornTail cuts the journal at every byte of its last record, and
-// flips a byte in it, as a crash or a bad disk might leave it: reopening
-// drops that record only, and the store goes on from there.
-func TestTornTail(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	arn := seed(t, s, 1)[0]
-	appendAll(t, s, arn, runTypes[:3]...)
-	path := filepath.Join(dir, "journal")
-	st, _ := os.Stat(path)
-	whole := st.Size() // everything up to the third event
-	if err := s.Append(context.Background(), arn, event(4, "ExecutionSucceeded")); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	full, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := len(full) - int(whole)
-
-	damage := map[string][]byte{}
-	for cut := 1; cut < last; cut++ {
-		damage[fmt.Sprintf("cut %d of %d bytes", cut, last)] = full[:int(whole)+cut]
-	}
-	for _, at := range []int{1, 5, 9, last - 1} { // length, checksum, kind, payload
-		b := append([]byte(nil), full...)
-		b[int(whole)+at] ^= 0x40
-		damage[fmt.Sprintf("byte %d flipped", at)] = b
-	}
-	damage["cut, then zeros"] = append(append([]byte(nil), full[:int(whole)+last/2]...), make([]byte, 4096)...)
-	damage["zeros instead"] = append(append([]byte(nil), full[:whole]...), make([]byte, last)...)
-	for name, b := range damage {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "journal"), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			s := openStore(t, dir)
-			x, ok := s.Execution(arn)
-			if !ok || x.Events != 3 || x.Status != engine.StatusRunning {
-				t.Fatalf("after reopen: %+v", x)
-			}
-			if st, _ := os.Stat(filepath.Join(dir, "journal")); st.Size() != whole {
-				t.Fatalf("journal is %d bytes, want the %d whole ones", st.Size(), whole)
-			}
-			// The lost event can be written again, and survives.
-			if err := s.Append(context.Background(), arn, event(4, "ExecutionSucceeded")); err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
-			s2 := openStore(t, dir)
-			if x, _ := s2.Execution(arn); x.Events != 4 || x.Status != engine.StatusSucceeded {
-				t.Fatalf("after the rewrite: %+v", x)
-			}
-		})
-	}
-}
-
-// TestCorruptMiddle flips a byte in a record with more records after it:
-// Open refuses the journal instead of dropping everything after the damage.
-func TestCorruptMiddle(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	arn := seed(t, s, 1)[0]
-	appendAll(t, s, arn, runTypes...)
-	s.Close()
-	path := filepath.Join(dir, "journal")
-	b, _ := os.ReadFile(path)
-	b[len(b)/2] ^= 0x01
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("open: %v, want ErrCorrupt", err)
-	}
-	if after, _ := os.ReadFile(path); len(after) != len(b) {
-		t.Fatalf("the refused journal went from %d to %d bytes", len(b), len(after))
-	}
-}
-
 func TestAppendOrder(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	arn := seed(t, s, 1)[0]
@@ -287,12 +206,13 @@ func TestListExecutionsPositions(t *testing.T) {
 		want     []int // indexes into arns
 		wantNext int
 	}{
-		{"", -1, 2, []int{4, 3}, 2},
-		{"", 2, 2, []int{2, 1}, 0},
-		{"", 0, 2, []int{0}, -1},
-		{engine.StatusFailed, -1, 1, []int{3}, 1},
-		{engine.StatusFailed, 2, 1, []int{1}, -1}, // no empty last page
-		{engine.StatusFailed, 0, 1, nil, -1},
+		// Positions are sequence numbers: arns[i] is i+1.
+		{"", -1, 2, []int{4, 3}, 3},
+		{"", 3, 2, []int{2, 1}, 1},
+		{"", 1, 2, []int{0}, -1},
+		{engine.StatusFailed, -1, 1, []int{3}, 2},
+		{engine.StatusFailed, 3, 1, []int{1}, -1}, // no empty last page
+		{engine.StatusFailed, 1, 1, nil, -1},
 		{engine.StatusRunning, -1, 10, []int{4, 2, 0}, -1},
 	}
 	for _, tt := range tests {
@@ -354,4 +274,68 @@ func FuzzOpen(f *testing.F) {
 		}
 		s2.Close()
 	})
+}
+
+// TestHistoryRewrite: once expired executions are most of the history
+// file, a compaction rewrites it under a new name without them, and what
+// is left reads the same, before and after a reopen.
+func TestHistoryRewrite(t *testing.T) {
+	defer func(v int64) { rewriteHistoryOver = v }(rewriteHistoryOver)
+	rewriteHistoryOver = 0
+	dir := t.TempDir()
+	now := t0
+	opts := Options{Retention: time.Hour, Now: func() time.Time { return now }}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arns := seed(t, s, 6)
+	for i, arn := range arns {
+		for j, typ := range runTypes {
+			ev := event(int64(j+1), typ)
+			ev.Timestamp = t0.Add(time.Duration(i) * time.Hour)
+			if err := s.Append(context.Background(), arn, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.Events(arns[5])
+	now = t0.Add(5*time.Hour + time.Minute) // all but the last expired
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if s.hist.name == "history-0" || s.hist.name == "history-1" {
+		t.Fatalf("the history file was not rewritten: %s", s.hist.name)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "history-1")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old history file is still there: %v", err)
+	}
+	s.Close()
+	s2 := openStoreWith(t, dir, opts)
+	for i, arn := range arns {
+		_, ok := s2.Execution(arn)
+		if ok != (i == 5) {
+			t.Fatalf("execution %d present %v", i, ok)
+		}
+	}
+	got, err := s2.Events(arns[5])
+	if err != nil || len(got) != len(want) || got[3].Type != "ExecutionSucceeded" {
+		t.Fatalf("history after the rewrite: %v %v", got, err)
+	}
+	if x, _ := s2.Execution(arns[5]); x.Input != `{"i":1}` || x.Output != `{"i":2}` {
+		t.Fatalf("details after the rewrite: %+v", x)
+	}
+}
+
+func openStoreWith(t testing.TB, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
