@@ -99,6 +99,9 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 	file, err := release.Load(opts.File)
 	if err != nil {
+		if githubOutput(f) {
+			githubDeployRefused(f, opts.File, err)
+		}
 		return releaseError(err)
 	}
 	b, err := f.Backend(ctx, true, file.Release.AWSAccountID)

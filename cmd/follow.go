@@ -32,7 +32,7 @@ type followOptions struct {
 // follow shows an execution live until it ends (or the user detaches, or
 // the timeout passes) and returns the exit code of its outcome.
 func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opts followOptions) error {
-	mode, err := ui.ParseMode(f.Settings.Output)
+	mode, err := ui.ParseMode(outputMode(f))
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
@@ -85,6 +85,9 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 		},
 	})
 	verdict, err := view.Run(watchCtx, tailer.Run)
+	if err == nil && view.Mode() == ui.ModeGitHub {
+		githubDeploySummary(ctx, f, b, arn, model, verdict)
+	}
 	if err != nil {
 		if watchCtx.Err() != nil {
 			return stoppedWatching(reattach)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 )
 
 // newGenDocsCmd writes man pages and completion scripts for release archives
@@ -22,13 +21,8 @@ func newGenDocsCmd(f *Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root := cmd.Root()
 			if manDir != "" {
-				if err := os.MkdirAll(manDir, 0o755); err != nil {
+				if err := writeManPages(root, manDir, "odin "+version); err != nil {
 					return err
-				}
-				header := &doc.GenManHeader{Title: "ODIN", Section: "1", Source: "odin " + version}
-				root.DisableAutoGenTag = true
-				if err := doc.GenManTree(root, header, manDir); err != nil {
-					return fmt.Errorf("write man pages: %w", err)
 				}
 			}
 			if completionDir != "" {

@@ -26,7 +26,8 @@ import (
 	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
-// Build information, stamped by the linker (see .goreleaser.yml).
+// Build information, stamped by the linker (see .goreleaser.yml), else
+// read from the binary's build info (stampFromBuildInfo).
 var (
 	version = "dev"
 	commit  = "none"
@@ -88,6 +89,7 @@ func (f *Factory) Backend(ctx context.Context, identity bool, account string) (*
 func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stampFromBuildInfo()
 	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
 	return Run(ctx, f, commandArgs(os.Args, os.LookupEnv))
 }
@@ -123,6 +125,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 				writeJSONError(f.IO.Out, exitcode.Of(err), msg)
 			} else {
 				fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+				annotateError(f, err, msg)
 			}
 		}
 	}

@@ -192,7 +192,7 @@ func targetFromFile(path string) (*target, error) {
 func releaseError(err error) error {
 	var problems release.Problems
 	if errors.As(err, &problems) {
-		return exitcode.New(exitcode.Usage, fmt.Errorf("invalid release:\n%s", problems.Error()))
+		return exitcode.New(exitcode.Usage, fmt.Errorf("invalid release:\n%w", problems))
 	}
 	return exitcode.New(exitcode.Usage, err)
 }

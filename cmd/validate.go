@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/ghactions"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
 )
@@ -20,6 +21,10 @@ type ValidateOptions struct {
 	JSON bool
 	// Quiet leaves out the "FILE: ok" lines.
 	Quiet bool
+	// GitHub prints every problem as an ::error annotation (--output
+	// github, or auto in GitHub Actions) and appends a step summary.
+	GitHub bool
+	Env    func(string) (string, bool)
 }
 
 func newValidateCmd(f *Factory) *cobra.Command {
@@ -38,10 +43,12 @@ file order, on stderr; with --output json, as a JSON array of
 		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return validateRun(&ValidateOptions{
-				IO:    f.IO,
-				Files: args,
-				JSON:  f.Settings.Output == "json",
-				Quiet: f.Settings.Quiet,
+				IO:     f.IO,
+				Files:  args,
+				JSON:   f.Settings.Output == "json",
+				Quiet:  f.Settings.Quiet,
+				GitHub: githubOutput(f),
+				Env:    f.Env,
 			})
 		},
 	}
@@ -64,6 +71,10 @@ func validateRun(opts *ValidateOptions) error {
 			ps = release.Problems{{File: file, Message: err.Error()}}
 		}
 		all = append(all, ps...)
+		if opts.GitHub {
+			writeProblemAnnotations(opts.IO.Out, ps)
+			continue
+		}
 		if !opts.JSON {
 			for _, p := range ps {
 				if p.Line == 0 {
@@ -78,6 +89,11 @@ func validateRun(opts *ValidateOptions) error {
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(all); err != nil {
+			return err
+		}
+	}
+	if opts.GitHub {
+		if err := ghactions.AppendSummary(opts.Env, problemsSummary("validate", opts.Files, all)); err != nil {
 			return err
 		}
 	}

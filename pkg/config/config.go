@@ -37,7 +37,7 @@ const (
 // Backends and output modes odin understands.
 var (
 	Backends    = []string{"local", "aws"}
-	OutputModes = []string{"auto", "tty", "plain", "json"}
+	OutputModes = []string{"auto", "tty", "plain", "json", "github"}
 )
 
 // Source says where a setting's value came from.
@@ -98,7 +98,7 @@ var specs = []spec{
 	{key: KeyRegion, def: "", help: "AWS region (aws: the SDK's default chain; local: us-east-1)"},
 	{key: KeyProfile, def: "", help: "AWS shared-config profile (aws backend)"},
 	{key: KeyEndpoint, def: "", help: "override the endpoint of every AWS API (an S3/SFN-compatible server)"},
-	{key: KeyOutput, def: "auto", help: "output mode: auto, tty, plain or json"},
+	{key: KeyOutput, def: "auto", help: "output mode: auto, tty, plain, json or github (auto is github when GITHUB_ACTIONS=true)"},
 	{key: KeyNoColor, def: "false", help: "never print colour (NO_COLOR is honoured too)", boolean: true},
 	{key: KeyVerbose, def: "false", help: "print debug detail on stderr", boolean: true},
 	{key: KeyQuiet, def: "false", help: "print only errors and the final verdict", boolean: true},

@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"encoding/json"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -209,13 +208,13 @@ func unhealthy(output string) []Instance {
 }
 
 // positionLine matches a release problem, "FILE:LINE:COL: message".
-var positionLine = regexp.MustCompile(`^\S+:\d+:\d+: \S`)
+var positionLine = lazyRegexp(`^\S+:\d+:\d+: \S`)
 
 func problems(msg string) []string {
 	var out []string
 	for _, line := range strings.Split(msg, "\n") {
 		line = strings.TrimSpace(line)
-		if positionLine.MatchString(line) {
+		if positionLine().MatchString(line) {
 			out = append(out, line)
 		}
 	}

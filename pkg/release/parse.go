@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -135,7 +134,7 @@ func (c *checker) document(data []byte) (*tree, bool) {
 
 func pos(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
 
-var lineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var lineRE = lazyRegexp(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError reports a YAML syntax error. yaml.v3 knows only a line, so
 // goccy's parser, whose errors carry a column, is asked too when that is
@@ -143,7 +142,7 @@ var lineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func (c *checker) syntaxError(data []byte, err error) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	p := Pos{1, 1}
-	if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+	if m := lineRE().FindStringSubmatch(err.Error()); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
@@ -346,10 +345,10 @@ func prefix(path string) string {
 	return path + ": "
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var plainKey = lazyRegexp(`^[A-Za-z0-9_-]+$`)
 
 func joinPath(parent, key string) string {
-	if !plainKey.MatchString(key) {
+	if !plainKey().MatchString(key) {
 		return parent + "[" + strconv.Quote(key) + "]"
 	}
 	if parent == "" {

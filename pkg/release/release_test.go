@@ -287,11 +287,11 @@ func TestNameRulesMatchSchema(t *testing.T) {
 	if err := json.Unmarshal(schema.JSON(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Defs.Name.Pattern != nameRE.String() || doc.Defs.Name.MaxLength != MaxNameLength {
-		t.Errorf("schema name rule %q/%d, code %q/%d", doc.Defs.Name.Pattern, doc.Defs.Name.MaxLength, nameRE, MaxNameLength)
+	if doc.Defs.Name.Pattern != nameRE().String() || doc.Defs.Name.MaxLength != MaxNameLength {
+		t.Errorf("schema name rule %q/%d, code %q/%d", doc.Defs.Name.Pattern, doc.Defs.Name.MaxLength, nameRE(), MaxNameLength)
 	}
-	if p := doc.Defs.Service.Properties.Env.PropertyNames.Pattern; p != envNameRE.String() {
-		t.Errorf("schema env name rule %q, code %q", p, envNameRE)
+	if p := doc.Defs.Service.Properties.Env.PropertyNames.Pattern; p != envNameRE().String() {
+		t.Errorf("schema env name rule %q, code %q", p, envNameRE())
 	}
 }
 

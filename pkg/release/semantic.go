@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,10 +158,10 @@ func wholeNumber(v any) (float64, bool) {
 func formatNumber(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }
 
 var (
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	roleARN   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/`)
-	topicARN  = regexp.MustCompile(`^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):`)
+	accountRE = lazyRegexp(`^[0-9]{12}$`)
+	regionRE  = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	roleARN   = lazyRegexp(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/`)
+	topicARN  = lazyRegexp(`^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):`)
 )
 
 // lifecycle reports hooks whose role or topic Auto Scaling, in the
@@ -171,7 +170,7 @@ func (c *checker) lifecycle(t *tree, root, hooks map[string]any) {
 	account, _ := root["aws_account_id"].(string)
 	region, _ := root["aws_region"].(string)
 	// A missing or malformed account or region was reported by the schema.
-	checkAccount, checkRegion := accountRE.MatchString(account), regionRE.MatchString(region)
+	checkAccount, checkRegion := accountRE().MatchString(account), regionRE().MatchString(region)
 	for _, name := range t.inFileOrder("lifecycle", hooks) {
 		hook, ok := hooks[name].(map[string]any)
 		if !ok {
@@ -179,11 +178,11 @@ func (c *checker) lifecycle(t *tree, root, hooks map[string]any) {
 		}
 		at := func(key string) loc { return t.locs[childPath(childPath("lifecycle", name), key)] }
 		role, _ := hook["role"].(string)
-		if m := roleARN.FindStringSubmatch(role); m != nil && checkAccount && m[1] != account {
+		if m := roleARN().FindStringSubmatch(role); m != nil && checkAccount && m[1] != account {
 			c.add(at("role").value, "%s: must be a role of account %s (aws_account_id), not %s", at("role").path, account, m[1])
 		}
 		topic, _ := hook["sns"].(string)
-		m := topicARN.FindStringSubmatch(topic)
+		m := topicARN().FindStringSubmatch(topic)
 		if m == nil {
 			continue
 		}
@@ -219,7 +218,7 @@ func (c *checker) placement(pl map[string]any, at func(keys ...string) loc) {
 // userData reports placeholders odin would leave unreplaced: a typo there
 // would surface only as a broken instance at boot.
 func (c *checker) userData(ud string, l loc) {
-	for _, m := range placeholder.FindAllStringSubmatch(ud, 20) {
+	for _, m := range placeholder().FindAllStringSubmatch(ud, 20) {
 		if !slices.Contains(userDataVariables, m[1]) {
 			c.add(l.value, "%s: unknown variable %s; odin replaces {{%s}}", l.path, m[0], strings.Join(userDataVariables, "}}, {{"))
 		}
@@ -284,8 +283,8 @@ func (c *checker) names(t *tree, path string, m map[string]any, what string, pro
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	nameRE    = lazyRegexp(`^[a-z0-9][a-z0-9-]*$`)
+	envNameRE = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // MaxNameLength bounds project, config, service and hook names: short enough
@@ -298,15 +297,15 @@ func nameProblem(name string) string {
 		return "must not be empty"
 	case len(name) > MaxNameLength:
 		return fmt.Sprintf("must be at most %d characters long, not %d", MaxNameLength, len(name))
-	case !nameRE.MatchString(name):
-		return patternHelp(nameRE.String())
+	case !nameRE().MatchString(name):
+		return patternHelp(nameRE().String())
 	}
 	return ""
 }
 
 func envNameProblem(name string) string {
-	if !envNameRE.MatchString(name) {
-		return patternHelp(envNameRE.String())
+	if !envNameRE().MatchString(name) {
+		return patternHelp(envNameRE().String())
 	}
 	return ""
 }

@@ -1,7 +1,5 @@
 package release
 
-import "regexp"
-
 // MaxUserDataBytes is EC2's limit on an instance's user data, counted before
 // base64 encoding.
 const MaxUserDataBytes = 16384
@@ -24,7 +22,7 @@ var userDataVariables = []string{
 	"AWS_ACCOUNT_ID", "AWS_REGION", "RELEASE_DIR",
 }
 
-var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_]*)\s*\}\}`)
+var placeholder = lazyRegexp(`\{\{\s*([A-Za-z0-9_]*)\s*\}\}`)
 
 // UserData is r's user_data as the instances of service v.Service run it:
 // each {{NAME}} (spaces inside the braces allowed) replaced by its value.
@@ -42,8 +40,8 @@ func UserData(r *Release, v UserDataValues) string {
 		"AWS_REGION":     r.AWSRegion,
 		"RELEASE_DIR":    "s3://" + v.Bucket + "/" + r.Root(r.AWSAccountID) + "/" + v.ReleaseID,
 	}
-	return placeholder.ReplaceAllStringFunc(r.UserData, func(m string) string {
-		if value, ok := values[placeholder.FindStringSubmatch(m)[1]]; ok {
+	return placeholder().ReplaceAllStringFunc(r.UserData, func(m string) string {
+		if value, ok := values[placeholder().FindStringSubmatch(m)[1]]; ok {
 			return value
 		}
 		return m

@@ -78,9 +78,9 @@ func TestLimitsMatchSchema(t *testing.T) {
 	if doc.Properties.UserData.MaxLength != MaxUserDataBytes {
 		t.Errorf("schema user_data maxLength %d, MaxUserDataBytes %d", doc.Properties.UserData.MaxLength, MaxUserDataBytes)
 	}
-	if doc.Properties.Account.Pattern != accountRE.String() || doc.Properties.Region.Pattern != regionRE.String() {
+	if doc.Properties.Account.Pattern != accountRE().String() || doc.Properties.Region.Pattern != regionRE().String() {
 		t.Errorf("schema account and region patterns %q, %q; code %q, %q",
-			doc.Properties.Account.Pattern, doc.Properties.Region.Pattern, accountRE, regionRE)
+			doc.Properties.Account.Pattern, doc.Properties.Region.Pattern, accountRE(), regionRE())
 	}
 	types := doc.Defs.EBS.Properties.VolumeType.Enum
 	if len(types) != len(iopsLimits) {

@@ -21,11 +21,38 @@ type Plain struct {
 	lastHealth  string
 	shown       map[string]string // step -> the error text last printed for it
 	warnedLimit bool
+
+	// entered holds each top-level step's first entry: when, and the health
+	// then. A step entered again is a loop turn, which prints no line.
+	entered map[string]entry
+	loop    *loop
+	// blocks, when set, hears where a step's lines begin and end (the
+	// GitHub renderer folds them into groups).
+	blocks blockHooks
+}
+
+type entry struct {
+	at     time.Time
+	health *progress.Health
+}
+
+// loop is a run of steps entered again (the deployer's wait/check loop),
+// summarised in one line when the run leaves it.
+type loop struct {
+	head  string // the first step entered again
+	first entry  // the head's first entry, where the loop began
+	last  time.Time
+}
+
+// blockHooks open and close the block of lines about one step or loop.
+type blockHooks interface {
+	open(title string)
+	close()
 }
 
 // NewPlain returns a plain renderer of m to w.
 func NewPlain(w io.Writer, m *progress.Model) *Plain {
-	return &Plain{w: w, m: m, shown: map[string]string{}}
+	return &Plain{w: w, m: m, shown: map[string]string{}, entered: map[string]entry{}}
 }
 
 // Start prints what is being watched.
@@ -56,16 +83,49 @@ func (p *Plain) Event(ev watch.Event) {
 	}
 	line := p.line(ev)
 	if line != "" {
-		fmt.Fprintf(p.w, "[%s] %s\n", p.stamp(ev.Time), oneLine(line))
+		p.printf(ev.Time, "%s", line)
 	}
 	if w := p.m.HistoryWarning; w != "" && !p.warnedLimit {
 		p.warnedLimit = true
-		fmt.Fprintf(p.w, "warning: %s\n", w)
+		fmt.Fprintf(p.w, "warning: %s\n", oneLine(w))
 	}
 	if h := healthLine(p.m.Health); h != "" && h != p.lastHealth {
 		p.lastHealth = h
-		fmt.Fprintf(p.w, "[%s] health: %s\n", p.stamp(ev.Time), h)
+		p.printf(ev.Time, "health: %s", h)
 	}
+	if p.loop != nil {
+		p.loop.last = ev.Time
+	}
+}
+
+func (p *Plain) printf(t time.Time, format string, args ...any) {
+	fmt.Fprintf(p.w, "[%s] %s\n", p.stamp(t), oneLine(fmt.Sprintf(format, args...)))
+}
+
+// endLoop prints the summary of the loop the run leaves at time at.
+func (p *Plain) endLoop(at time.Time) {
+	l := p.loop
+	if l == nil {
+		return
+	}
+	p.loop = nil
+	if at.After(l.last) {
+		l.last = at
+	}
+	turns := 0
+	for _, r := range p.m.Rows {
+		if r.Name == l.head {
+			turns = r.Visits
+		}
+	}
+	text := fmt.Sprintf("%s loop: %d turns, %s", l.head, turns, progress.FormatDuration(l.last.Sub(l.first.at).Truncate(time.Second)))
+	if h := healthChange(l.first.health, p.m.Health); h != "" {
+		text = fmt.Sprintf("%s loop: health %s, %d turns, %s", l.head, h, turns, progress.FormatDuration(l.last.Sub(l.first.at).Truncate(time.Second)))
+	}
+	if p.blocks != nil {
+		p.blocks.close()
+	}
+	p.printf(l.last, "[%s] %s", p.m.Steps(), text)
 }
 
 // Warn prints a transient problem the watch is riding out.
@@ -78,6 +138,9 @@ func (p *Plain) Warn(err error, retryIn time.Duration) {
 
 // Finish prints the verdict line.
 func (p *Plain) Finish(v progress.Verdict) {
+	if !p.Quiet && p.loop != nil {
+		p.endLoop(p.loop.last)
+	}
 	fmt.Fprintf(p.w, "%s: %s\n", v.Status, oneLine(v.Text))
 }
 
@@ -96,11 +159,38 @@ func (p *Plain) line(ev watch.Event) string {
 	if ev.State != ev.Step && ev.Kind != watch.ExecutionEnded && ev.Kind != watch.ExecutionStarted {
 		return "" // inside a Parallel/Map: its container's lines say enough
 	}
+	switch ev.Kind {
+	case watch.ExecutionEnded, watch.AttemptFailed, watch.StepFailed:
+		// A failure is news, not a loop turn: the loop's line comes first.
+		p.endLoop(ev.Time)
+	case watch.StepSucceeded:
+		if p.loop == nil && p.blocks != nil {
+			p.blocks.close() // the outcome shows outside the step's block
+		}
+	}
+	if ev.Kind == watch.StepEntered {
+		first, again := p.entered[ev.Step]
+		if again {
+			// A loop turn: the first turn said it all.
+			if p.loop == nil {
+				p.loop = &loop{head: ev.Step, first: first}
+				if p.blocks != nil {
+					p.blocks.open(ev.Step + " loop")
+				}
+			}
+			return ""
+		}
+		p.endLoop(ev.Time)
+		p.entered[ev.Step] = entry{at: ev.Time, health: p.m.Health}
+	}
 	step := fmt.Sprintf("[%s] %s", p.m.Steps(), ev.Step)
 	switch ev.Kind {
 	case watch.ExecutionStarted:
 		return "execution started"
 	case watch.StepEntered:
+		if p.blocks != nil {
+			p.blocks.open(fmt.Sprintf("[%s] %s", p.m.Steps(), ev.Step))
+		}
 		return step + ": started"
 	case watch.RetryScheduled:
 		return fmt.Sprintf("%s: retrying (attempt %d)", step, ev.Attempt)
@@ -110,12 +200,18 @@ func (p *Plain) line(ev watch.Event) string {
 		return fmt.Sprintf("%s: attempt %d failed: %s", step, ev.Attempt, text)
 	case watch.StepSucceeded:
 		delete(p.shown, ev.Step)
+		if p.loop != nil {
+			return "" // a loop turn's step: the loop's summary counts it
+		}
 		if r := p.row(ev.Step); r != nil && r.Result != "" {
 			// A check says what it found; "succeeded" would read as healthy.
 			return fmt.Sprintf("%s: %s%s", step, r.Result, p.took(ev.Step))
 		}
 		return fmt.Sprintf("%s: succeeded%s", step, p.took(ev.Step))
 	case watch.StepFailed:
+		if p.blocks != nil {
+			p.blocks.close()
+		}
 		text := errorText(ev.Error, ev.Cause)
 		if p.shown[ev.Step] == text || p.isFailState(ev.Step) {
 			// Said already (the attempt's line), or a Fail state that only
@@ -173,6 +269,29 @@ func errorText(name, cause string) string {
 		return name
 	}
 	return name + ": " + msg
+}
+
+// healthChange is each service's healthy count before and after a loop:
+// "web 1/2 → 2/2", or "web 2/2" when it did not change.
+func healthChange(from, to *progress.Health) string {
+	if to == nil || len(to.Services) == 0 {
+		return ""
+	}
+	before := map[string]int{}
+	if from != nil {
+		for _, s := range from.Services {
+			before[s.Name] = s.Healthy + 1 // 0 means not reported
+		}
+	}
+	var parts []string
+	for _, s := range to.Services {
+		part := fmt.Sprintf("%s %d/%d", s.Name, s.Healthy, s.Desired)
+		if b := before[s.Name]; b > 0 && b-1 != s.Healthy {
+			part = fmt.Sprintf("%s %d/%d → %d/%d", s.Name, b-1, s.Desired, s.Healthy, s.Desired)
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func healthLine(h *progress.Health) string {

@@ -28,6 +28,9 @@ const (
 	ModeTUI   Mode = "tui"
 	ModePlain Mode = "plain"
 	ModeJSON  Mode = "json"
+	// ModeGitHub is plain lines folded into groups, with annotations, for a
+	// GitHub Actions log (github.go).
+	ModeGitHub Mode = "github"
 )
 
 // ParseMode reads an --output value.
@@ -35,13 +38,13 @@ func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
 	case "", ModeAuto:
 		return ModeAuto, nil
-	case ModeTUI, ModePlain, ModeJSON:
+	case ModeTUI, ModePlain, ModeJSON, ModeGitHub:
 		return m, nil
 	case "tty":
 		// What --output documents and the settings accept.
 		return ModeTUI, nil
 	}
-	return "", fmt.Errorf("unknown output %q: want auto, tty, plain or json", s)
+	return "", fmt.Errorf("unknown output %q: want auto, tty, plain, json or github", s)
 }
 
 // Options configure a live view.
@@ -128,6 +131,10 @@ func (v *View) Run(ctx context.Context, w Watcher) (progress.Verdict, error) {
 	case ModeJSON:
 		j := NewJSONLines(v.opts.IO.Out, v.m)
 		r, finish = j, func(vd progress.Verdict) { j.Finish(vd, v.opts.Now()) }
+	case ModeGitHub:
+		g := NewGitHub(v.opts.IO.Out, v.m)
+		g.plain.Quiet = v.opts.Quiet
+		r, finish = g, g.Finish
 	default:
 		p := NewPlain(v.opts.IO.Out, v.m)
 		p.Quiet = v.opts.Quiet

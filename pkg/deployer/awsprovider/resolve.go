@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -81,9 +80,9 @@ func authorize(ps *problems, what string, w who, tag func(string) (string, bool)
 }
 
 var (
-	amiID    = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
-	subnetID = regexp.MustCompile(`^subnet-([0-9a-f]{8}|[0-9a-f]{17})$`)
-	sgID     = regexp.MustCompile(`^sg-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	amiID    = lazyRegexp(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	subnetID = lazyRegexp(`^subnet-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	sgID     = lazyRegexp(`^sg-([0-9a-f]{8}|[0-9a-f]{17})$`)
 )
 
 // resolve resolves and authorizes everything the release names. A refusal
@@ -138,7 +137,7 @@ func (p *Provider) resolve(ctx context.Context, c *Clients, d *deployer.Deployme
 
 func (p *Provider) resolveImage(ctx context.Context, c *Clients, image string, res *resolved, ps *problems) error {
 	in := &ec2.DescribeImagesInput{}
-	byID := amiID.MatchString(image)
+	byID := amiID().MatchString(image)
 	if byID {
 		in.ImageIds = []string{image}
 	} else {
@@ -194,7 +193,7 @@ func (p *Provider) resolveImage(ctx context.Context, c *Clients, image string, r
 func (p *Provider) resolveSubnets(ctx context.Context, c *Clients, names []string, res *resolved, ps *problems) error {
 	var ids, tagged []string
 	for _, n := range names {
-		if subnetID.MatchString(n) {
+		if subnetID().MatchString(n) {
 			ids = append(ids, n)
 		} else {
 			tagged = append(tagged, n)
@@ -261,7 +260,7 @@ func (p *Provider) resolveSecurityGroups(ctx context.Context, c *Clients, names 
 	}
 	var ids, tagged []string
 	for _, n := range names {
-		if sgID.MatchString(n) {
+		if sgID().MatchString(n) {
 			ids = append(ids, n)
 		} else {
 			tagged = append(tagged, n)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -748,21 +747,21 @@ func (p *parser) value(obj map[string]any, loc, key, pathKey string) *Value {
 }
 
 var (
-	lambdaARN    = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$`)
-	statesARN    = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]*:\d*:([A-Za-z0-9-]+(?::[A-Za-z0-9-]+)?):([A-Za-z0-9.:-]+)$`)
-	activityARN  = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:activity:`)
+	lambdaARN    = lazyRegexp(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$`)
+	statesARN    = lazyRegexp(`^arn:aws[a-z-]*:states:[a-z0-9-]*:\d*:([A-Za-z0-9-]+(?::[A-Za-z0-9-]+)?):([A-Za-z0-9.:-]+)$`)
+	activityARN  = lazyRegexp(`^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:activity:`)
 	taskTokenKey = "$$.Task.Token"
 )
 
 // ResolveResource classifies a Task Resource.
 func ResolveResource(resource string) Integration {
-	if lambdaARN.MatchString(resource) {
+	if lambdaARN().MatchString(resource) {
 		return Integration{Kind: LambdaARN, Function: resource}
 	}
-	if activityARN.MatchString(resource) {
+	if activityARN().MatchString(resource) {
 		return Integration{Kind: Unsupported, ResourceType: "activity", ResourceName: resource}
 	}
-	if m := statesARN.FindStringSubmatch(resource); m != nil {
+	if m := statesARN().FindStringSubmatch(resource); m != nil {
 		in := Integration{Kind: Unsupported, ResourceType: m[1], ResourceName: m[2]}
 		api := m[2]
 		if strings.HasSuffix(api, ".waitForTaskToken") {

@@ -3,7 +3,6 @@ package asl
 import (
 	"errors"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -57,7 +56,7 @@ type Assign struct {
 // MaxVariableNameLength is the longest variable name AWS accepts.
 const MaxVariableNameLength = 80
 
-var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var variableName = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // jsonPathOnly are the fields a JSONata state may not have.
 var jsonPathOnly = []string{"InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Result",
@@ -164,7 +163,7 @@ func (p *parser) assign(obj map[string]any, loc, lang string) *Assign {
 		switch {
 		case len(name) > MaxVariableNameLength:
 			p.errorf(CodeSchema, aloc, "The variable name '%s' is longer than %d characters", name, MaxVariableNameLength)
-		case !variableName.MatchString(name):
+		case !variableName().MatchString(name):
 			p.errorf(CodeSchema, aloc, "The variable name '%s' is not valid: it must start with a letter or '_' followed by letters, digits or '_'", name)
 		case name == "states":
 			p.errorf(CodeSchema, aloc, "The variable name 'states' is reserved")
