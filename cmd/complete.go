@@ -13,8 +13,8 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
@@ -86,12 +86,12 @@ func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix 
 	}
 	probe := *f
 	probe.Settings = settings
-	probe.StartLocal = func(ctx context.Context, dataDir string) (backend.LocalEndpoint, error) {
+	probe.StartLocal = func(ctx context.Context, dataDir string) (access.Endpoint, error) {
 		st, err := server.Probe(ctx, dataDir)
 		if err != nil || !st.Running {
-			return backend.LocalEndpoint{}, errors.New("no local backend running")
+			return access.Endpoint{}, errors.New("no local backend running")
 		}
-		return backend.LocalEndpoint(st.Endpoint), nil
+		return st.Endpoint, nil
 	}
 	b, err := probe.Backend(ctx, false, "")
 	if err != nil {

@@ -9,8 +9,9 @@ import (
 
 func newCompletionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "completion bash|zsh|fish|powershell",
-		Short: "Print a shell completion script",
+		Use:     "completion bash|zsh|fish|powershell",
+		Example: "  odin completion bash > /etc/bash_completion.d/odin\n  odin completion zsh > \"${fpath[1]}/_odin\"",
+		Short:   "Print a shell completion script",
 		Long: `Print the completion script for a shell. Load it in the current shell, or install it
 (the release archives carry the same scripts under completions/):
 

@@ -2,9 +2,15 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"net"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,10 +38,11 @@ type DeployOptions struct {
 func newDeployCmd(f *Factory) *cobra.Command {
 	opts := &DeployOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "deploy FILE",
+		Use:   "deploy [FILE]",
 		Short: "Validate a release, upload it, start the deployer and watch every step",
 		Long: `Validate the release file, upload its exact bytes to S3 with their SHA-256, start the
-deployer state machine and watch every step to the end.
+deployer state machine and watch every step to the end. With no FILE, the release.yml
+(or release.yaml) in the current directory, as status and fail do.
 
 Nothing is uploaded when the release is invalid (exit 2) or when another release of the
 same project and config is being deployed (exit 1). --attach watches that other deploy
@@ -56,12 +63,20 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 		Example: `  odin deploy examples/hello/release.yml
   odin deploy release.yml --detach && odin status release.yml
   odin deploy release.yml --output plain --timeout 15m`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"yml", "yaml"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
+			if len(args) == 1 {
+				opts.File = args[0]
+			} else {
+				file, err := defaultReleaseFile()
+				if err != nil {
+					return err
+				}
+				opts.File = file
+			}
 			if opts.Timeout < 0 {
 				return exitcode.UsageError(errors.New("--timeout must not be negative"))
 			}
@@ -94,7 +109,11 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return err
 	}
 	status := newStatusLine(f)
-	status.Println(b.Describe())
+	if opts.Detach || f.Settings.Verbose {
+		// Without a live view, whose header says where the deploy runs
+		// (with --verbose, the endpoint, state machine and role too).
+		status.Println(b.Describe())
+	}
 	warnDeployerVersion(ctx, f, b)
 	if file.Release.Target == release.TargetLocal && b.Kind == backend.AWS {
 		return exitcode.UsageError(fmt.Errorf("%s: target local runs on this machine, through the local backend; the deployer on AWS deploys target aws only: drop --backend aws (or backend: aws in the config file), or make it a target aws release", opts.File))
@@ -122,8 +141,18 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return err
 	}
 	plan.Redeploy = opts.Redeploy
+	if file.Release.Target == release.TargetLocal {
+		if err := checkListenPorts(ctx, c, plan, file); err != nil {
+			return err
+		}
+	}
 	started, err := c.Start(ctx, plan)
 	var conflict *deploy.ConflictError
+	if f.Settings.Output == "json" {
+		if err := writeDeployAction(f.IO.Out, plan, started, err, opts.Attach); err != nil {
+			return err
+		}
+	}
 	switch {
 	case errors.As(err, &conflict) && opts.Attach:
 		other := aws.ToString(conflict.Running.Name)
@@ -134,7 +163,13 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		if exitcode.Of(err) == exitcode.Running {
 			return err
 		}
-		return exitcode.New(exitcode.Failed, fmt.Errorf("release %s (%s) was not deployed: odin watched %s, another release's deploy, which has ended; deploy yours with: odin deploy %s", plan.ReleaseID, opts.File, other, opts.File))
+		notDeployed := fmt.Errorf("release %s (%s) was not deployed: odin watched %s, another release's deploy, which has ended; deploy yours with: odin deploy %s", plan.ReleaseID, opts.File, other, opts.File)
+		if f.Settings.Output == "json" {
+			// The outcome, the last JSON line, says so already (NOT_DEPLOYED).
+			status.Println("odin: " + notDeployed.Error())
+			return exitcode.New(exitcode.Failed, nil)
+		}
+		return exitcode.New(exitcode.Failed, notDeployed)
 	case errors.As(err, &conflict):
 		return exitcode.New(exitcode.Failed, err)
 	case err != nil:
@@ -164,6 +199,73 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return nil
 	}
 	return follow(ctx, f, b, started.ExecutionArn, followOptions{Timeout: opts.Timeout})
+}
+
+// DeployAction is the first object `odin deploy --output json` writes: what
+// odin did with the release.
+type DeployAction struct {
+	Type string `json:"type"` // "deploy"
+	// Action is started (a new execution), attached (the release is being
+	// deployed: odin watches that execution), already_deployed (the latest
+	// deploy deployed it: nothing to do), or refused (another release of
+	// the project and config is being deployed).
+	Action    string `json:"action"`
+	Release   string `json:"release"`
+	Execution string `json:"execution,omitempty"`
+	Attempt   int    `json:"attempt,omitempty"`
+	// Watching is the other release's execution --attach watches instead.
+	Watching string `json:"watching,omitempty"`
+}
+
+func writeDeployAction(w io.Writer, plan *deploy.Plan, started *deploy.Started, err error, attach bool) error {
+	a := DeployAction{Type: "deploy", Release: plan.ReleaseID}
+	var conflict *deploy.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		a.Action = "refused"
+		if attach {
+			a.Watching = aws.ToString(conflict.Running.Name)
+		}
+	case err != nil:
+		return nil // the error object says it
+	case started.Attached && started.Status == "RUNNING":
+		a.Action, a.Execution = "attached", started.ExecutionName
+	case started.Attached:
+		a.Action, a.Execution = "already_deployed", started.ExecutionName
+	default:
+		a.Action, a.Execution, a.Attempt = "started", started.ExecutionName, started.Attempt
+	}
+	return json.NewEncoder(w).Encode(a)
+}
+
+// checkListenPorts refuses, before anything is uploaded, a local release
+// whose listen port another program holds. A port is only ever expected to
+// be busy with the load balancer of an earlier deploy of the same project
+// and config: once one has run here, the deployer's ValidateResources,
+// which knows the balancers, decides.
+func checkListenPorts(ctx context.Context, c *deploy.Client, plan *deploy.Plan, file *release.File) error {
+	var busy []string
+	for _, name := range slices.Sorted(maps.Keys(file.Release.Services)) {
+		port := file.Release.Services[name].Listen
+		if port <= 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			busy = append(busy, fmt.Sprintf("services.%s.listen: port %d is in use", name, port))
+			continue
+		}
+		l.Close()
+	}
+	if len(busy) == 0 {
+		return nil
+	}
+	scope := deploy.Scope{Account: plan.Input.AWSAccountID, Project: plan.Input.ProjectName, Config: plan.Input.ConfigName}
+	if _, deployed, err := c.Current(ctx, scope); err != nil || deployed {
+		return err
+	}
+	return exitcode.UsageError(fmt.Errorf("%s: %s by another program (or another project's load balancer on this backend), and no deploy of %s/%s has run on this backend to hold it: "+
+		"stop that program or pick a free port; nothing was uploaded", file.Path, strings.Join(busy, "; "), plan.Input.ProjectName, plan.Input.ConfigName))
 }
 
 // statusLine prints odin's own remarks (not the deploy's events) on stderr,

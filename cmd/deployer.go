@@ -82,8 +82,9 @@ func deployerDefinitionRun(opts *DeployerDefinitionOptions) error {
 
 func newDeployerLambdaCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "lambda",
-		Short: "Run the deployer's task handler as an AWS Lambda function",
+		Use:     "lambda",
+		Example: "  odin deployer lambda   # as the Lambda runtime starts it; a bootstrap named odin needs no arguments",
+		Short:   "Run the deployer's task handler as an AWS Lambda function",
 		Long: `Serve the deployer's tasks through the AWS Lambda runtime API. This is the entry
 point of the odin-deployer Lambda function (a custom runtime whose bootstrap runs
 'odin deployer lambda'); it refuses to run outside Lambda.`,

@@ -72,7 +72,6 @@ func startAWSRehearsal(t *testing.T) (*localOdin, *moto.Server, *awstest.Account
 // serving; odin fail explains v3 with its instances' reasons.
 func TestDeployAWSRehearsal(t *testing.T) {
 	o, mt, admin, fx, clock, ctx := startAWSRehearsal(t)
-	const account = rehearsalAccount
 	write := func(version, extra string) (string, string) { return writeShopRelease(t, version, extra) }
 	groups := func(releaseID string) []asgtypes.AutoScalingGroup {
 		t.Helper()
@@ -285,7 +284,7 @@ func TestAWSReleaseRefusedWithoutRehearsal(t *testing.T) {
 	if code != 0 || strings.Contains(out, "deploy-shop_prod") {
 		t.Errorf("a refused deploy started an execution (exit %d):\n%s", code, out)
 	}
-	objs, err := deployer.Endpoint(o.backend.Endpoint()).S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+	objs, err := o.backend.Endpoint().S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: aws.String(deployer.Bucket), Prefix: aws.String(rehearsalAccount + "/")})
 	if err != nil {
 		t.Fatal(err)

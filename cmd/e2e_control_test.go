@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -39,11 +40,11 @@ func (o *localOdin) runAs(ctx context.Context, s session, args ...string) (int, 
 
 // lockKey is where the deployer keeps the deploy lock of project/config.
 func (o *localOdin) lockKey(project, configName string) string {
-	return deploy.Root(o.backend.Endpoint().Account, project, configName) + "/lock"
+	return contract.LockKey(o.backend.Endpoint().Account, project, configName)
 }
 
 // putLock writes a lock object as the deployer would, naming execution.
-func (o *localOdin) putLock(ctx context.Context, project, configName string, l deploy.Lock) {
+func (o *localOdin) putLock(ctx context.Context, project, configName string, l contract.Lock) {
 	o.t.Helper()
 	body, err := json.Marshal(l)
 	if err != nil {
@@ -88,7 +89,7 @@ func TestHaltRollsBackOnLocalBackend(t *testing.T) {
 	if code != 4 {
 		t.Fatalf("halt: exit %d, want 4\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if want := "halt requested (s3://" + deployer.Bucket + "/" + deploy.Root(o.backend.Endpoint().Account, "halt", "e2e") + "/halt)"; !strings.Contains(errOut, want) {
+	if want := "halt requested (s3://" + deployer.Bucket + "/" + contract.Root(o.backend.Endpoint().Account, "halt", "e2e") + "/halt)"; !strings.Contains(errOut, want) {
 		t.Errorf("halt does not say what it wrote (%q):\n%s", want, errOut)
 	}
 	for _, want := range []string{"HaltError", "CleanUpFailure: succeeded", "ReleaseLockFailure: succeeded"} {
@@ -136,7 +137,7 @@ func TestUnlockOnLocalBackend(t *testing.T) {
 		}
 		waitFor(ctx, t, "the failing deploy to end", func() bool { return o.describe(ctx, p.ExecutionArn).Status != sfntypes.ExecutionStatusRunning })
 		acquired := time.Now().UTC().Truncate(time.Second)
-		lock := deploy.Lock{ReleaseID: p.ReleaseID, Owner: "arn:aws:iam::000000000000:user/gone", Execution: p.ExecutionArn,
+		lock := contract.Lock{ReleaseID: p.ReleaseID, Owner: "arn:aws:iam::000000000000:user/gone", Execution: p.ExecutionArn,
 			AcquiredAt: acquired.Format(time.RFC3339)}
 		later := func() time.Time { return acquired.Add(2 * time.Hour) }
 		o.putLock(ctx, "hello", "failing", lock)

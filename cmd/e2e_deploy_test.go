@@ -138,11 +138,11 @@ func answer(t *testing.T, port int) string {
 // sfnClient and s3Client reach the test's backend directly, as a second
 // opinion on what odin says it did.
 func (o *localOdin) sfnClient() *sfn.Client {
-	return deployer.Endpoint(o.backend.Endpoint()).SFNClient()
+	return o.backend.Endpoint().SFNClient()
 }
 
 func (o *localOdin) s3Client() *s3.Client {
-	return deployer.Endpoint(o.backend.Endpoint()).S3Client()
+	return o.backend.Endpoint().S3Client()
 }
 
 // executions lists every execution of the deployer whose name starts with
@@ -319,7 +319,12 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("second deploy: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	checkJSONLines(t, out, "twice", "SUCCEEDED")
+	// The first line says what odin did: it attached.
+	action, rest, _ := strings.Cut(out, "\n")
+	if want := `{"type":"deploy","action":"attached","release":"` + p.ReleaseID + `","execution":"` + p.Execution + `"}`; action != want {
+		t.Errorf("second deploy's first line %s, want %s", action, want)
+	}
+	checkJSONLines(t, rest, "twice", "SUCCEEDED")
 	attaching := "release " + p.ReleaseID + " is being deployed by " + p.Execution + "; attaching\n"
 	if !strings.Contains(errOut, attaching) {
 		t.Errorf("second deploy does not say it attaches (%q); stderr:\n%s", attaching, errOut)
@@ -552,7 +557,7 @@ func TestDetachThenStatusFollows(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"Validate: succeeded", "Deploy: succeeded", "CheckHealthy: succeeded", "CleanUpSuccess: succeeded", "execution succeeded"} {
+	for _, want := range []string{"Validate: succeeded", "Deploy: succeeded", "CheckHealthy: web ", "CleanUpSuccess: succeeded", "execution succeeded"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}

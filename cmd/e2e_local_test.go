@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
@@ -57,8 +57,8 @@ func (o *localOdin) factory(io *iostreams.IOStreams, now func() time.Time) *Fact
 		IO:  io,
 		Env: configEnv(o.dataDir),
 		Now: now,
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-			return backend.LocalEndpoint(o.backend.Endpoint()), nil
+		StartLocal: func(context.Context, string) (access.Endpoint, error) {
+			return o.backend.Endpoint(), nil
 		},
 	}
 }

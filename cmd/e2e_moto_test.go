@@ -20,6 +20,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -187,7 +188,7 @@ func TestAccountRolesOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("execution not started in account %s: %v", other, err)
 	}
-	var in deployer.Input
+	var in contract.Input
 	// The session is named for the caller the role was assumed from: moto's
 	// test credentials are user/moto.
 	want := "arn:aws:sts::" + other + ":assumed-role/odin-deployer/odin-moto"

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odin-deploy/odin/pkg/deploy"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/local/sfnapi"
@@ -59,7 +60,7 @@ func TestUnlockUndescribableHolderOnLocalBackend(t *testing.T) {
 	b, err := localbackend.Start(ctx, server.Options{
 		DataDir: dir,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		States: func(ctx context.Context, ep server.Endpoint, fns *engine.Functions) (server.StatesAPI, error) {
+		States: func(ctx context.Context, ep access.Endpoint, fns *engine.Functions) (server.StatesAPI, error) {
 			api, err := sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Region: ep.Region, Account: ep.Account})
 			if err != nil {
 				return nil, err
@@ -97,7 +98,7 @@ func TestUnlockUndescribableHolderOnLocalBackend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			config := strings.ReplaceAll(tt.name, " ", "-")
 			key := o.lockKey("hello", config)
-			o.putLock(ctx, "hello", config, deploy.Lock{ReleaseID: "r-0123456789abcdef", Owner: "arn:aws:iam::000000000000:user/gone",
+			o.putLock(ctx, "hello", config, contract.Lock{ReleaseID: "r-0123456789abcdef", Owner: "arn:aws:iam::000000000000:user/gone",
 				Execution: tt.execution, AcquiredAt: time.Now().UTC().Format(time.RFC3339)})
 
 			code, out, errOut := o.run(ctx, "unlock", "--project", "hello", "--config-name", config, "--yes")

@@ -15,6 +15,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/release"
+	"github.com/odin-deploy/odin/pkg/watch"
 )
 
 // FailOptions are the inputs of `odin fail`.
@@ -34,7 +35,7 @@ what to do next. It says so plainly when the execution succeeded or is still run
 
 A release file (with no argument, the release.yml in the current directory) means
 the newest deploy of that release: its latest attempt when it was rolled back to or
-retried. --project/--config-name (or a file whose release was never deployed) means
+retried. --project/--release-config (or a file whose release was never deployed) means
 the latest deploy of that project and config; when that one did not fail, the report
 says it succeeded or is running, and the newest failed deploy is named on stderr.
 An execution name or ARN is explained whatever its outcome.
@@ -71,7 +72,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 		Use:               "fail [EXECUTION|FILE]",
 		Short:             "Explain why a deploy failed and what to do next",
 		Long:              failLong,
-		Example:           "  odin fail\n  odin fail release.yml --output json\n  odin fail --project hello --config-name production\n  odin fail deploy-hello_production_r-0123456789abcdef",
+		Example:           "  odin fail\n  odin fail release.yml --output json\n  odin fail --project hello --release-config production\n  odin fail deploy-hello_production_r-0123456789abcdef",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeExecutionsOrFiles(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,7 +83,7 @@ func newFailCmd(f *Factory) *cobra.Command {
 			return failRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "an execution, a release file, or --project and --release-config")
 	return cmd
 }
 
@@ -173,9 +174,6 @@ type historyAPI interface {
 	GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
 }
 
-// historyPageSize is the most events GetExecutionHistory returns per call.
-const historyPageSize = 1000
-
 // explainExecution reads an execution's status, definition and history and
 // diagnoses it. A history that fits in one page is read once, with inputs
 // and outputs. A longer one is read in two passes, because inputs and
@@ -203,48 +201,33 @@ func explainExecution(ctx context.Context, api historyAPI, arn, caller string, o
 		}
 		return x
 	}
-	read := func(reverse, data bool, page func(*sfn.GetExecutionHistoryOutput) bool) error {
-		var token *string
-		for {
-			out, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-				ExecutionArn:         aws.String(arn),
-				IncludeExecutionData: aws.Bool(data),
-				ReverseOrder:         reverse,
-				MaxResults:           historyPageSize,
-				NextToken:            token,
-			})
-			if err != nil {
-				return fmt.Errorf("read the history of %s: %w", name, err)
-			}
-			// moto answers every event with no token; a token that
-			// repeats would loop forever.
-			if !page(out) || out.NextToken == nil || aws.ToString(out.NextToken) == aws.ToString(token) || len(out.Events) == 0 {
-				return nil
-			}
-			token = out.NextToken
+	read := func(r watch.Read, page func(events []sfntypes.HistoryEvent, more bool) bool) error {
+		if err := watch.ReadHistory(ctx, api, arn, r, page); err != nil {
+			return fmt.Errorf("read the history of %s: %w", name, err)
 		}
+		return nil
 	}
 	x := explainer()
 	long := false
-	err = read(false, true, func(p *sfn.GetExecutionHistoryOutput) bool {
-		for _, ev := range p.Events {
+	err = read(watch.Read{IncludeData: true}, func(events []sfntypes.HistoryEvent, more bool) bool {
+		for _, ev := range events {
 			x.Add(ev)
 		}
-		long = p.NextToken != nil
+		long = more
 		return false
 	})
 	if err == nil && long {
 		x = explainer()
-		err = read(false, false, func(p *sfn.GetExecutionHistoryOutput) bool {
-			for _, ev := range p.Events {
+		err = read(watch.Read{}, func(events []sfntypes.HistoryEvent, _ bool) bool {
+			for _, ev := range events {
 				x.Add(ev)
 			}
 			return true
 		})
 		oldest := int64(math.MaxInt64)
 		if err == nil {
-			err = read(true, true, func(p *sfn.GetExecutionHistoryOutput) bool {
-				for _, ev := range p.Events {
+			err = read(watch.Read{Reverse: true, IncludeData: true}, func(events []sfntypes.HistoryEvent, _ bool) bool {
+				for _, ev := range events {
 					x.AddData(ev)
 					oldest = min(oldest, ev.Id)
 				}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
+	"github.com/odin-deploy/odin/pkg/testpeer/ports"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
 )
 
@@ -34,8 +37,8 @@ func replayOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string,
 		IO:  io,
 		Env: configEnv(dir),
 		Now: time.Now,
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-			return backend.LocalEndpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
+		StartLocal: func(context.Context, string) (access.Endpoint, error) {
+			return access.Endpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
 		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -229,7 +232,11 @@ func TestFailOnLocalBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	locked := filepath.Join(t.TempDir(), "release.yml")
-	if err := os.WriteFile(locked, bytes.Replace(data, []byte("config_name: failing"), []byte("config_name: locked"), 1), 0o644); err != nil {
+	data = bytes.Replace(data, []byte("config_name: failing"), []byte("config_name: locked"), 1)
+	// Another port: hello/failing's balancer keeps 8081, and odin deploy
+	// refuses a port held by anything but the project and config's own.
+	data = bytes.Replace(data, []byte("listen: 8081"), []byte(fmt.Sprintf("listen: %d", ports.Free(t))), 1)
+	if err := os.WriteFile(locked, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ep := o.backend.Endpoint()
@@ -244,7 +251,7 @@ func TestFailOnLocalBackend(t *testing.T) {
 	if code, out, errOut := o.run(ctx, "deploy", locked, "--output", "plain"); code != 1 {
 		t.Fatalf("deploy while locked: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, text, _ = o.run(ctx, "fail", locked)
+	_, text, _ = o.run(ctx, "fail", locked)
 	t.Logf("odin fail (locked):\n%s", text)
 	for _, want := range []string{"LockExistsError in Lock", "r-other", "odin unlock " + locked, "odin unlock --project hello --config-name locked", "Lock → FailureClean"} {
 		if !strings.Contains(text, want) {

@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/progress"
@@ -64,6 +66,9 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 		Execution:   executionName(arn),
 		NotDeployed: opts.NotDeployed,
 	})
+	if in.ProjectName != "" && !f.Settings.Quiet {
+		model.Usual = usualTime(ctx, deployClient(f, b), b, graph, in, arn)
+	}
 	reattach := "odin status " + executionName(arn)
 	view = ui.New(model, ui.Options{
 		Mode:     mode,
@@ -75,7 +80,7 @@ func follow(ctx context.Context, f *Factory, b *backend.Backend, arn string, opt
 			if in.ProjectName == "" {
 				return errors.New("not an odin deploy: nothing to halt")
 			}
-			_, err := deployClient(f, b).Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, deploy.HaltNote{By: b.CallerArn, Reason: "halted from the live view"})
+			_, err := deployClient(f, b).Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, contract.Halt{By: b.CallerArn, Reason: "halted from the live view"})
 			return err
 		},
 	})
@@ -109,4 +114,39 @@ func executionInput(ctx context.Context, b *backend.Backend, arn string) (deploy
 	}
 	_ = json.Unmarshal([]byte(aws.ToString(d.Input)), &in)
 	return in, nil
+}
+
+// earlierDeploys is how many of a project and config's latest successful
+// deploys the estimate of a deploy's time is taken over.
+const earlierDeploys = 5
+
+// usualTime is how long the latest successful deploys of the project and
+// config took, step by step, read from their histories; nil when there are
+// none or they cannot be read (the estimate is a nicety, never a failure).
+func usualTime(ctx context.Context, c *deploy.Client, b *backend.Backend, graph *watch.Graph, in deploy.Input, arn string) *progress.Usual {
+	recs, err := c.History(ctx, deploy.HistoryQuery{Project: in.ProjectName, Config: in.ConfigName, Account: in.AWSAccountID,
+		Status: "SUCCEEDED", Limit: earlierDeploys + 1})
+	if err != nil {
+		return nil
+	}
+	var earlier []*progress.Model
+	for _, r := range recs {
+		if r.ExecutionArn == arn || len(earlier) == earlierDeploys {
+			continue
+		}
+		m := progress.FromGraph(graph, progress.Header{})
+		tr := watch.NewTranslator(graph)
+		err := watch.ReadHistory(ctx, b.SFN, r.ExecutionArn, watch.Read{}, func(events []sfntypes.HistoryEvent, _ bool) bool {
+			for _, h := range events {
+				for _, ev := range tr.Translate(h) {
+					m.Apply(ev)
+				}
+			}
+			return true
+		})
+		if err == nil {
+			earlier = append(earlier, m)
+		}
+	}
+	return progress.UsualOf(earlier)
 }

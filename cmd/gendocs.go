@@ -13,10 +13,11 @@ import (
 func newGenDocsCmd(f *Factory) *cobra.Command {
 	var manDir, completionDir string
 	cmd := &cobra.Command{
-		Use:    "gen-docs",
-		Short:  "Write man pages and shell completions",
-		Hidden: true,
-		Args:   usageArgs(cobra.NoArgs),
+		Use:     "gen-docs",
+		Example: "  odin gen-docs --man man/ --completions completions/",
+		Short:   "Write man pages and shell completions",
+		Hidden:  true,
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root := cmd.Root()
 			if manDir != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -50,7 +51,7 @@ no chance to clean up, so resources and the lock may be left behind: a last reso
 			return haltRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "an execution, a release file, or --project and --release-config")
 	cmd.Flags().BoolVar(&opts.Abort, "abort", false, "stop the execution outright (StopExecution); may leave resources behind")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation of --abort")
 	cmd.Flags().BoolVar(&opts.NoFollow, "no-follow", false, "do not watch the rollback")
@@ -96,7 +97,7 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 		}
 		status.Printf("stopped %s\n", aws.ToString(d.Name))
 	} else {
-		key, err := c.Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, deploy.HaltNote{By: b.CallerArn, Reason: opts.Reason})
+		key, err := c.Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, contract.Halt{By: b.CallerArn, Reason: opts.Reason})
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func newHistoryCmd(f *Factory) *cobra.Command {
 		Short: "List deploys, newest first: the audit trail",
 		Long: `List the deployer's executions newest first: release, who deployed it, where
 (account and region), when, how long, and the outcome. Every account a deployer serves
-is in the one trail. With a release file (or --project/--config-name) only that project
+is in the one trail. With a release file (or --project/--release-config) only that project
 and config; with --all every project.`,
 		Example:           "  odin history examples/hello/release.yml\n  odin history --all --status FAILED --since 72h\n  odin history --all --output json",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
@@ -59,7 +59,7 @@ and config; with --all every project.`,
 			return historyRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "a release file, --project and --release-config, or --all")
 	cmd.Flags().BoolVar(&opts.All, "all", false, "every project and config")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many deploys")
 	cmd.Flags().StringVar(&opts.Status, "status", "", "only this outcome: "+strings.Join(historyStatuses, ", "))
@@ -86,7 +86,7 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 	var t *target
 	switch {
 	case opts.All && (opts.Arg != "" || opts.Target.Project != "" || opts.Target.Config != ""):
-		return exitcode.UsageError(fmt.Errorf("--all lists every project and config: give it no release file, --project or --config-name (--account keeps one account)"))
+		return exitcode.UsageError(fmt.Errorf("--all lists every project and config: give it no release file, --project or --release-config (--account keeps one account)"))
 	case opts.All:
 		if opts.Target.Account != "" && !config.IsAccountID(opts.Target.Account) {
 			return exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", opts.Target.Account))
@@ -98,7 +98,7 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 			return err
 		}
 		if t.Project == "" {
-			return exitcode.UsageError(fmt.Errorf("history needs a release file, --project/--config-name or --all"))
+			return exitcode.UsageError(fmt.Errorf("history needs a release file, --project/--release-config or --all"))
 		}
 	}
 	account := q.Account

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/local/server"
@@ -254,7 +255,7 @@ func (l *lambdaFunction) result(t testing.TB, exited <-chan error, logs fmt.Stri
 
 // uploadExample puts examples/aws/release.yml where `odin deploy` puts a
 // release, and returns the execution input that deploys it.
-func (l *lambdaFunction) uploadExample(t testing.TB) deployer.Input {
+func (l *lambdaFunction) uploadExample(t testing.TB) contract.Input {
 	t.Helper()
 	data, err := os.ReadFile("../examples/aws/release.yml")
 	if err != nil {
@@ -263,14 +264,14 @@ func (l *lambdaFunction) uploadExample(t testing.TB) deployer.Input {
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
 	id := release.ReleaseID(sha)
-	in := deployer.Input{
+	in := contract.Input{
 		ReleaseID: id, ProjectName: "payments", ConfigName: "production", Target: "aws",
 		AWSAccountID: "123456789012", AWSRegion: "us-east-1", Bucket: deployer.Bucket,
 		ReleaseKey:    "123456789012/payments/production/" + id + "/release",
 		ReleaseSHA256: sha, DeployedBy: "arn:aws:iam::123456789012:user/ada",
 		CreatedAt: time.Now().UTC().Format(time.RFC3339),
 	}
-	_, err = deployer.Endpoint(l.backend.Endpoint()).S3Client().PutObject(context.Background(), &s3.PutObjectInput{
+	_, err = l.backend.Endpoint().S3Client().PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String(in.Bucket), Key: aws.String(in.ReleaseKey), Body: bytes.NewReader(data),
 		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 	})

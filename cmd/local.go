@@ -16,11 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/local/store"
@@ -58,7 +58,7 @@ type LocalOptions struct {
 	// Start makes sure a server runs for DataDir and returns its endpoint,
 	// and whether it had to start one; by default it starts this binary's
 	// `local serve` in the background.
-	Start func(ctx context.Context, opts *LocalOptions) (ep server.Endpoint, started bool, err error)
+	Start func(ctx context.Context, opts *LocalOptions) (ep access.Endpoint, started bool, err error)
 	// ServerOptions, when set, adjusts the server that serve runs (tests
 	// inject clocks; the deployer registers its handlers in localServerOptions).
 	ServerOptions func(*server.Options)
@@ -105,8 +105,9 @@ odin starts it by itself when the backend is local; these commands manage it, an
 	}
 
 	serve := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the local backend in the foreground (Ctrl-C stops it)",
+		Use:     "serve",
+		Example: "  odin local serve\n  odin local serve --listen 127.0.0.1:4599 --aws-endpoint http://127.0.0.1:5000",
+		Short:   "Run the local backend in the foreground (Ctrl-C stops it)",
 		Long: `Run the local backend in the foreground, logging every request to stderr.
 If the default port is taken, another free port is used; see ` + "`odin local env`" + `.`,
 		Args: usageArgs(cobra.NoArgs),
@@ -118,9 +119,10 @@ If the default port is taken, another free port is used; see ` + "`odin local en
 	addrFlags(serve)
 
 	start := &cobra.Command{
-		Use:   "start",
-		Short: "Start the local backend in the background and wait until it serves",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "start",
+		Example: "  odin local start\n  odin local start --aws-endpoint http://127.0.0.1:5000",
+		Short:   "Start the local backend in the background and wait until it serves",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prepare(cmd)
 			return localStartRun(cmd.Context(), opts)
@@ -129,9 +131,10 @@ If the default port is taken, another free port is used; see ` + "`odin local en
 	addrFlags(start)
 
 	status := &cobra.Command{
-		Use:   "status",
-		Short: "Show whether the local backend runs, its pid, endpoint and uptime (exit 1 if not)",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "status",
+		Example: "  odin local status",
+		Short:   "Show whether the local backend runs, its pid, endpoint and uptime (exit 1 if not)",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prepare(cmd)
 			return localStatusRun(cmd.Context(), opts)
@@ -139,9 +142,10 @@ If the default port is taken, another free port is used; see ` + "`odin local en
 	}
 
 	stop := &cobra.Command{
-		Use:   "stop",
-		Short: "Stop the background local backend (SIGTERM, then SIGKILL after --grace)",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "stop",
+		Example: "  odin local stop",
+		Short:   "Stop the background local backend (SIGTERM, then SIGKILL after --grace)",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prepare(cmd)
 			return localStopRun(cmd.Context(), opts)
@@ -185,7 +189,7 @@ func localServerOptions(opts *LocalOptions, log *slog.Logger) server.Options {
 		Version:     version,
 		Throttle:    opts.Throttle == "aws",
 		Retention:   retention(opts.Retention),
-		Functions: func(server.Endpoint) (*engine.Functions, error) {
+		Functions: func(access.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, spec := range opts.Functions {
 				name, command, ok := strings.Cut(spec, "=")
@@ -266,7 +270,7 @@ func listenLocal(addr string, chosen, allowRemote bool, log *slog.Logger) (net.L
 // startDetached starts `odin local serve` for opts.DataDir in the background
 // unless one runs, and returns its endpoint. Two CLIs doing this at once end
 // with one server.
-func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bool, error) {
+func startDetached(ctx context.Context, opts *LocalOptions) (access.Endpoint, bool, error) {
 	started := false
 	ep, err := server.Ensure(ctx, opts.DataDir, func(context.Context) error {
 		started = true
@@ -314,12 +318,12 @@ func startDetached(ctx context.Context, opts *LocalOptions) (server.Endpoint, bo
 
 // StartLocalBackend is what Factory.StartLocal should be in the real binary:
 // the local backend for dataDir, started in the background if none runs.
-func StartLocalBackend(ctx context.Context, dataDir string) (backend.LocalEndpoint, error) {
+func StartLocalBackend(ctx context.Context, dataDir string) (access.Endpoint, error) {
 	ep, _, err := startDetached(ctx, &LocalOptions{DataDir: dataDir, Listen: server.DefaultAddr})
 	if err != nil {
-		return backend.LocalEndpoint{}, err
+		return access.Endpoint{}, err
 	}
-	return backend.LocalEndpoint(ep), nil
+	return ep, nil
 }
 
 func localStartRun(ctx context.Context, opts *LocalOptions) error {
@@ -463,7 +467,7 @@ func localEnvRun(ctx context.Context, opts *LocalOptions) error {
 
 // writeLocalEnv prints POSIX shell exports. AWS_DEFAULT_REGION is for the AWS
 // CLI v1, which does not read AWS_REGION.
-func writeLocalEnv(w io.Writer, ep server.Endpoint) {
+func writeLocalEnv(w io.Writer, ep access.Endpoint) {
 	for _, kv := range [][2]string{
 		{"AWS_ENDPOINT_URL", ep.URL},
 		{"AWS_ACCESS_KEY_ID", ep.AccessKeyID},

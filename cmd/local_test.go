@@ -21,13 +21,14 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/local/store"
 )
 
 func TestLocalEnvGolden(t *testing.T) {
 	var out bytes.Buffer
-	writeLocalEnv(&out, server.Endpoint{URL: "http://127.0.0.1:4599", AccessKeyID: "LKIAEXAMPLE000000000",
+	writeLocalEnv(&out, access.Endpoint{URL: "http://127.0.0.1:4599", AccessKeyID: "LKIAEXAMPLE000000000",
 		SecretAccessKey: "abc+/def=ghi'jkl", Region: "us-east-1", Account: "000000000000"})
 	golden := filepath.Join("testdata", "local_env.golden")
 	if *update {
@@ -248,7 +249,7 @@ func TestLocalFunctionFlag(t *testing.T) {
 	for _, tc := range cases {
 		opts, _, _ := testLocalOptions(t)
 		opts.Functions = []string{tc.spec}
-		fns, err := localServerOptions(opts, nil).Functions(server.Endpoint{})
+		fns, err := localServerOptions(opts, nil).Functions(access.Endpoint{})
 		if tc.ok {
 			if err != nil {
 				t.Errorf("%q: %v", tc.spec, err)
@@ -274,7 +275,7 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 	bin := odinBinary(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	t.Cleanup(func() { server.Stop(context.Background(), dir, time.Second) })
-	start := func() server.Endpoint {
+	start := func() access.Endpoint {
 		t.Helper()
 		script := filepath.Join(filepath.Dir(dir), "task.sh")
 		if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >/dev/null\nprintf '{\"ran\":true}'\n"), 0o700); err != nil {
@@ -340,7 +341,7 @@ func TestLocalCrashResumeBinary(t *testing.T) {
 	}
 }
 
-func sfnClientFor(ep server.Endpoint) *sfn.Client {
+func sfnClientFor(ep access.Endpoint) *sfn.Client {
 	return sfn.New(sfn.Options{BaseEndpoint: aws.String(ep.URL), Region: ep.Region, RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
 }

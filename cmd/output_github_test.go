@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/ghactions"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/watch/watchtest"
 )
 
@@ -38,11 +38,11 @@ func githubOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string,
 			return "", false
 		},
 		Now: func() time.Time { return time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC) },
-		StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+		StartLocal: func(context.Context, string) (access.Endpoint, error) {
 			if r == nil {
-				return backend.LocalEndpoint{}, errors.New("no backend in this test")
+				return access.Endpoint{}, errors.New("no backend in this test")
 			}
-			return backend.LocalEndpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
+			return access.Endpoint{URL: r.URL, AccessKeyID: "test", SecretAccessKey: "test", Region: "us-east-1", Account: "123456789012"}, nil
 		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

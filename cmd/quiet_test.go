@@ -11,7 +11,7 @@ import (
 // on stderr; the exit code and --output json are what they are without it.
 func TestStatusQuiet(t *testing.T) {
 	r := replayOf(t, "unhealthy")
-	const verdict = "FAILED: deploy failed after 27s at CheckHealthy: HealthError: web-2: GET http://127.0.0.1:8082/health: 500 Internal Server Error\n"
+	const verdict = "FAILED: deploy failed after 27s at CheckHealthy: HealthError: web-2: GET http://127.0.0.1:8082/health: 500 Internal Server Error; see why with: odin fail replay\n"
 	for _, args := range [][]string{
 		{"status", watchtest.ExecutionArn, "--quiet", "--output", "plain"},
 		{"status", watchtest.ExecutionArn, "--quiet"}, // auto: plain here, and never the TUI

@@ -4,12 +4,14 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // Build information, stamped by the linker (see .goreleaser.yml), else
@@ -44,7 +47,7 @@ type Factory struct {
 
 	// StartLocal returns the endpoint of the local backend, starting it when
 	// none runs. Tests point it at an in-process server.
-	StartLocal func(ctx context.Context, dataDir string) (backend.LocalEndpoint, error)
+	StartLocal func(ctx context.Context, dataDir string) (access.Endpoint, error)
 	// HTTPClient, when set, carries every AWS call (tests count them).
 	HTTPClient aws.HTTPClient
 }
@@ -69,9 +72,9 @@ func (f *Factory) Backend(ctx context.Context, identity bool, account string) (*
 		Identity:   identity,
 		Account:    account,
 		HTTPClient: f.HTTPClient,
-		StartLocal: func(ctx context.Context) (backend.LocalEndpoint, error) {
+		StartLocal: func(ctx context.Context) (access.Endpoint, error) {
 			if f.StartLocal == nil {
-				return backend.LocalEndpoint{}, errors.New("the local backend is not available in this build")
+				return access.Endpoint{}, errors.New("the local backend is not available in this build")
 			}
 			return f.StartLocal(ctx, dataDir)
 		},
@@ -159,11 +162,43 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	if err != nil {
 		var ee *exitcode.Error
 		if msg := err.Error(); msg != "" && !(errors.As(err, &ee) && ee.Err == nil) {
-			fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
-			annotateError(f, err, msg)
+			if wantsJSON(f, args) {
+				writeJSONError(f.IO.Out, exitcode.Of(err), msg)
+			} else {
+				fmt.Fprintf(f.IO.ErrOut, "odin: %s\n", msg)
+				annotateError(f, err, msg)
+			}
 		}
 	}
 	return exitcode.Of(err)
+}
+
+// JSONError is how every command reports an error with --output json: one
+// object on stdout, whatever came before it.
+type JSONError struct {
+	Type    string `json:"type"` // "error"
+	Code    int    `json:"code"` // the exit code
+	Message string `json:"message"`
+}
+
+func writeJSONError(w io.Writer, code int, msg string) {
+	_ = json.NewEncoder(w).Encode(JSONError{Type: "error", Code: code, Message: msg})
+}
+
+// wantsJSON says whether the invocation asked for JSON output: from the
+// settings once they loaded, else (a bad flag, say) from the command line
+// and ODIN_OUTPUT as they stand.
+func wantsJSON(f *Factory, args []string) bool {
+	if f.Settings != nil {
+		return f.Settings.Output == "json"
+	}
+	for i, a := range args {
+		if a == "--output=json" || a == "--output" && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	v, _ := f.Env("ODIN_OUTPUT")
+	return v == "json"
 }
 
 // NewRootCmd builds the command tree.
@@ -214,6 +249,8 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
 	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newJSONFormatCmd(f), newGenDocsCmd(f))
 	rejectUnknownCommands(root)
+	root.SetUsageTemplate(usageTemplate)
+	root.SetHelpFunc(groupedHelp(root.HelpFunc()))
 	return root
 }
 
@@ -228,13 +265,18 @@ func rejectUnknownCommands(c *cobra.Command) {
 	if !c.HasSubCommands() || c.Runnable() {
 		return
 	}
+	// What cobra's own unknown-command error would suggest: the commands
+	// within two edits ("deplyo": deploy) or starting with what was typed.
+	c.SuggestionsMinimumDistance = 2
 	c.Args = usageArgs(func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return nil
 		}
 		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
 		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf("; did you mean %q?", s[0])
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		} else {
+			msg += "; odin " + strings.TrimPrefix(cmd.CommandPath()+" --help", "odin ") + " lists them"
 		}
 		return errors.New(msg)
 	})

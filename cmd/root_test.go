@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // Every way of calling odin wrongly exits 2, as `odin exit-codes` says,
@@ -15,14 +17,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		stderr   string // part of the message
 	}{
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate" for "odin"`},
-		{[]string{"statu"}, 2, `did you mean "status"?`},
+		{[]string{"statu"}, 2, `did you mean status?`},
 		{[]string{"local", "frobnicate"}, 2, `unknown command "frobnicate" for "odin local"`},
 		{[]string{"deployer", "frobnicate"}, 2, `unknown command "frobnicate" for "odin deployer"`},
 		{[]string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
 		{[]string{"version", "--frobnicate"}, 2, "unknown flag: --frobnicate"},
 		{[]string{"frobnicate", "--frobnicate"}, 2, "unknown flag"},
-		{[]string{"deploy"}, 2, "accepts 1 arg(s), received 0"},
-		{[]string{"deploy", "a.yml", "b.yml"}, 2, "accepts 1 arg(s), received 2"},
+		{[]string{"deploy", "a.yml", "b.yml"}, 2, "accepts at most 1 arg(s), received 2"},
 		{[]string{"status", "a", "b"}, 2, "accepts at most 1 arg(s)"},
 		{[]string{"config", "extra"}, 2, "unknown command"},
 		{[]string{"deploy", "--timeout", "abc", "x.yml"}, 2, `invalid argument "abc" for "--timeout"`},
@@ -48,5 +49,55 @@ func TestUsageErrorsExit2(t *testing.T) {
 				t.Error("nothing on stdout")
 			}
 		})
+	}
+}
+
+// Every command a user runs shows an example in its help.
+func TestEveryLeafCommandHasAnExample(t *testing.T) {
+	f, _, _ := testFactory()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Runnable() && !c.HasSubCommands() && c.Name() != "help" && c.Example == "" {
+			t.Errorf("%s has no example", c.CommandPath())
+		}
+	}
+	walk(NewRootCmd(f))
+}
+
+// Help groups the flags, shows the AWS flags only on commands that open a
+// backend, and shows --release-config, not its old name (which still works).
+func TestHelpGroupsFlags(t *testing.T) {
+	for _, tt := range []struct {
+		cmd      string
+		want     []string
+		wantNone []string
+	}{
+		{"schema", []string{"General flags:", "--output"}, []string{"--region", "--profile", "Backend and AWS flags:"}},
+		{"version", []string{"General flags:"}, []string{"--region", "--backend"}},
+		{"completion", []string{"General flags:"}, []string{"--region"}},
+		{"status", []string{"Flags:\n", "--release-config", "General flags:", "Backend and AWS flags:", "--region", "--profile"}, []string{"--config-name"}},
+	} {
+		f, out, _ := testFactory()
+		if code := Run(context.Background(), f, []string{tt.cmd, "--help"}); code != 0 {
+			t.Fatalf("%s --help: exit %d", tt.cmd, code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s --help lacks %q:\n%s", tt.cmd, w, out)
+			}
+		}
+		for _, w := range tt.wantNone {
+			if strings.Contains(out.String(), w) {
+				t.Errorf("%s --help shows %q:\n%s", tt.cmd, w, out)
+			}
+		}
+	}
+	// The old name still works.
+	f, _, errOut := testFactory()
+	if code := Run(context.Background(), f, []string{"status", "--config-name", "dev"}); code != 2 || !strings.Contains(errOut.String(), "--release-config needs --project") {
+		t.Errorf("--config-name alone: exit %d, %q; want 2 and that it needs --project", code, errOut)
 	}
 }

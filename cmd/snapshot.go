@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/exitcode"
@@ -39,27 +40,16 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 		Backend: b.Kind, Account: in.AWSAccountID, Region: in.AWSRegion, Execution: executionName(arn),
 	})
 	tr := watch.NewTranslator(graph)
-	req := &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000, IncludeExecutionData: aws.Bool(false)}
-	seen := int64(0)
-	for {
-		page, err := b.SFN.GetExecutionHistory(ctx, req)
-		if err != nil {
-			return fmt.Errorf("read the history of %s: %w", executionName(arn), err)
-		}
-		for _, ev := range page.Events {
-			// A server that ignores paging (moto) sends everything again.
-			if ev.Id <= seen {
-				continue
-			}
-			seen = ev.Id
+	err = watch.ReadHistory(ctx, b.SFN, arn, watch.Read{}, func(events []types.HistoryEvent, _ bool) bool {
+		for _, ev := range events {
 			for _, e := range tr.Translate(ev) {
 				model.Apply(e)
 			}
 		}
-		if page.NextToken == nil {
-			break
-		}
-		req.NextToken = page.NextToken
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("read the history of %s: %w", executionName(arn), err)
 	}
 
 	now := f.Now()
@@ -75,7 +65,7 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 		// --quiet: the verdict alone, as the live view's plain output ends.
 		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)
 	default:
-		if err := writeSteps(f.IO.Out, model, graph.HappyPath, now); err != nil {
+		if err := writeSteps(f.IO.Out, model, now); err != nil {
 			return err
 		}
 		fmt.Fprintf(f.IO.Out, "%s: %s\n", verdict.Status, verdict.Text)
@@ -86,20 +76,18 @@ func snapshot(ctx context.Context, f *Factory, b *backend.Backend, arn string) e
 	return exitcode.New(verdict.Code, nil)
 }
 
-// writeSteps prints the step table of a snapshot. The first happy rows
-// are the happy path (StartAt to success): while the deploy runs, the steps
-// still ahead of it are shown, not the rollback it may never need.
-func writeSteps(w io.Writer, model *progress.Model, happy int, now time.Time) error {
+// writeSteps prints the step table of a snapshot. While the deploy runs,
+// the steps still ahead of it on the happy path are shown, not the
+// rollback it may never need.
+func writeSteps(w io.Writer, model *progress.Model, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tVISITS\tTIME\tERROR")
-	for i, r := range model.Rows {
+	for _, r := range model.Rows {
 		switch {
-		case r.Status == progress.Skipped:
+		case r.Status == progress.Skipped, !r.Shown():
 			continue
 		case r.Status == progress.Pending && model.Status != "":
 			continue // steps a finished deploy never reached are noise
-		case r.Status == progress.Pending && happy > 0 && i >= happy:
-			continue
 		}
 		visits := ""
 		if r.Visits > 1 {
@@ -109,7 +97,11 @@ func writeSteps(w io.Writer, model *progress.Model, happy int, now time.Time) er
 		if r.Status != progress.Pending {
 			took = progress.FormatDuration(r.Duration(now))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Status, visits, took, r.Error)
+		status := string(r.Status)
+		if r.Result != "" && r.Status == progress.Succeeded {
+			status = r.Result
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, status, visits, took, r.Error)
 	}
 	return tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -24,13 +25,23 @@ type targetFlags struct {
 	Project string
 	Config  string
 	Account string
+	// takes is what the command takes, for a usage error's hint.
+	takes string
 }
 
-func (t *targetFlags) register(cmd *cobra.Command) {
+// register adds the flags to cmd; takes says what cmd takes in all (an
+// execution, a release file, these flags).
+func (t *targetFlags) register(cmd *cobra.Command, takes string) {
+	t.takes = takes
 	cmd.Flags().StringVar(&t.Project, "project", "", "project name (instead of a release file)")
-	cmd.Flags().StringVar(&t.Config, "config-name", "", "config name (with --project)")
+	cmd.Flags().StringVar(&t.Config, "release-config", "", "the release's config_name (with --project)")
+	// The old name, kept working: beside --config (the config file) it
+	// read as one of its options.
+	cmd.Flags().StringVar(&t.Config, "config-name", "", "the release's config_name (with --project); now --release-config")
+	_ = cmd.Flags().MarkHidden("config-name")
 	cmd.Flags().StringVar(&t.Account, "account", "", "AWS account of --project (picks its role from account-roles; default: the caller's)")
 	_ = cmd.RegisterFlagCompletionFunc("project", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("release-config", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("config-name", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("account", cobra.NoFileCompletions)
 }
@@ -97,14 +108,14 @@ func openTarget(ctx context.Context, f *Factory, arg string, flags targetFlags, 
 }
 
 // parseTarget reads what the user pointed at: an execution ARN or name, a
-// release file, --project/--config-name, or a release file in the current
+// release file, --project/--release-config, or a release file in the current
 // directory. It needs no backend.
 func parseTarget(arg string, flags targetFlags) (*target, error) {
 	switch {
 	case arg != "" && (flags.Project != "" || flags.Config != "" || flags.Account != ""):
-		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--config-name/--account, not both"))
+		return nil, exitcode.UsageError(errors.New("give an execution or release file, or --project/--release-config/--account, not both"))
 	case flags.Account != "" && flags.Project == "":
-		return nil, exitcode.UsageError(errors.New("--account needs --project and --config-name"))
+		return nil, exitcode.UsageError(errors.New("--account needs --project and --release-config"))
 	case flags.Account != "" && !config.IsAccountID(flags.Account):
 		return nil, exitcode.UsageError(fmt.Errorf("--account %q is not an AWS account id (12 digits)", flags.Account))
 	case strings.HasPrefix(arg, "arn:"):
@@ -118,18 +129,29 @@ func parseTarget(arg string, flags targetFlags) (*target, error) {
 		return &target{executionName: arg}, nil
 	case flags.Project != "":
 		if flags.Config == "" {
-			return nil, exitcode.UsageError(errors.New("--project needs --config-name"))
+			return nil, exitcode.UsageError(errors.New("--project needs --release-config"))
 		}
 		return &target{Project: flags.Project, Config: flags.Config, Account: flags.Account, scopeAccount: flags.Account}, nil
 	case flags.Config != "":
-		return nil, exitcode.UsageError(errors.New("--config-name needs --project"))
+		return nil, exitcode.UsageError(errors.New("--release-config needs --project"))
 	}
 	for _, name := range defaultReleaseFiles {
 		if _, err := os.Stat(name); err == nil {
 			return targetFromFile(name)
 		}
 	}
-	return nil, exitcode.UsageError(errors.New("no release file here: give an execution, a release file, or --project and --config-name"))
+	return nil, exitcode.UsageError(errors.New("no release file here (release.yml or release.yaml): give " + flags.takes))
+}
+
+// defaultReleaseFile is the release file in the current directory, for a
+// command given none.
+func defaultReleaseFile() (string, error) {
+	for _, name := range defaultReleaseFiles {
+		if _, err := os.Stat(name); err == nil {
+			return name, nil
+		}
+	}
+	return "", exitcode.UsageError(errors.New("no release file here (release.yml or release.yaml): give one: odin deploy FILE"))
 }
 
 // resolve fills in what needs the backend: an execution name's ARN, and the
@@ -138,7 +160,7 @@ func parseTarget(arg string, flags targetFlags) (*target, error) {
 // that is its scope too.
 func (t *target) resolve(b *backend.Backend) {
 	if t.executionName != "" {
-		t.ExecutionArn = backend.ExecutionArn(b.StateMachineArn, t.executionName)
+		t.ExecutionArn = contract.ExecutionArn(b.StateMachineArn, t.executionName)
 	}
 	if t.Project != "" && t.Account == "" {
 		t.Account = b.Account

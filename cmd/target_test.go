@@ -11,6 +11,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 func TestTargetAccount(t *testing.T) {
@@ -122,9 +123,9 @@ func TestBadTargetStartsNothing(t *testing.T) {
 		io, _, _, errOut := iostreams.Test()
 		started := 0
 		f := &Factory{IO: io, Env: func(string) (string, bool) { return "", false }, Now: time.Now,
-			StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
+			StartLocal: func(context.Context, string) (access.Endpoint, error) {
 				started++
-				return backend.LocalEndpoint{}, errors.New("not in this test")
+				return access.Endpoint{}, errors.New("not in this test")
 			}}
 		code := Run(context.Background(), f, append([]string{"--data-dir", t.TempDir()}, args...))
 		if code != 2 || started != 0 || !strings.Contains(errOut.String(), tt.want) {

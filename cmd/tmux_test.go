@@ -193,10 +193,17 @@ func TestDeployInTmux(t *testing.T) {
 	if m := exitedLine.FindStringSubmatch(end); m[1] != "0" {
 		t.Errorf("odin deploy exited %s, want 0", m[1])
 	}
-	for _, step := range []string{"Validate", "Lock", "ValidateResources", "Deploy", "WaitForDeploy", "WaitForHealthy", "CheckHealthy", "Healthy?", "CleanUpSuccess", "ReleaseLock", "Success"} {
+	for _, step := range []string{"Validate", "Lock", "ValidateResources", "Deploy", "WaitForDeploy", "WaitForHealthy", "Healthy?", "CleanUpSuccess", "ReleaseLock", "Success"} {
 		if !regexp.MustCompile(`(?m)^ ✓ ` + regexp.QuoteMeta(step) + `\s+succeeded\b`).MatchString(end) {
 			t.Errorf("the last screen has no succeeded row for %s", step)
 		}
+	}
+	// The check says what it found.
+	if !regexp.MustCompile(`(?m)^ ✓ CheckHealthy\s+web 2/2 healthy\b`).MatchString(end) {
+		t.Errorf("the last screen has no CheckHealthy row with its result")
+	}
+	if n := strings.Count(end, "backend local"); n != 1 {
+		t.Errorf("the backend line is on the screen %d times, want once", n)
 	}
 	if !regexp.MustCompile(`(?m)^SUCCEEDED: deploy of tmux/e2e release r-[0-9a-f]+ succeeded in \S+`).MatchString(end) {
 		t.Errorf("the last screen has no SUCCEEDED verdict")

@@ -11,6 +11,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
@@ -35,7 +36,7 @@ func newUnlockCmd(f *Factory) *cobra.Command {
 confirm. The delete is conditional: if another deploy takes the lock meanwhile, nothing
 is removed. A lock held by a deploy that is still running, or whose deploy cannot be
 looked up (no permission, throttling, the network), is refused unless --force.`,
-		Example:           "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --config-name development --yes",
+		Example:           "  odin unlock examples/hello/release.yml\n  odin unlock --project hello --release-config development --yes",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,7 +47,7 @@ looked up (no permission, throttling, the network), is refused unless --force.`,
 			return unlockRun(cmd.Context(), f, opts)
 		},
 	}
-	opts.Target.register(cmd)
+	opts.Target.register(cmd, "a release file, or --project and --release-config")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "clear the lock even if its deploy is still running or cannot be looked up")
 	return cmd
@@ -58,13 +59,13 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 		return err
 	}
 	if t.Project == "" {
-		return exitcode.UsageError(errors.New("unlock needs a release file or --project/--config-name, not an execution"))
+		return exitcode.UsageError(errors.New("unlock needs a release file or --project/--release-config, not an execution"))
 	}
 	c := deployClient(f, b)
 	lock, err := c.ReadLock(ctx, t.Account, t.Project, t.Config)
 	if errors.Is(err, deploy.ErrNoLock) {
 		fmt.Fprintf(opts.IO.Out, "no lock is held for %s (s3://%s/%s); --account looks in another account\n",
-			deploy.Scope{Account: t.Account, Project: t.Project, Config: t.Config}, b.Bucket, deploy.Root(t.Account, t.Project, t.Config)+"/lock")
+			deploy.Scope{Account: t.Account, Project: t.Project, Config: t.Config}, b.Bucket, contract.LockKey(t.Account, t.Project, t.Config))
 		return nil
 	}
 	if err != nil {

@@ -26,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/odin-deploy/odin/cmd"
-	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
 	"github.com/odin-deploy/odin/pkg/iostreams"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -160,8 +160,8 @@ func startOdin(t *testing.T, s *moto.Server) func(ctx context.Context, args ...s
 				return "", false
 			},
 			Now: time.Now,
-			StartLocal: func(context.Context, string) (backend.LocalEndpoint, error) {
-				return backend.LocalEndpoint(b.Endpoint()), nil
+			StartLocal: func(context.Context, string) (access.Endpoint, error) {
+				return b.Endpoint(), nil
 			},
 		}
 		code := cmd.Run(ctx, f, append([]string{"--data-dir", dir}, args...))

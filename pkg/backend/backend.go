@@ -18,9 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/odin-deploy/odin/pkg/config"
-	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/contract"
+	"github.com/odin-deploy/odin/pkg/exitcode"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // Kinds of backend.
@@ -33,24 +36,15 @@ const (
 // the local server on its first start.
 const (
 	LocalBucket  = "odin-releases"
-	DeployerName = "odin-deployer"
+	DeployerName = contract.DeployerName
 )
-
-// LocalEndpoint is where a running local backend listens and how to sign for it.
-type LocalEndpoint struct {
-	URL             string
-	AccessKeyID     string
-	SecretAccessKey string
-	Region          string
-	Account         string
-}
 
 // Options says how to reach the backend.
 type Options struct {
 	Settings *config.Settings
 	// StartLocal returns the endpoint of the local backend, starting it if it
 	// is not running. Required when the backend is local.
-	StartLocal func(ctx context.Context) (LocalEndpoint, error)
+	StartLocal func(ctx context.Context) (access.Endpoint, error)
 	// HTTPClient, when set, carries every SDK call (tests count calls with it).
 	HTTPClient aws.HTTPClient
 	// Trace, when set, gets one line per AWS call (--verbose).
@@ -103,7 +97,7 @@ func (b *Backend) AWSRehearsal(ctx context.Context) (string, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	h, err := server.Ask(ctx, server.Endpoint(b.local.endpoint()), client)
+	h, err := access.Ask(ctx, b.local.endpoint(), client)
 	if err != nil {
 		return "", fmt.Errorf("ask the local backend how it deploys target aws: %w", err)
 	}
@@ -134,6 +128,12 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		b   = &Backend{Kind: s.Backend}
 		err error
 	)
+	if s.Region != "" {
+		// Before anything starts or is called.
+		if err := CheckRegion(s.Region); err != nil {
+			return nil, exitcode.UsageError(err)
+		}
+	}
 	switch s.Backend {
 	case Local:
 		if opts.StartLocal == nil {
@@ -158,12 +158,29 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		if s.Profile != "" {
 			lo = append(lo, awsconfig.WithSharedConfigProfile(s.Profile))
 		}
+		// The SDK's own warnings (falling back to IMDSv1, say) are for
+		// --verbose only.
+		lo = append(lo, awsconfig.WithLogger(sdkLogger(opts.Trace)))
 		cfg, err = awsconfig.LoadDefaultConfig(ctx, lo...)
-		if err != nil {
-			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		var noProfile awsconfig.SharedConfigProfileNotExistError
+		switch {
+		case errors.As(err, &noProfile):
+			return nil, exitcode.UsageError(fmt.Errorf("no AWS profile %q in the shared config and credentials files (~/.aws/config, ~/.aws/credentials): "+
+				"create it with: aws configure --profile %s (or aws configure sso --profile %s), or pick another with --profile or AWS_PROFILE", noProfile.Profile, noProfile.Profile, noProfile.Profile))
+		case err != nil:
+			return nil, exitcode.UsageError(fmt.Errorf("load AWS configuration: %w", err))
 		}
 		if cfg.Region == "" {
-			return nil, errors.New("no AWS region: set --region, ODIN_REGION, AWS_REGION or a profile's region")
+			return nil, exitcode.UsageError(errors.New("no AWS region: set one with --region, ODIN_REGION or AWS_REGION, or in the profile: aws configure set region REGION" + profileFlag(s.Profile)))
+		}
+		if err := CheckRegion(cfg.Region); err != nil {
+			return nil, exitcode.UsageError(err)
+		}
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			if opts.Trace != nil {
+				fmt.Fprintf(opts.Trace, "credentials: %v\n", err)
+			}
+			return nil, exitcode.UsageError(credentialsError(s.Profile))
 		}
 		b.Region = cfg.Region
 		b.Endpoint = s.Endpoint
@@ -240,6 +257,30 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	return b, nil
 }
 
+// sdkLogger is where the SDK logs: trace with --verbose, else nowhere.
+func sdkLogger(trace io.Writer) logging.Logger {
+	if trace == nil {
+		return logging.Nop{}
+	}
+	return logging.NewStandardLogger(trace)
+}
+
+func profileFlag(profile string) string {
+	if profile == "" {
+		return ""
+	}
+	return " --profile " + profile
+}
+
+// credentialsError says how to get credentials, as the AWS CLI does ("Unable
+// to locate credentials. You can configure credentials by running aws
+// configure"). The SDK's chain of reasons goes to --verbose.
+func credentialsError(profile string) error {
+	return fmt.Errorf("no AWS credentials found: configure them with: aws configure%s (or aws sso login%s for an SSO profile), "+
+		"or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pick a profile with --profile or AWS_PROFILE (--verbose shows where the SDK looked)",
+		profileFlag(profile), profileFlag(profile))
+}
+
 // SessionName is the role session name for a caller ARN: its last part (the
 // user, or the session of an assumed role such as an SSO login), in the
 // characters and length STS allows.
@@ -287,11 +328,6 @@ func StateMachineName(arn string) string {
 		return arn[i+1:]
 	}
 	return arn
-}
-
-// ExecutionArn is the ARN of the execution called name of the state machine.
-func ExecutionArn(stateMachineArn, name string) string {
-	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
 func partition(region string) string {

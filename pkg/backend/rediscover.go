@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // localServer is where the local backend serves now. The server may move
@@ -19,13 +20,13 @@ import (
 // new server when none runs) so that the SDK's retry reaches the new one.
 // A watching CLI polled the old port forever.
 type localServer struct {
-	find func(ctx context.Context) (LocalEndpoint, error)
+	find func(ctx context.Context) (access.Endpoint, error)
 
 	mu sync.Mutex
-	ep LocalEndpoint
+	ep access.Endpoint
 }
 
-func (l *localServer) endpoint() LocalEndpoint {
+func (l *localServer) endpoint() access.Endpoint {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ep

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/odin-deploy/odin/pkg/config"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/server"
 )
 
@@ -37,14 +38,14 @@ func TestLocalServerMoves(t *testing.T) {
 	}
 	var current atomic.Pointer[server.Server]
 	var finds, starts atomic.Int32
-	startLocal := func(ctx context.Context) (LocalEndpoint, error) {
+	startLocal := func(ctx context.Context) (access.Endpoint, error) {
 		finds.Add(1)
 		ep, err := server.Ensure(ctx, dir, func(context.Context) error {
 			starts.Add(1)
 			current.Store(serve())
 			return nil
 		})
-		return LocalEndpoint(ep), err
+		return access.Endpoint(ep), err
 	}
 	first := serve()
 	current.Store(first)

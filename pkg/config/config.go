@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -102,7 +103,7 @@ var specs = []spec{
 	{key: KeyVerbose, def: "false", help: "print debug detail on stderr", boolean: true},
 	{key: KeyQuiet, def: "false", help: "print only errors and the final verdict", boolean: true},
 	{key: KeyBucket, def: "", help: "S3 bucket for releases (local: odin-releases; aws: odin-<account>-<region>)"},
-	{key: KeyStateMachine, def: "odin-deployer", help: "deployer state machine: a name or an ARN"},
+	{key: KeyStateMachine, def: contract.DeployerName, help: "deployer state machine: a name or an ARN"},
 	{key: KeyDataDir, def: "", help: "data directory of the local backend (default $XDG_STATE_HOME/odin)"},
 	{key: KeyAssumeRole, def: "", help: "IAM role ARN to assume for every AWS call (aws backend)"},
 	{key: KeyAccountRoles, def: "", help: "roles per account, ACCOUNT=ROLE_ARN,...: the role for a release's (or execution's) account, in place of assume-role (aws backend)"},

@@ -14,25 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/odin-deploy/odin/pkg/awserr"
+	"github.com/odin-deploy/odin/pkg/contract"
 )
-
-// Root is the S3 prefix of a project and config in an account:
-// <account>/<project>/<config>.
-func Root(account, project, configName string) string {
-	return account + "/" + project + "/" + configName
-}
-
-// HaltNote is the body of a halt object: who asked and why.
-type HaltNote struct {
-	By     string `json:"by"`
-	At     string `json:"at"`
-	Reason string `json:"reason,omitempty"`
-}
 
 // Halt writes the halt object the deployer honours: it stops at its next
 // check and rolls back, releasing the lock.
-func (c *Client) Halt(ctx context.Context, account, project, configName string, note HaltNote) (string, error) {
-	key := Root(account, project, configName) + "/halt"
+func (c *Client) Halt(ctx context.Context, account, project, configName string, note contract.Halt) (string, error) {
+	key := contract.HaltKey(account, project, configName)
 	if note.At == "" {
 		note.At = c.now().UTC().Format(time.RFC3339)
 	}
@@ -67,11 +55,7 @@ func (c *Client) Abort(ctx context.Context, executionArn, reason string) error {
 
 // Lock is a deploy lock as the deployer writes it.
 type Lock struct {
-	ReleaseID  string `json:"release_id"`
-	Owner      string `json:"owner"`
-	Execution  string `json:"execution"`
-	AcquiredAt string `json:"acquired_at"`
-	ExpiresAt  string `json:"expires_at,omitempty"`
+	contract.Lock
 
 	Key  string `json:"-"`
 	ETag string `json:"-"`
@@ -82,7 +66,7 @@ var ErrNoLock = errors.New("no lock is held")
 
 // ReadLock reads the lock of a project and config.
 func (c *Client) ReadLock(ctx context.Context, account, project, configName string) (*Lock, error) {
-	key := Root(account, project, configName) + "/lock"
+	key := contract.LockKey(account, project, configName)
 	out, err := c.Storage.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key)})
 	if err != nil {
 		if awserr.Is(err, "NoSuchKey") || awserr.Is(err, "NotFound") {

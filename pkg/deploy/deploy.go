@@ -23,8 +23,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/awserr"
-	"github.com/odin-deploy/odin/pkg/backend"
-	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/release"
 )
 
@@ -58,7 +57,7 @@ type Client struct {
 // Input is the execution input the deployer receives (DESIGN.md: contracts).
 // The deployer owns its shape and decodes it strictly, so it is defined once,
 // there.
-type Input = deployer.Input
+type Input = contract.Input
 
 // Plan is everything a deploy will do, decided before any side effect.
 type Plan struct {
@@ -91,7 +90,7 @@ func (c *Client) Plan(f *release.File, deployedBy, releaseDir string) (*Plan, er
 	p := &Plan{
 		File:      f,
 		ReleaseID: id,
-		Key:       r.Root(account) + "/" + id + "/release",
+		Key:       contract.ReleaseKey(account, r.ProjectName, r.ConfigName, id),
 	}
 	p.Input = Input{
 		ReleaseID:     id,
@@ -251,7 +250,7 @@ func (c *Client) setAttempt(p *Plan, attempt int) {
 }
 
 func (c *Client) executionArn(name string) string {
-	return backend.ExecutionArn(c.StateMachineArn, name)
+	return contract.ExecutionArn(c.StateMachineArn, name)
 }
 
 func (c *Client) describe(ctx context.Context, arn string) (*sfn.DescribeExecutionOutput, error) {

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/release"
 )
@@ -158,7 +157,7 @@ func localSFN(t *testing.T) *sfn.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return deployer.Endpoint(srv.Endpoint()).SFNClient()
+	return srv.Endpoint().SFNClient()
 }
 
 // createMachine creates a state machine and returns its ARN.

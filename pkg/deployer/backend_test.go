@@ -29,7 +29,7 @@ func TestLocalBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	ep := Endpoint(b.Endpoint())
+	ep := b.Endpoint()
 	arn := "arn:aws:states:" + ep.Region + ":" + ep.Account + ":stateMachine:" + StateMachineName
 	sfnc := ep.SFNClient()
 

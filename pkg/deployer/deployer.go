@@ -8,15 +8,16 @@ import (
 	_ "embed"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/release"
 )
 
 // FunctionName is the Lambda function (and local backend function) that runs
 // every task of the deployer state machine.
-const FunctionName = "odin-deployer"
+const FunctionName = contract.DeployerName
 
 // StateMachineName is the deployer state machine's name.
-const StateMachineName = "odin-deployer"
+const StateMachineName = contract.DeployerName
 
 //go:embed deployer.asl.json
 var definitionTemplate []byte
@@ -36,27 +37,10 @@ func FunctionArn(region, account string) string {
 	return "arn:aws:lambda:" + region + ":" + account + ":function:" + FunctionName
 }
 
-// Input is the execution input `odin deploy` builds.
-type Input struct {
-	ReleaseID     string `json:"release_id"`
-	ProjectName   string `json:"project_name"`
-	ConfigName    string `json:"config_name"`
-	Target        string `json:"target"`
-	AWSAccountID  string `json:"aws_account_id"`
-	AWSRegion     string `json:"aws_region"`
-	Bucket        string `json:"bucket"`
-	ReleaseKey    string `json:"release_key"`
-	ReleaseSHA256 string `json:"release_sha256"`
-	DeployedBy    string `json:"deployed_by"`
-	CreatedAt     string `json:"created_at"`
-	// ReleaseDir is where a local release's relative working_dir resolves.
-	ReleaseDir string `json:"release_dir,omitempty"`
-}
-
 // State is what flows from task to task: the input plus what the deployer
 // learns on the way. Every task returns it whole.
 type State struct {
-	Input
+	contract.Input
 
 	// Set by Validate.
 	StartedAt      string `json:"started_at,omitempty"`
@@ -69,8 +53,8 @@ type State struct {
 	LockETag string `json:"lock_etag,omitempty"`
 
 	// Set by Deploy and CheckHealthy. Healthy drives the Healthy? choice.
-	Healthy *bool   `json:"healthy,omitempty"`
-	Health  *Health `json:"health,omitempty"`
+	Healthy *bool            `json:"healthy,omitempty"`
+	Health  *contract.Health `json:"health,omitempty"`
 
 	// Written by the state machine's catchers.
 	Error        *CaughtError `json:"error,omitempty"`
@@ -82,45 +66,6 @@ type State struct {
 type CaughtError struct {
 	Error string `json:"Error"`
 	Cause string `json:"Cause"`
-}
-
-// Health is a release's health as the live view shows it.
-type Health struct {
-	Healthy  bool                      `json:"healthy"`
-	Services map[string]*ServiceHealth `json:"services"`
-}
-
-// ServiceHealth counts one service's instances by state.
-type ServiceHealth struct {
-	Desired     int        `json:"desired"`
-	Healthy     int        `json:"healthy"`
-	Launching   int        `json:"launching"`
-	Unhealthy   int        `json:"unhealthy"`
-	Terminating int        `json:"terminating"`
-	Instances   []Instance `json:"instances"`
-}
-
-// Instance states.
-const (
-	InstanceLaunching   = "launching"
-	InstanceHealthy     = "healthy"
-	InstanceUnhealthy   = "unhealthy"
-	InstanceExited      = "exited"
-	InstanceTerminating = "terminating"
-	InstanceStopped     = "stopped"
-)
-
-// Instance is one running (or failed) copy of a service.
-type Instance struct {
-	ID        string `json:"id"`
-	ReleaseID string `json:"release_id"`
-	State     string `json:"state"`
-	PID       int    `json:"pid,omitempty"`
-	Port      int    `json:"port,omitempty"`
-	// Reason says why the instance is not healthy: its exit status, the
-	// failing check.
-	Reason  string   `json:"reason,omitempty"`
-	LogTail []string `json:"log_tail,omitempty"`
 }
 
 // Deployment is what a provider needs to act on one release.
@@ -185,7 +130,7 @@ type Provider interface {
 	Deploy(ctx context.Context, d *Deployment) error
 	// Health reports the release's instances. An instance that cannot
 	// recover (it exited) is a *DeployError.
-	Health(ctx context.Context, d *Deployment) (*Health, error)
+	Health(ctx context.Context, d *Deployment) (*contract.Health, error)
 	// CleanUpSuccess sends traffic to the release, then stops the previous one.
 	CleanUpSuccess(ctx context.Context, d *Deployment) error
 	// CleanUpFailure stops the release's instances; the previous release keeps

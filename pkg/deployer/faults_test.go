@@ -59,7 +59,7 @@ func deployWithFullDisk(t *testing.T, k int) int {
 	if k > 0 {
 		fsys.FailWrite(base + k)
 	}
-	ep := Endpoint(b.Endpoint())
+	ep := b.Endpoint()
 	sfnc := ep.SFNClient()
 	client := &deploy.Client{Storage: ep.S3Client(), Executions: sfnc, Bucket: Bucket,
 		StateMachineArn: "arn:aws:states:" + ep.Region + ":" + ep.Account + ":stateMachine:" + StateMachineName,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 // memStorage serves one release and no lock or halt, so any payload can get
@@ -47,7 +48,7 @@ func (memStorage) DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*
 // with a state or a typed error, never panic.
 func FuzzInvoke(f *testing.F) {
 	rel := []byte("project_name: hello\nconfig_name: test\ntarget: local\nservices:\n  web:\n    command: [x]\n    listen: 9999\n")
-	in := Input{ReleaseID: "r-1", ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
+	in := contract.Input{ReleaseID: "r-1", ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
 		AWSRegion: "us-east-1", Bucket: "b", ReleaseKey: "123456789012/hello/test/r-1/release", ReleaseSHA256: "00",
 		DeployedBy: "me", CreatedAt: time.Now().UTC().Format(time.RFC3339), ReleaseDir: "/tmp"}
 	state, _ := json.Marshal(in)
@@ -58,7 +59,7 @@ func FuzzInvoke(f *testing.F) {
 	f.Add([]byte(`{"Task":"Validate","Input":{"health":{"services":{"web":null}},"healthy":true}}`))
 	f.Add([]byte(`{"Task":"CheckHealthy","Input":{"deadline":"x","started_at":"9999-99-99"}}`))
 	f.Add([]byte(`null`))
-	p := &fakeProvider{health: &Health{Services: map[string]*ServiceHealth{"web": nil}}}
+	p := &fakeProvider{health: &contract.Health{Services: map[string]*contract.ServiceHealth{"web": nil}}}
 	h := &Handler{Storage: memStorage{release: rel}, Providers: map[string]Provider{"local": p}, Account: "123456789012", Region: "us-east-1"}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		out, err := h.Invoke(context.Background(), payload)
@@ -81,7 +82,7 @@ func BenchmarkValidate(b *testing.B) {
 	sum := sha256.Sum256(rel)
 	sha := hex.EncodeToString(sum[:])
 	id := "r-" + sha[:16]
-	in := Input{ReleaseID: id, ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
+	in := contract.Input{ReleaseID: id, ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
 		AWSRegion: "us-east-1", Bucket: "b", ReleaseKey: "123456789012/hello/test/" + id + "/release", ReleaseSHA256: sha,
 		DeployedBy: "me", CreatedAt: time.Now().UTC().Format(time.RFC3339), ReleaseDir: "/tmp"}
 	state, _ := json.Marshal(in)

@@ -169,11 +169,6 @@ func (h *Handler) provider(st *State) (Provider, error) {
 	return p, nil
 }
 
-// root is the S3 prefix of the state's project and config.
-func (st *State) root() string {
-	return st.AWSAccountID + "/" + st.ProjectName + "/" + st.ConfigName
-}
-
 func (st *State) deadline() time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, st.Deadline)
 	return t

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
 
@@ -135,7 +136,7 @@ func releaseYAML(t *testing.T, s releaseSpec) []byte {
 // fakeProvider records calls; fail makes a method fail.
 type fakeProvider struct {
 	calls  []string
-	health *Health
+	health *contract.Health
 	fail   map[string]error
 }
 
@@ -145,7 +146,7 @@ func (f *fakeProvider) call(name string) error {
 }
 func (f *fakeProvider) Validate(context.Context, *Deployment) error { return f.call("Validate") }
 func (f *fakeProvider) Deploy(context.Context, *Deployment) error   { return f.call("Deploy") }
-func (f *fakeProvider) Health(context.Context, *Deployment) (*Health, error) {
+func (f *fakeProvider) Health(context.Context, *Deployment) (*contract.Health, error) {
 	if err := f.call("Health"); err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureOn is a fixture whose releases and locks live in bucket.
 func newFixtureOn(c *s3.Client, bucket string) *fixture {
 	f := &fixture{s3: c, bucket: bucket, now: time.Now(), p: &fakeProvider{
-		health: &Health{Healthy: true, Services: map[string]*ServiceHealth{"web": {Desired: 1, Healthy: 1}}},
+		health: &contract.Health{Healthy: true, Services: map[string]*contract.ServiceHealth{"web": {Desired: 1, Healthy: 1}}},
 	}}
 	f.h = &Handler{
 		Storage:   c,
@@ -287,7 +288,7 @@ func TestStoredChecksumMismatch(t *testing.T) {
 	sum := sha256.Sum256(rel)
 	sha := hex.EncodeToString(sum[:])
 	id := "r-" + sha[:16]
-	in := Input{ReleaseID: id, ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
+	in := contract.Input{ReleaseID: id, ProjectName: "hello", ConfigName: "test", Target: "local", AWSAccountID: "123456789012",
 		AWSRegion: "us-east-1", Bucket: "b", ReleaseKey: "123456789012/hello/test/" + id + "/release", ReleaseSHA256: sha,
 		DeployedBy: "me", CreatedAt: time.Now().UTC().Format(time.RFC3339), ReleaseDir: t.TempDir()}
 	for _, tt := range []struct {
@@ -422,8 +423,8 @@ func TestCheckHealthy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.p.health = &Health{Services: map[string]*ServiceHealth{"web": {Desired: 1, Unhealthy: 1, Instances: []Instance{
-		{ID: "web-1", State: InstanceUnhealthy, Reason: "http check GET http://127.0.0.1:1/healthz: status 503, expected 200", LogTail: []string{"starting web-1"}},
+	f.p.health = &contract.Health{Services: map[string]*contract.ServiceHealth{"web": {Desired: 1, Unhealthy: 1, Instances: []contract.Instance{
+		{ID: "web-1", State: contract.InstanceUnhealthy, Reason: "http check GET http://127.0.0.1:1/healthz: status 503, expected 200", LogTail: []string{"starting web-1"}},
 	}}}}
 	out, err := invoke(t, f.h, "CheckHealthy", st, execA, f.now)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	. "github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
@@ -56,7 +57,7 @@ func TestLockHolderOnLocalBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	ep := Endpoint(b.Endpoint())
+	ep := b.Endpoint()
 	sfnc, s3c := ep.SFNClient(), ep.S3Client()
 	client := &deploy.Client{Storage: s3c, Executions: sfnc, Bucket: Bucket,
 		StateMachineArn: "arn:aws:states:" + ep.Region + ":" + ep.Account + ":stateMachine:" + StateMachineName,
@@ -100,7 +101,7 @@ func TestLockHolderOnLocalBackend(t *testing.T) {
 		}
 		return aws.ToString(out.ExecutionArn)
 	}
-	lockKey := func(config string) string { return deploy.Root(ep.Account, "hello", config) + "/lock" }
+	lockKey := func(config string) string { return contract.LockKey(ep.Account, "hello", config) }
 	readLock := func(t *testing.T, config string) *deploy.Lock {
 		t.Helper()
 		l, err := client.ReadLock(ctx, ep.Account, "hello", config)
@@ -109,7 +110,7 @@ func TestLockHolderOnLocalBackend(t *testing.T) {
 		}
 		return l
 	}
-	putLock := func(t *testing.T, config string, l deploy.Lock) {
+	putLock := func(t *testing.T, config string, l contract.Lock) {
 		t.Helper()
 		body, _ := json.Marshal(l)
 		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(Bucket), Key: aws.String(lockKey(config)),
@@ -169,14 +170,14 @@ func TestLockHolderOnLocalBackend(t *testing.T) {
 			t.Fatalf("crash deploy: %s", d.Status)
 		}
 		// As if its ReleaseLockFailure had never run.
-		putLock(t, "failed", deploy.Lock{ReleaseID: "r-crashed", Owner: "bob", Execution: a,
+		putLock(t, "failed", contract.Lock{ReleaseID: "r-crashed", Owner: "bob", Execution: a,
 			AcquiredAt: time.Now().UTC().Format(time.RFC3339), ExpiresAt: later})
 		tookOver(t, "failed", a, "FAILED")
 	})
 
 	t.Run("never existed", func(t *testing.T) {
 		gone := "arn:aws:states:" + ep.Region + ":" + ep.Account + ":execution:" + StateMachineName + ":deploy-gone"
-		putLock(t, "gone", deploy.Lock{ReleaseID: "r-gone", Owner: "bob", Execution: gone,
+		putLock(t, "gone", contract.Lock{ReleaseID: "r-gone", Owner: "bob", Execution: gone,
 			AcquiredAt: time.Now().UTC().Format(time.RFC3339), ExpiresAt: later})
 		tookOver(t, "gone", gone, "ExecutionDoesNotExist")
 	})
@@ -189,7 +190,7 @@ func TestLockHolderOnLocalBackend(t *testing.T) {
 		// deployer): it still runs, so it keeps the lock.
 		l.AcquiredAt = time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
 		l.ExpiresAt = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-		putLock(t, "running", *l)
+		putLock(t, "running", l.Lock)
 
 		arn := startRacing(t, ReleaseSpec{Config: "running"})
 		d, path := waitDone(t, sfnc, arn)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 // fakeExecutions answers DescribeExecution with one status or one error.
@@ -37,7 +38,7 @@ func (f *fakeExecutions) DescribeExecution(_ context.Context, in *sfn.DescribeEx
 // contend has release A take the lock, runs advance (to move the clock,
 // change what Step Functions says of A), then has release B try to lock.
 // It returns the lock as it is then, and B's Lock error.
-func contend(t *testing.T, f *fixture, advance func(stA *State)) (*lockRecord, error) {
+func contend(t *testing.T, f *fixture, advance func(stA *State)) (*contract.Lock, error) {
 	t.Helper()
 	inA := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "a"}), "")
 	inB := upload(t, f.s3, f.bucket, releaseYAML(t, releaseSpec{Version: "b"}), "")

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	. "github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
 	"github.com/odin-deploy/odin/pkg/local/asl"
@@ -80,7 +81,7 @@ type watchedProvider struct {
 	failCleanUp bool
 }
 
-func (w *watchedProvider) Health(ctx context.Context, d *Deployment) (*Health, error) {
+func (w *watchedProvider) Health(ctx context.Context, d *Deployment) (*contract.Health, error) {
 	hl, err := w.Provider.Health(ctx, d)
 	if hl != nil {
 		w.mu.Lock()
@@ -121,7 +122,7 @@ func newMachine(t *testing.T) *machine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	ep := Endpoint(srv.Endpoint())
+	ep := srv.Endpoint()
 	c := ep.S3Client()
 	bucket := Bucket
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
@@ -171,7 +172,7 @@ func newMachine(t *testing.T) *machine {
 
 // deploy runs one execution to its end and returns its result and the
 // states it entered.
-func (m *machine) deploy(in Input) (engine.Result, []string) {
+func (m *machine) deploy(in contract.Input) (engine.Result, []string) {
 	m.t.Helper()
 	name := "deploy-" + in.ReleaseID + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	arn := "arn:aws:states:us-east-1:123456789012:execution:odin-deployer:" + name
@@ -205,7 +206,7 @@ func (m *machine) deploy(in Input) (engine.Result, []string) {
 }
 
 // noLock checks the project and config's lock is gone.
-func (m *machine) noLock(in Input) {
+func (m *machine) noLock(in contract.Input) {
 	m.t.Helper()
 	_, err := m.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(m.bucket), Key: aws.String(in.AWSAccountID + "/" + in.ProjectName + "/" + in.ConfigName + "/lock")})
 	if err == nil {
@@ -289,8 +290,8 @@ func TestMachineFailures(t *testing.T) {
 		name      string
 		spec      ReleaseSpec
 		data      []byte // instead of spec
-		edit      func(m *machine, in *Input)
-		after     func(m *machine, in Input) func(task string, st *State)
+		edit      func(m *machine, in *contract.Input)
+		after     func(m *machine, in contract.Input) func(task string, st *State)
 		failClean bool
 		wantPath  []string
 		wantError string
@@ -298,7 +299,7 @@ func TestMachineFailures(t *testing.T) {
 	}{
 		{
 			name:      "digest mismatch",
-			edit:      func(_ *machine, in *Input) { in.ReleaseSHA256 = strings.Repeat("0", 64) },
+			edit:      func(_ *machine, in *contract.Input) { in.ReleaseSHA256 = strings.Repeat("0", 64) },
 			wantPath:  []string{"Validate", "FailureClean"},
 			wantError: "BadReleaseError", wantCause: []string{"release digest mismatch", `"errorType":"BadReleaseError"`},
 		},
@@ -310,7 +311,7 @@ func TestMachineFailures(t *testing.T) {
 		},
 		{
 			name: "lock held by another release",
-			edit: func(m *machine, in *Input) {
+			edit: func(m *machine, in *contract.Input) {
 				_, err := m.s3.PutObject(context.Background(), &s3.PutObjectInput{
 					Bucket: aws.String(m.bucket), Key: aws.String(in.AWSAccountID + "/hello/" + in.ConfigName + "/lock"),
 					Body: strings.NewReader(`{"release_id":"r-other","owner":"bob","execution":"exec-other","acquired_at":"` +
@@ -332,7 +333,7 @@ func TestMachineFailures(t *testing.T) {
 		{
 			name: "never healthy",
 			spec: ReleaseSpec{Mode: "unhealthy", Timeout: 60},
-			after: func(m *machine, _ Input) func(string, *State) {
+			after: func(m *machine, _ contract.Input) func(string, *State) {
 				return func(task string, _ *State) {
 					if task == "Deploy" {
 						m.skew.Store(int64(61 * time.Second)) // the release's timeout has passed
@@ -345,7 +346,7 @@ func TestMachineFailures(t *testing.T) {
 		{
 			name: "halt during health checks",
 			spec: ReleaseSpec{Mode: "unhealthy"},
-			after: func(m *machine, in Input) func(string, *State) {
+			after: func(m *machine, in contract.Input) func(string, *State) {
 				var once sync.Once
 				return func(task string, _ *State) {
 					if task == "CheckHealthy" {
@@ -422,7 +423,7 @@ func (m *machine) stoppedInReport() {
 	}
 	for _, s := range st.Health.Services {
 		for _, in := range s.Instances {
-			if in.State != InstanceStopped && in.State != InstanceExited {
+			if in.State != contract.InstanceStopped && in.State != contract.InstanceExited {
 				m.t.Errorf("after rollback, instance %s is %s", in.ID, in.State)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/local/asl"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
@@ -28,7 +29,7 @@ func TestDefinitionOnMoto(t *testing.T) {
 	c := mt.SFN()
 
 	healthy, unhealthy := true, false
-	base := State{Input: Input{ReleaseID: "r-1", ProjectName: "hello", ConfigName: "test", Target: "local"},
+	base := State{Input: contract.Input{ReleaseID: "r-1", ProjectName: "hello", ConfigName: "test", Target: "local"},
 		WaitForDeploy: 1, WaitForHealthy: 1, Timeout: 60}
 	with := func(edit func(*State)) string {
 		s := base

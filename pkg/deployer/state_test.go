@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -15,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func TestStateJSONGolden(t *testing.T) {
 	healthy := false
 	st := State{
-		Input: Input{ReleaseID: "r-0123456789abcdef", ProjectName: "hello", ConfigName: "development", Target: "local",
+		Input: contract.Input{ReleaseID: "r-0123456789abcdef", ProjectName: "hello", ConfigName: "development", Target: "local",
 			AWSAccountID: "000000000000", AWSRegion: "us-east-1", Bucket: "odin-releases",
 			ReleaseKey:    "000000000000/hello/development/r-0123456789abcdef/release",
 			ReleaseSHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -23,11 +25,11 @@ func TestStateJSONGolden(t *testing.T) {
 		StartedAt: "2026-11-25T20:00:01Z", Deadline: "2026-11-25T20:05:01Z", Timeout: 300, WaitForDeploy: 1, WaitForHealthy: 1,
 		LockETag: `"9b2cf535f27731c974343645a3985328"`,
 		Healthy:  &healthy,
-		Health: &Health{Healthy: false, Services: map[string]*ServiceHealth{"web": {
+		Health: &contract.Health{Healthy: false, Services: map[string]*contract.ServiceHealth{"web": {
 			Desired: 2, Healthy: 1, Launching: 0, Unhealthy: 1,
-			Instances: []Instance{
-				{ID: "web-1", ReleaseID: "r-0123456789abcdef", State: InstanceHealthy, PID: 4242, Port: 40123},
-				{ID: "web-2", ReleaseID: "r-0123456789abcdef", State: InstanceExited, PID: 4243, Port: 40124,
+			Instances: []contract.Instance{
+				{ID: "web-1", ReleaseID: "r-0123456789abcdef", State: contract.InstanceHealthy, PID: 4242, Port: 40123},
+				{ID: "web-2", ReleaseID: "r-0123456789abcdef", State: contract.InstanceExited, PID: 4243, Port: 40124,
 					Reason: "exit status 3", LogTail: []string{"hello: cannot start: --crash was given"}},
 			},
 		}}},

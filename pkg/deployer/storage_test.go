@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
@@ -41,7 +42,7 @@ func localBucket(t *testing.T) (*s3.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	c := Endpoint(srv.Endpoint()).S3Client()
+	c := srv.Endpoint().S3Client()
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(Bucket)}); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func localBucket(t *testing.T) (*s3.Client, string) {
 
 // upload stores a release the way `odin deploy` does and returns the
 // execution input for it.
-func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir string) Input {
+func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir string) contract.Input {
 	t.Helper()
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
@@ -62,7 +63,7 @@ func upload(t *testing.T, c *s3.Client, bucket string, data []byte, releaseDir s
 	if m := configName.FindSubmatch(data); m != nil {
 		config = string(m[1])
 	}
-	in := Input{
+	in := contract.Input{
 		ReleaseID: id, ProjectName: "hello", ConfigName: config, Target: "local",
 		AWSAccountID: "123456789012", AWSRegion: "us-east-1", Bucket: bucket,
 		ReleaseKey:    "123456789012/hello/" + config + "/" + id + "/release",

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/odin-deploy/odin/pkg/awserr"
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/local/asl"
 )
 
@@ -45,7 +45,7 @@ func (h *Handler) validate(ctx context.Context, st *State, ex execution) error {
 		st.Error != nil || st.CleanupError != nil || st.LockError != nil {
 		return &BadReleaseError{Msg: "execution input sets fields the deployer owns (started_at, deadline, timeout, waits, lock, health, error)"}
 	}
-	if want := st.root() + "/" + st.ReleaseID + "/release"; st.ReleaseKey != want {
+	if want := contract.ReleaseKey(st.AWSAccountID, st.ProjectName, st.ConfigName, st.ReleaseID); st.ReleaseKey != want {
 		return &BadReleaseError{Msg: fmt.Sprintf("release_key %q is not where release %s belongs (%q)", st.ReleaseKey, st.ReleaseID, want)}
 	}
 	created, err := time.Parse(time.RFC3339Nano, st.CreatedAt)
@@ -111,16 +111,9 @@ func waits(target string, timeout int, minInterval time.Duration) (deploy, healt
 	return deploy, healthy
 }
 
-// lockRecord is the lock object's body (pkg/deploy reads it for `odin unlock`).
-type lockRecord struct {
-	ReleaseID  string `json:"release_id"`
-	Owner      string `json:"owner"`
-	Execution  string `json:"execution"`
-	AcquiredAt string `json:"acquired_at"`
-	ExpiresAt  string `json:"expires_at"`
+func (h *Handler) lockKey(st *State) string {
+	return contract.LockKey(st.AWSAccountID, st.ProjectName, st.ConfigName)
 }
-
-func (h *Handler) lockKey(st *State) string { return st.root() + "/lock" }
 
 // lock takes the project and config's deploy lock with a write that only
 // succeeds if no lock exists, so two deploys can never both hold it. A lock
@@ -128,7 +121,7 @@ func (h *Handler) lockKey(st *State) string { return st.root() + "/lock" }
 // ended, or, when Step Functions cannot say, once the lock has expired.
 func (h *Handler) lock(ctx context.Context, st *State, ex execution) error {
 	now := h.now()
-	rec := lockRecord{
+	rec := contract.Lock{
 		ReleaseID:  st.ReleaseID,
 		Owner:      st.DeployedBy,
 		Execution:  ex.Arn,
@@ -199,7 +192,7 @@ const holderGone = "ExecutionDoesNotExist"
 // describeHolder asks Step Functions about the lock's execution. A failure
 // (AccessDenied, throttling) leaves the status unknown, so that the lock's
 // expiry decides as if there were no Executions.
-func (h *Handler) describeHolder(ctx context.Context, held *lockRecord) holder {
+func (h *Handler) describeHolder(ctx context.Context, held *contract.Lock) holder {
 	if h.Executions == nil || held.Execution == "" {
 		return holder{}
 	}
@@ -226,7 +219,7 @@ func (hs holder) running() bool {
 }
 
 // stale says why the lock may be taken over, or "" if it may not.
-func (hs holder) stale(held *lockRecord, now time.Time) string {
+func (hs holder) stale(held *contract.Lock, now time.Time) string {
 	if now.Before(hs.busyUntil) {
 		return "" // a task of the stopped execution may still act
 	}
@@ -322,7 +315,7 @@ func limitsOf(sm *asl.StateMachine) taskLimits {
 	return l
 }
 
-func lockHeldMessage(st *State, held *lockRecord, hs holder, now time.Time) string {
+func lockHeldMessage(st *State, held *contract.Lock, hs holder, now time.Time) string {
 	clear := fmt.Sprintf("if no deploy of it is running, clear the lock with `odin unlock --project %s --config-name %s --account %s` (or `odin unlock <release file>`)", st.ProjectName, st.ConfigName, st.AWSAccountID)
 	if held == nil {
 		return fmt.Sprintf("deploys of %s/%s are locked by another deploy that changed while being read; %s", st.ProjectName, st.ConfigName, clear)
@@ -349,7 +342,7 @@ func executionName(arn string) string {
 }
 
 // readLock returns the lock and its ETag, or nil when there is none.
-func (h *Handler) readLock(ctx context.Context, st *State) (*lockRecord, string, error) {
+func (h *Handler) readLock(ctx context.Context, st *State) (*contract.Lock, string, error) {
 	key := h.lockKey(st)
 	out, err := h.Storage.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
 	if err != nil {
@@ -363,9 +356,9 @@ func (h *Handler) readLock(ctx context.Context, st *State) (*lockRecord, string,
 	if err != nil {
 		return nil, "", &StorageError{Msg: fmt.Sprintf("read lock s3://%s/%s: %v", st.Bucket, key, err)}
 	}
-	rec := &lockRecord{}
+	rec := &contract.Lock{}
 	if err := json.Unmarshal(data, rec); err != nil {
-		rec = &lockRecord{ReleaseID: "(not an odin lock: " + err.Error() + ")"}
+		rec = &contract.Lock{ReleaseID: "(not an odin lock: " + err.Error() + ")"}
 	}
 	return rec, aws.ToString(out.ETag), nil
 }
@@ -398,7 +391,7 @@ func (h *Handler) releaseLock(ctx context.Context, st *State, _ execution) error
 // checkHalt fails with HaltError when a halt object was written after the
 // execution started (an older one is from an earlier deploy).
 func (h *Handler) checkHalt(ctx context.Context, st *State) error {
-	key := st.root() + "/halt"
+	key := contract.HaltKey(st.AWSAccountID, st.ProjectName, st.ConfigName)
 	out, err := h.Storage.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
 	if err != nil {
 		if awserr.Is(err, "NoSuchKey", "NotFound") {
@@ -506,40 +499,6 @@ func asType(err error, wrap func(string) error) error {
 		return err
 	}
 	return wrap(err.Error())
-}
-
-// Summary says in one line which instances are not healthy and why.
-func (hl *Health) Summary() string {
-	if hl == nil {
-		return "no health report"
-	}
-	var parts []string
-	names := make([]string, 0, len(hl.Services))
-	for n := range hl.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		s := hl.Services[n]
-		if s == nil {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", n, s.Healthy, s.Desired))
-		for _, in := range s.Instances {
-			if in.State == InstanceHealthy {
-				continue
-			}
-			line := fmt.Sprintf("%s %s", in.ID, in.State)
-			if in.Reason != "" {
-				line += ": " + in.Reason
-			}
-			if len(in.LogTail) > 0 {
-				line += " (last log lines: " + strings.Join(in.LogTail, " | ") + ")"
-			}
-			parts = append(parts, line)
-		}
-	}
-	return strings.Join(parts, "; ")
 }
 
 // target is the provider of the release's target and the deployment it acts

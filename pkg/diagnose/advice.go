@@ -3,6 +3,8 @@ package diagnose
 import (
 	"fmt"
 	"strings"
+
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 // advise suggests what to do next, from the root cause's error name (and
@@ -39,7 +41,7 @@ func advise(r *Report, opts Options) []string {
 		errName = r.Failure.Error
 	}
 	switch errName {
-	case "LockExistsError":
+	case contract.LockExistsError:
 		cmds := []string{fmt.Sprintf("odin unlock --project %s --config-name %s", project, config)}
 		if opts.ReleaseFile != "" {
 			cmds = append([]string{"odin unlock " + opts.ReleaseFile}, cmds...)
@@ -49,16 +51,16 @@ func advise(r *Report, opts Options) []string {
 			"If it is not running (it crashed or was stopped), clear the lock, which shows the holder and asks first: "+
 				strings.Join(cmds, "  or  "),
 			"Then deploy again: "+deployAgain)
-	case "HealthError", "TimeoutError", "DeployError":
+	case contract.HealthError, contract.TimeoutError, contract.DeployError:
 		what := "did not become healthy"
 		switch errName {
-		case "DeployError":
+		case contract.DeployError:
 			what = "could not be started, or an instance exited"
-		case "TimeoutError":
+		case contract.TimeoutError:
 			what = "was not healthy before the release's timeout"
 		}
 		switch {
-		case onAWS && errName == "DeployError":
+		case onAWS && errName == contract.DeployError:
 			add("AWS refused or failed to launch the new " + releaseID + " in " + account + ": its own message above says why " +
 				"(an image, an instance type, capacity in the zones, a permission of the odin-deployer-target role).")
 		case onAWS:
@@ -70,11 +72,11 @@ func advise(r *Report, opts Options) []string {
 			add("The new " + releaseID + " " + what + ": the message above names the instance and its last log lines.")
 		}
 		add("It was rolled back; the previous release, if any, keeps serving.")
-		if errName == "TimeoutError" {
+		if errName == contract.TimeoutError {
 			add("If it only needs longer to start, raise the release's timeout; otherwise fix the service.")
 		}
 		add("Fix the service or its health check, then deploy again: " + deployAgain)
-	case "BadReleaseError":
+	case contract.BadReleaseError:
 		msg := ""
 		if r.Failure != nil {
 			msg = r.Failure.Cause.Innermost().Message
@@ -91,11 +93,11 @@ func advise(r *Report, opts Options) []string {
 			add("The deployer refused the release (the message above names the field). Check it with odin validate " +
 				fileOr(opts, "RELEASE_FILE") + ", fix it, and deploy again.")
 		}
-	case "HaltError":
+	case contract.HaltError:
 		add("The deploy was halted (by odin halt or by writing the halt object; the history does not record who) and rolled back: "+
 			"the previous release, if any, keeps serving.",
 			"When it is safe, deploy again: "+deployAgain)
-	case "ResourceError":
+	case contract.ResourceError:
 		if onAWS {
 			add("The release names AWS resources that this project, config and service may not use in "+account+
 				", or that do not exist: the message above lists each with the tag, path or fix it needs.",
@@ -104,7 +106,7 @@ func advise(r *Report, opts Options) []string {
 		}
 		add("Something the release needs is missing or taken (a command, a directory, a port): the message above names it. " +
 			"Free or create it, then deploy again: " + deployAgain)
-	case "CleanUpError":
+	case contract.CleanUpError:
 		// The root cause itself was a cleanup failure: handled below.
 	case "States.Timeout":
 		add("A task ran past its TimeoutSeconds or missed its heartbeat: check the task's own logs for where it was stuck, " +
@@ -149,14 +151,14 @@ func advise(r *Report, opts Options) []string {
 // dirty says whether cleanup failed: the execution ended in FailureDirty or
 // a CleanUpError was raised anywhere.
 func dirty(r *Report) bool {
-	if r.FinalState == "FailureDirty" || r.FinalError == "CleanUpError" || r.FinalError == "FailureDirty" {
+	if r.FinalState == "FailureDirty" || r.FinalError == contract.CleanUpError || r.FinalError == "FailureDirty" {
 		return true
 	}
-	if r.Failure != nil && r.Failure.Error == "CleanUpError" {
+	if r.Failure != nil && r.Failure.Error == contract.CleanUpError {
 		return true
 	}
 	for _, l := range r.LaterFailures {
-		if l.Error == "CleanUpError" {
+		if l.Error == contract.CleanUpError {
 			return true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/watch"
 )
 
@@ -460,18 +461,11 @@ func stateType(eventType string) string {
 }
 
 func releaseOf(input string) *Release {
-	var in struct {
-		ReleaseID  string `json:"release_id"`
-		Project    string `json:"project_name"`
-		Config     string `json:"config_name"`
-		DeployedBy string `json:"deployed_by"`
-		Target     string `json:"target"`
-		Account    string `json:"aws_account_id"`
-	}
-	if json.Unmarshal([]byte(input), &in) != nil || (in.Project == "" && in.ReleaseID == "") {
+	var in contract.Input
+	if json.Unmarshal([]byte(input), &in) != nil || (in.ProjectName == "" && in.ReleaseID == "") {
 		return nil
 	}
-	return &Release{ID: in.ReleaseID, Project: in.Project, Config: in.Config, DeployedBy: in.DeployedBy, Target: in.Target, Account: in.Account}
+	return &Release{ID: in.ReleaseID, Project: in.ProjectName, Config: in.ConfigName, DeployedBy: in.DeployedBy, Target: in.Target, Account: in.AWSAccountID}
 }
 
 // clipInput keeps a state's input whole when it is small, else a prefix as

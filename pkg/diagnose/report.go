@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/watch"
 )
 
@@ -68,9 +69,9 @@ func (x *Explainer) Report(exec Execution, opts Options) *Report {
 		}
 		rootIs := func(name string) bool { return r.Failure != nil && r.Failure.Error == name || finalErr == name }
 		switch {
-		case r.Verdict == Failed && rootIs("HaltError"):
+		case r.Verdict == Failed && rootIs(contract.HaltError):
 			r.Verdict = Halted
-		case r.Verdict == Failed && rootIs("TimeoutError"):
+		case r.Verdict == Failed && rootIs(contract.TimeoutError):
 			// The deployer's own deadline (the release's timeout) ends
 			// the execution as FAILED, after rolling back.
 			r.Verdict = TimedOut
@@ -78,7 +79,7 @@ func (x *Explainer) Report(exec Execution, opts Options) *Report {
 	}
 	if r.Failure != nil {
 		r.Unhealthy = unhealthy(x.health)
-		if r.Failure.Error == "BadReleaseError" {
+		if r.Failure.Error == contract.BadReleaseError {
 			r.Problems = problems(r.Failure.Cause.Innermost().Message)
 		}
 	}
@@ -170,38 +171,23 @@ func (x *Explainer) runningIn() []string {
 	return out
 }
 
-// healthOutput is the part of the deployer's task output that reports
-// health (see pkg/deployer's State.Health).
-type healthOutput struct {
-	Health *struct {
-		Services map[string]struct {
-			Instances []struct {
-				ID        string   `json:"id"`
-				ReleaseID string   `json:"release_id"`
-				State     string   `json:"state"`
-				PID       int      `json:"pid"`
-				Port      int      `json:"port"`
-				Reason    string   `json:"reason"`
-				LogTail   []string `json:"log_tail"`
-			} `json:"instances"`
-		} `json:"services"`
-	} `json:"health"`
-}
-
 // unhealthy lists the instances of a health report that are not healthy,
 // by service then id.
 func unhealthy(output string) []Instance {
 	if output == "" {
 		return nil
 	}
-	var h healthOutput
+	var h contract.TaskOutput
 	if json.Unmarshal([]byte(output), &h) != nil || h.Health == nil {
 		return nil
 	}
 	var out []Instance
 	for name, s := range h.Health.Services {
+		if s == nil {
+			continue
+		}
 		for _, in := range s.Instances {
-			if in.State == "healthy" {
+			if in.State == contract.InstanceHealthy {
 				continue
 			}
 			tail := in.LogTail

@@ -18,7 +18,6 @@ type IOStreams struct {
 
 	stdinTTY  bool
 	stdoutTTY bool
-	stderrTTY bool
 	colour    bool
 	width     int
 }
@@ -28,7 +27,6 @@ func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, width: 80}
 	s.stdinTTY = isTerminal(os.Stdin)
 	s.stdoutTTY = isTerminal(os.Stdout)
-	s.stderrTTY = isTerminal(os.Stderr)
 	if s.stdoutTTY {
 		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
 			s.width = w
@@ -55,13 +53,9 @@ func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 // IsStdoutTTY reports whether standard output is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
-// IsStderrTTY reports whether standard error is a terminal.
-func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
-
-// SetStdinTTY, SetStdoutTTY and SetStderrTTY let tests pretend.
+// SetStdinTTY and SetStdoutTTY let tests pretend.
 func (s *IOStreams) SetStdinTTY(v bool)  { s.stdinTTY = v }
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
-func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
 
 // ColorEnabled reports whether output may carry colour escapes.
 func (s *IOStreams) ColorEnabled() bool { return s.colour }
@@ -71,6 +65,3 @@ func (s *IOStreams) SetColorEnabled(v bool) { s.colour = v }
 
 // TerminalWidth is the width of the terminal on stdout, 80 when unknown.
 func (s *IOStreams) TerminalWidth() int { return s.width }
-
-// SetTerminalWidth lets tests fix the width.
-func (s *IOStreams) SetTerminalWidth(w int) { s.width = w }

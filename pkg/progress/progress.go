@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/watch"
 )
@@ -64,7 +66,20 @@ type Row struct {
 	// attempt, or the step's failure).
 	Error string `json:"error,omitempty"`
 	Cause string `json:"cause,omitempty"`
+	// Result is what a check found, in place of "succeeded": a check is a
+	// task whose output carries a health report and whose next state is a
+	// Choice that reads it ("web 0/2 healthy").
+	Result string `json:"result,omitempty"`
+	// OffPath says the step is off the happy path (a failure path's): a
+	// view shows it only once it is entered.
+	OffPath bool `json:"-"`
+
+	check bool
 }
+
+// Shown says whether a view lists the row: a step off the happy path
+// only once the execution entered it.
+func (r Row) Shown() bool { return !r.OffPath || r.Visits > 0 }
 
 // Duration is the time spent in the step over all its visits, counting a
 // running visit up to now.
@@ -138,6 +153,9 @@ type Model struct {
 	// Warning is the latest transient problem the watch is riding out
 	// (throttling, network), cleared by the next event.
 	Warning string
+	// Usual is how long earlier deploys of the project and config took,
+	// nil when none is known: the estimate of this one.
+	Usual *Usual
 
 	index map[string]int
 	// happy is how many leading Rows are the happy path (watch.Graph.HappyPath).
@@ -157,8 +175,13 @@ func New(definition []byte, h Header) (*Model, error) {
 // FromGraph builds the view from an already parsed definition.
 func FromGraph(g *watch.Graph, h Header) *Model {
 	m := &Model{Header: h, index: map[string]int{}, happy: g.HappyPath}
+	types := map[string]string{}
+	for _, s := range g.Steps {
+		types[s.Name] = s.Type
+	}
 	for i, s := range g.Steps {
-		m.Rows = append(m.Rows, Row{Name: s.Name, Type: s.Type, Status: Pending})
+		m.Rows = append(m.Rows, Row{Name: s.Name, Type: s.Type, Status: Pending, OffPath: g.HappyPath > 0 && i >= g.HappyPath,
+			check: s.Type == "Task" && types[s.Next] == "Choice"})
 		m.index[s.Name] = i
 	}
 	return m
@@ -222,6 +245,9 @@ func (m *Model) Apply(ev watch.Event) bool {
 			// Other states pass the last health report along; it belongs
 			// to the task that made it.
 			m.health(ev)
+			if r.check {
+				r.Result = reportOf(ev.Output).Counts()
+			}
 		}
 	case watch.StepFailed:
 		m.leave(r, ev.Time)
@@ -267,36 +293,48 @@ func (m *Model) end(ev watch.Event) bool {
 	return true
 }
 
-// health reads a task's output for the deployer's `health` field.
-func (m *Model) health(ev watch.Event) bool {
-	if ev.Output == "" {
-		return false
+// reportOf reads a task's output for the deployer's `health` field; nil
+// when it has none.
+func reportOf(output string) *Health {
+	if output == "" {
+		return nil
 	}
-	var out struct {
-		Health *struct {
-			Healthy  bool `json:"healthy"`
-			Services map[string]*struct {
-				Desired     int        `json:"desired"`
-				Healthy     int        `json:"healthy"`
-				Launching   int        `json:"launching"`
-				Unhealthy   int        `json:"unhealthy"`
-				Terminating int        `json:"terminating"`
-				Instances   []Instance `json:"instances"`
-			} `json:"services"`
-		} `json:"health"`
+	var out contract.TaskOutput
+	if json.Unmarshal([]byte(output), &out) != nil || out.Health == nil {
+		return nil
 	}
-	if json.Unmarshal([]byte(ev.Output), &out) != nil || out.Health == nil {
-		return false
-	}
-	h := &Health{Healthy: out.Health.Healthy, Step: ev.Step, At: ev.Time}
+	h := &Health{Healthy: out.Health.Healthy}
 	for name, s := range out.Health.Services {
 		if s == nil {
 			continue
 		}
 		h.Services = append(h.Services, Service{Name: name, Desired: s.Desired, Healthy: s.Healthy, Launching: s.Launching,
-			Unhealthy: s.Unhealthy, Terminating: s.Terminating, Instances: s.Instances})
+			Unhealthy: s.Unhealthy, Terminating: s.Terminating, Instances: instances(s.Instances)})
 	}
 	sort.Slice(h.Services, func(i, j int) bool { return h.Services[i].Name < h.Services[j].Name })
+	return h
+}
+
+// Counts is the report in short: "web 0/2 healthy, api 1/1 healthy"; ""
+// without a report.
+func (h *Health) Counts() string {
+	if h == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range h.Services {
+		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", s.Name, s.Healthy, s.Desired))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// health keeps a task's health report as the release's latest.
+func (m *Model) health(ev watch.Event) bool {
+	h := reportOf(ev.Output)
+	if h == nil {
+		return false
+	}
+	h.Step, h.At = ev.Step, ev.Time
 	if m.Health != nil && m.Health.Healthy == h.Healthy && reflect.DeepEqual(m.Health.Services, h.Services) {
 		// The same report again: a task's exit repeats its attempt's
 		// output, and later tasks pass the report along. It still came
@@ -305,6 +343,14 @@ func (m *Model) health(ev watch.Event) bool {
 	}
 	m.Health = h
 	return true
+}
+
+func instances(in []contract.Instance) []Instance {
+	var out []Instance
+	for _, i := range in {
+		out = append(out, Instance{ID: i.ID, ReleaseID: i.ReleaseID, State: i.State, PID: i.PID, Port: i.Port, Reason: i.Reason, LogTail: i.LogTail})
+	}
+	return out
 }
 
 // SetWarning records a transient problem to show until the next event.
@@ -391,13 +437,6 @@ func (m *Model) Current() *Row {
 	return nil
 }
 
-// Error names the deployer (pkg/deployer) fails with when it ends a deploy
-// on purpose.
-const (
-	haltError    = "HaltError"    // someone halted the deploy
-	timeoutError = "TimeoutError" // the release was not healthy within its timeout
-)
-
 func (m *Model) firstError() string {
 	if m.FirstFailure == nil {
 		return ""
@@ -410,6 +449,9 @@ type Verdict struct {
 	Status string `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT, ABORTED, HALTED, RUNNING, NOT_DEPLOYED
 	Code   int    `json:"exit_code"`
 	Text   string `json:"text"`
+	// Explain is the command that explains a failure (odin fail EXECUTION),
+	// also the end of Text.
+	Explain string `json:"explain,omitempty"`
 }
 
 // Verdict says how the execution ended, or that it is still running.
@@ -419,6 +461,11 @@ func (m *Model) Verdict(now time.Time) Verdict {
 		// The watched deploy's own outcome stays in the text.
 		v.Status, v.Code = "NOT_DEPLOYED", exitcode.Failed
 		v.Text += fmt.Sprintf("; release %s was not deployed (odin watched this deploy instead)", m.Header.NotDeployed)
+		return v
+	}
+	if v.Code != exitcode.OK && v.Code != exitcode.Running && m.Header.Execution != "" {
+		v.Explain = "odin fail " + m.Header.Execution
+		v.Text += "; see why with: " + v.Explain
 	}
 	return v
 }
@@ -451,28 +498,28 @@ func (m *Model) verdict(now time.Time) Verdict {
 	}
 	switch m.Status {
 	case "SUCCEEDED":
-		return Verdict{"SUCCEEDED", exitcode.OK, fmt.Sprintf("%s succeeded in %s", what, took)}
+		return Verdict{Status: "SUCCEEDED", Code: exitcode.OK, Text: fmt.Sprintf("%s succeeded in %s", what, took)}
 	case "FAILED":
 		// The deployer ends a halted or timed-out deploy itself, after its
 		// rollback, so Step Functions reports FAILED: the first failure's
 		// error name says which.
 		switch m.firstError() {
-		case haltError:
-			return Verdict{"HALTED", exitcode.Aborted, fmt.Sprintf("%s was halted after %s%s", what, took, failure())}
-		case timeoutError:
-			return Verdict{"TIMED_OUT", exitcode.TimedOut, fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
+		case contract.HaltError:
+			return Verdict{Status: "HALTED", Code: exitcode.Aborted, Text: fmt.Sprintf("%s was halted after %s%s", what, took, failure())}
+		case contract.TimeoutError:
+			return Verdict{Status: "TIMED_OUT", Code: exitcode.TimedOut, Text: fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
 		}
-		return Verdict{"FAILED", exitcode.Failed, fmt.Sprintf("%s failed after %s%s", what, took, failure())}
+		return Verdict{Status: "FAILED", Code: exitcode.Failed, Text: fmt.Sprintf("%s failed after %s%s", what, took, failure())}
 	case "TIMED_OUT":
-		return Verdict{"TIMED_OUT", exitcode.TimedOut, fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
+		return Verdict{Status: "TIMED_OUT", Code: exitcode.TimedOut, Text: fmt.Sprintf("%s timed out after %s%s", what, took, failure())}
 	case "ABORTED":
-		return Verdict{"ABORTED", exitcode.Aborted, fmt.Sprintf("%s was aborted after %s%s", what, took, failure())}
+		return Verdict{Status: "ABORTED", Code: exitcode.Aborted, Text: fmt.Sprintf("%s was aborted after %s%s", what, took, failure())}
 	}
 	at := ""
 	if r := m.Current(); r != nil {
 		at = " (at " + r.Name + ")"
 	}
-	return Verdict{"RUNNING", exitcode.Running, fmt.Sprintf("%s is still running after %s%s", what, took, at)}
+	return Verdict{Status: "RUNNING", Code: exitcode.Running, Text: fmt.Sprintf("%s is still running after %s%s", what, took, at)}
 }
 
 // FormatDuration is a short human duration: 850ms, 12s, 3m05s, 1h02m.

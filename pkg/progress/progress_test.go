@@ -140,7 +140,7 @@ func TestDeployerErrorVerdicts(t *testing.T) {
 			}
 			if tt.want == "TIMED_OUT" && tt.firstErr != "" {
 				want := "deploy of hello/production release r-20261125-2a9f timed out after 1m00s at T: " + tt.firstErr +
-					": release r-20261125-2a9f is not healthy after its timeout of 60s"
+					": release r-20261125-2a9f is not healthy after its timeout of 60s; see why with: odin fail hello-production-r-20261125-2a9f"
 				if v.Text != want {
 					t.Errorf("text %q\nwant %q", v.Text, want)
 				}

@@ -7,8 +7,8 @@ import (
 )
 
 // How the live view fits a short terminal. The steps that say what is
-// happening or what went wrong stay, with their errors. Finished steps go
-// first, oldest first, then steps not reached yet, from the bottom, then
+// happening or what went wrong stay, with their errors. Steps not reached
+// yet go first, from the bottom, then finished steps, oldest first, then
 // detail lines, from the bottom. Only when what is left still does not fit
 // does the view give up, in turn, its blank lines, its where-line and its
 // key help; and a terminal too small even for that keeps the first line and
@@ -34,7 +34,7 @@ type stepBlock struct {
 	// kept: running, retrying, stopped, or failed (not a Fail state, which
 	// only repeats the failure): never left out.
 	kept bool
-	// finished steps are left out before steps not reached yet.
+	// steps not reached yet are left out before finished ones.
 	finished bool
 }
 
@@ -67,13 +67,13 @@ func fitHeight(top []line, steps []stepBlock, bottom []line, height int, marker 
 		return c.layout(top, steps, bottom, marker)
 	}
 	var order []int // the steps to leave out, in turn
-	for i, s := range steps {
-		if !s.kept && s.finished {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if !steps[i].kept && !steps[i].finished {
 			order = append(order, i)
 		}
 	}
-	for i := len(steps) - 1; i >= 0; i-- {
-		if !steps[i].kept && !steps[i].finished {
+	for i, s := range steps {
+		if !s.kept && s.finished {
 			order = append(order, i)
 		}
 	}

@@ -72,19 +72,38 @@ func NewJSONLines(w io.Writer, m *progress.Model) *JSONLines {
 type jsonStep struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// UsualMS is the step's median time over the project and config's
+	// earlier successful deploys.
+	UsualMS *int64 `json:"usual_ms,omitempty"`
+}
+
+// jsonUsual is the estimate from earlier deploys.
+type jsonUsual struct {
+	Deploys int   `json:"deploys"`
+	TotalMS int64 `json:"total_ms"`
 }
 
 // Start writes the start object.
 func (j *JSONLines) Start() {
 	steps := make([]jsonStep, 0, len(j.m.Rows))
+	var usual *jsonUsual
+	if u := j.m.Usual; u != nil {
+		usual = &jsonUsual{Deploys: u.Deploys, TotalMS: u.Total.Milliseconds()}
+	}
 	for _, r := range j.m.Rows {
-		steps = append(steps, jsonStep{r.Name, r.Type})
+		s := jsonStep{Name: r.Name, Type: r.Type}
+		if d, ok := j.m.Usual.Step(r.Name); ok {
+			ms := d.Milliseconds()
+			s.UsualMS = &ms
+		}
+		steps = append(steps, s)
 	}
 	j.enc.Encode(struct {
 		Type   string          `json:"type"`
 		Header progress.Header `json:"header"`
 		Steps  []jsonStep      `json:"steps"`
-	}{"start", j.m.Header, steps})
+		Usual  *jsonUsual      `json:"usual,omitempty"`
+	}{"start", j.m.Header, steps, usual})
 }
 
 type jsonEvent struct {

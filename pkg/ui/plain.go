@@ -203,6 +203,10 @@ func (p *Plain) line(ev watch.Event) string {
 		if p.loop != nil {
 			return "" // a loop turn's step: the loop's summary counts it
 		}
+		if r := p.row(ev.Step); r != nil && r.Result != "" {
+			// A check says what it found; "succeeded" would read as healthy.
+			return fmt.Sprintf("%s: %s%s", step, r.Result, p.took(ev.Step))
+		}
 		return fmt.Sprintf("%s: succeeded%s", step, p.took(ev.Step))
 	case watch.StepFailed:
 		if p.blocks != nil {
@@ -222,28 +226,36 @@ func (p *Plain) line(ev watch.Event) string {
 	return ""
 }
 
-func (p *Plain) isFailState(step string) bool {
-	for _, r := range p.m.Rows {
-		if r.Name == step {
-			return r.Type == "Fail"
+func (p *Plain) row(step string) *progress.Row {
+	for i := range p.m.Rows {
+		if p.m.Rows[i].Name == step {
+			return &p.m.Rows[i]
 		}
 	}
-	return false
+	return nil
+}
+
+func (p *Plain) isFailState(step string) bool {
+	r := p.row(step)
+	return r != nil && r.Type == "Fail"
 }
 
 // took is how long the visit that just ended took; a line is about one
-// visit, so a loop's total would read as one slow visit.
+// visit, so a loop's total would read as one slow visit. A step far slower
+// than in the project and config's earlier deploys says so.
 func (p *Plain) took(step string) string {
-	for _, r := range p.m.Rows {
-		if r.Name == step {
-			s := " in " + progress.FormatDuration(r.Last)
-			if r.Visits > 1 {
-				s += fmt.Sprintf(" (visit %d)", r.Visits)
-			}
-			return s
-		}
+	r := p.row(step)
+	if r == nil {
+		return ""
 	}
-	return ""
+	s := " in " + progress.FormatDuration(r.Last)
+	if r.Visits > 1 {
+		s += fmt.Sprintf(" (visit %d)", r.Visits)
+	}
+	if slower := p.m.Slower(step, r.Spent); slower != "" {
+		s += " (" + slower + ")"
+	}
+	return s
 }
 
 // errorText is "Error: message", the cause unwrapped to its innermost

@@ -20,10 +20,11 @@ const tmuxHelperEnv = "ODIN_UI_TMUX_HELPER"
 // TestTmuxHelper is the program TestTUIInTmux runs inside tmux: the live
 // view of a recorded deploy, on the real terminal.
 func TestTmuxHelper(t *testing.T) {
-	if os.Getenv(tmuxHelperEnv) != "1" {
+	name := os.Getenv(tmuxHelperEnv)
+	if name == "" {
 		t.Skip("run by TestTUIInTmux")
 	}
-	def, evs := events(t, "unhealthy", -1)
+	def, evs := events(t, name, -1)
 	m, _ := progress.New(def, header)
 	v := New(m, Options{IO: iostreams.System()})
 	if v.Mode() != ModeTUI {
@@ -34,12 +35,15 @@ func TestTmuxHelper(t *testing.T) {
 			emit(ev)
 			time.Sleep(5 * time.Millisecond) // let frames render in between
 		}
-		return &watch.Result{Status: "FAILED"}, nil
+		return &watch.Result{}, nil
 	})
 	fmt.Printf("exit code %d err %v\n", vd.Code, err)
 }
 
-// The TUI once in a real terminal: tmux, 100x30.
+// The TUI in a real terminal (tmux) at three sizes, for a deploy that
+// succeeds after a retry and one that fails after retries: what is left on
+// the terminal, scrollback included, is the final frame whole (its title
+// too, however short the pane), with no failure-path rows on success.
 func TestTUIInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -51,6 +55,58 @@ func TestTUIInTmux(t *testing.T) {
 		}
 		t.Skip("no tmux (set ODIN_REQUIRE_TMUX=1 to make this a failure)")
 	}
+	for _, tc := range []struct {
+		name, history string
+		code          int
+	}{
+		{"success", "deploy-retry", 0},
+		{"failure", "unhealthy", 1},
+	} {
+		for _, size := range [][2]int{{100, 30}, {80, 24}, {60, 20}} {
+			w, h := size[0], size[1]
+			t.Run(fmt.Sprintf("%s-%dx%d", tc.name, w, h), func(t *testing.T) {
+				t.Parallel()
+				screen := runInTmux(t, tmux, tc.history, w, h)
+				exit := fmt.Sprintf("exit code %d err <nil>", tc.code)
+				i := strings.LastIndex(screen, exit)
+				if i < 0 {
+					t.Fatalf("the helper did not end with %q:\n%s", exit, screen)
+				}
+				start := strings.LastIndex(screen[:i], "odin  hello/production")
+				if start < 0 {
+					t.Fatalf("no title before the end:\n%s", screen)
+				}
+				final := strings.TrimRight(screen[start:i], "\n ") + "\n"
+				for n, l := range strings.Split(final, "\n") {
+					if len([]rune(l)) > w {
+						t.Errorf("line %d wider than the pane: %q", n, l)
+					}
+				}
+				for _, step := range []string{"Validate", "CheckHealthy", "Healthy?"} {
+					if !strings.Contains(final, " "+step+" ") {
+						t.Errorf("the final frame lacks %s", step)
+					}
+				}
+				for _, offPath := range []string{"HealthUnknown", "ReleaseLockDirty", "FailureDirty"} {
+					if strings.Contains(final, offPath) {
+						t.Errorf("the final frame shows %s, a failure-path state never entered", offPath)
+					}
+				}
+				if tc.code == 0 && strings.Contains(final, "Failure") {
+					t.Errorf("a success shows failure-path rows:\n%s", final)
+				}
+				if tc.code != 0 && !strings.Contains(final, "odin fail hello-production-r-20261125-2a9f") {
+					t.Errorf("the failure's verdict does not give the odin fail command:\n%s", final)
+				}
+				golden(t, fmt.Sprintf("tmux-%s-%dx%d", tc.name, w, h), []byte(final))
+			})
+		}
+	}
+}
+
+// runInTmux runs the helper on history in a w×h tmux pane of its own and
+// returns the pane's text, scrollback included, once the helper has ended.
+func runInTmux(t *testing.T, tmux, history string, w, h int) string {
 	// A socket of the test's own (-S): -L sockets outlive kill-server in /tmp.
 	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	run := func(args ...string) (string, error) {
@@ -58,37 +114,24 @@ func TestTUIInTmux(t *testing.T) {
 		return string(out), err
 	}
 	wd, _ := os.Getwd()
-	cmd := fmt.Sprintf("env %s=1 NO_COLOR=1 TERM=xterm-256color %s -test.run '^TestTmuxHelper$'", tmuxHelperEnv, os.Args[0])
-	if out, err := run("new-session", "-d", "-x", "100", "-y", "30", "-c", wd, "-s", "ui", cmd); err != nil {
+	// The session starts with a shell that waits for a key, so that
+	// remain-on-exit is set before the helper can end.
+	cmd := fmt.Sprintf("sh -c 'read go; env %s=%s NO_COLOR=1 TERM=xterm-256color %s -test.run ^TestTmuxHelper$'", tmuxHelperEnv, history, os.Args[0])
+	if out, err := run("-f", "/dev/null", "new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-c", wd, "-s", "ui", cmd); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
 	t.Cleanup(func() { run("kill-server") })
 	run("set-option", "-t", "ui", "remain-on-exit", "on")
+	run("send-keys", "-t", "ui", "Enter")
 	var screen string
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		screen, _ = run("capture-pane", "-p", "-t", "ui")
+		screen, _ = run("capture-pane", "-p", "-S", "-", "-t", "ui")
 		if strings.Contains(screen, "exit code") {
-			break
+			return screen
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for _, want := range []string{
-		// (The title line may have scrolled off by the time the helper's own
-		// lines are printed below the final frame.)
-		"elapsed 27s · steps 8/11, rollback 3",
-		"CheckHealthy        failed (×2)",
-		"HealthError: web-2: GET http://127.0.0.1:8082/health: 500 Internal Server Error",
-		"FAILED: deploy of hello/production release r-20261125-2a9f failed after 27s at CheckHealthy:\nHealthError: web-2: GET",
-		"exit code 1 err <nil>",
-	} {
-		if !strings.Contains(screen, want) {
-			t.Errorf("screen lacks %q:\n%s", want, screen)
-		}
-	}
-	for i, l := range strings.Split(screen, "\n") {
-		if len([]rune(l)) > 100 {
-			t.Errorf("line %d wider than the pane: %q", i, l)
-		}
-	}
+	t.Fatalf("the helper did not end in 60s:\n%s", screen)
+	return ""
 }

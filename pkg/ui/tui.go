@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	bar "github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -33,6 +34,7 @@ type tuiModel struct {
 	keys  keyMap
 	help  help.Model
 	spin  spinner.Model
+	bar   bar.Model // time elapsed against the usual, when known
 	clock func() time.Time
 	now   time.Time
 
@@ -55,7 +57,8 @@ func newTUIModel(ctx context.Context, m *progress.Model, r *lipgloss.Renderer, c
 	st := newStyles(r)
 	h := newHelp(r, st)
 	sp := spinner.New(spinner.WithSpinner(spinner.Line), spinner.WithStyle(st.running))
-	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, clock: clock, now: clock(),
+	pb := bar.New(bar.WithoutPercentage(), bar.WithSolidFill("6"), bar.WithColorProfile(r.ColorProfile()), bar.WithFillCharacters('█', '░'))
+	return tuiModel{m: m, st: st, keys: newKeyMap(halt != nil), help: h, spin: sp, bar: pb, clock: clock, now: clock(),
 		width: 80, height: 24, halt: halt, ctx: ctx}
 }
 
@@ -170,11 +173,40 @@ func (t tuiModel) glyph(r progress.Row) string {
 	return t.st.dim.Render("·")
 }
 
+// View is the live frame, fitted to the terminal. Once odin stops
+// watching it is empty: runTUI then prints the final frame whole (Final),
+// which a short terminal would otherwise cut.
 func (t tuiModel) View() string {
+	if t.done || t.detached {
+		return ""
+	}
+	return t.frame(t.height)
+}
+
+// Final is the last frame, whole whatever the terminal's height.
+func (t tuiModel) Final() string { return t.frame(0) + "\n" }
+
+// frame lays the view out in at most height lines (all of it at 0).
+func (t tuiModel) frame(height int) string {
 	w := max(t.width, 20)
-	var top, bottom []line
-	keep := func(text string) line { return line{text: text} }
-	spacer := line{drop: spacerLine}
+	bottom := t.healthPart(w)
+	bottom = append(bottom, t.warningPart(w)...)
+	bottom = append(bottom, t.dialogPart()...)
+	bottom = append(bottom, t.verdictPart(w)...)
+	bottom = append(bottom, t.helpPart()...)
+	out := fitHeight(t.headerPart(w), t.stepsPart(w), bottom, height, func(s string) string { return t.st.dim.Render(s) })
+	for i, l := range out {
+		out[i] = clip(l, w)
+	}
+	return strings.Join(out, "\n")
+}
+
+var spacer = line{drop: spacerLine}
+
+func keep(text string) line { return line{text: text} }
+
+// headerPart is the title, where the deploy runs, and how far it got.
+func (t tuiModel) headerPart(w int) []line {
 	h := t.m.Header
 	title := "odin"
 	if h.Project != "" {
@@ -183,12 +215,34 @@ func (t tuiModel) View() string {
 			title += "  (watching it; " + h.NotDeployed + " not deployed)"
 		}
 	}
-	top = append(top, keep(t.st.title.Render(title)))
+	top := []line{keep(t.st.title.Render(title))}
 	for _, l := range where(h, w) {
 		top = append(top, line{t.st.dim.Render(l), whereLine})
 	}
-	top = append(top, keep(fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps())), spacer)
+	top = append(top, keep(fmt.Sprintf("elapsed %s · steps %s", progress.FormatDuration(t.m.Elapsed(t.now)), t.m.Steps())))
+	if l := t.etaLine(w); l != "" {
+		top = append(top, line{l, whereLine})
+	}
+	return append(top, spacer)
+}
 
+// etaLine is a bar of the time elapsed against the usual time of the
+// project and config's earlier deploys, and the time left: "" when there
+// is no usual time or the deploy has ended.
+func (t tuiModel) etaLine(w int) string {
+	eta, ok := t.m.ETA(t.now)
+	if !ok || t.m.Done() {
+		return ""
+	}
+	text := " " + eta.String()
+	b := t.bar
+	b.Width = min(max(w-lipgloss.Width(text), 10), 40)
+	return b.ViewAs(eta.Fraction) + text
+}
+
+// stepsPart is the table: a row per step shown, with its error under it.
+// Steps off the happy path appear once entered; skipped ones only expanded.
+func (t tuiModel) stepsPart(w int) []stepBlock {
 	nameW := 8
 	for _, r := range t.m.Rows {
 		nameW = max(nameW, lipgloss.Width(r.Name))
@@ -196,18 +250,8 @@ func (t tuiModel) View() string {
 	nameW = min(nameW, max(w/2, 8))
 	var steps []stepBlock
 	for _, r := range t.m.Rows {
-		if r.Status == progress.Skipped && !t.expanded {
+		if !r.Shown() || (r.Status == progress.Skipped && !t.expanded) {
 			continue
-		}
-		status := string(r.Status)
-		switch {
-		case r.Status == progress.Retrying:
-			status = fmt.Sprintf("retrying after attempt %d", r.Attempt)
-		case r.Status == progress.Running && r.Attempt > 1:
-			status = fmt.Sprintf("running, attempt %d", r.Attempt)
-		}
-		if r.Visits > 1 {
-			status += fmt.Sprintf(" (×%d)", r.Visits)
 		}
 		// A row sums up the step, so its time is over all visits, as the
 		// (×N) beside it says; plain output's lines give each visit's own.
@@ -215,7 +259,7 @@ func (t tuiModel) View() string {
 		if r.Status != progress.Pending && r.Status != progress.Skipped {
 			dur = progress.FormatDuration(r.Duration(t.now))
 		}
-		row := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(oneLine(r.Name), nameW), status, dur)
+		row := fmt.Sprintf(" %s %-*s  %-26s %6s", t.glyph(r), nameW, truncate(oneLine(r.Name), nameW), rowStatus(r), dur)
 		lines := []line{keep(strings.TrimRight(row, " "))}
 		if r.Error != "" && (r.Status == progress.Failed || r.Status == progress.Retrying || r.Status == progress.Stopped) && r.Type != "Fail" {
 			lines = append(lines, keep(t.st.errorText.Render("     "+truncate(errorText(r.Error, r.Cause), w-5))))
@@ -227,48 +271,109 @@ func (t tuiModel) View() string {
 		}
 		steps = append(steps, newStepBlock(r, lines))
 	}
-	if hl := healthLine(t.m.Health); hl != "" {
-		bottom = append(bottom, spacer, keep("health: "+hl))
-		if t.expanded {
-			for _, l := range t.instances(w) {
-				bottom = append(bottom, line{l, detailLine})
-			}
+	return steps
+}
+
+// rowStatus is the words in a row: its status, what a check found, the
+// attempt, the visits.
+func rowStatus(r progress.Row) string {
+	status := string(r.Status)
+	switch {
+	case r.Status == progress.Succeeded && r.Result != "":
+		status = r.Result
+	case r.Status == progress.Retrying:
+		status = fmt.Sprintf("retrying after attempt %d", r.Attempt)
+	case r.Status == progress.Running && r.Attempt > 1:
+		status = fmt.Sprintf("running, attempt %d", r.Attempt)
+	}
+	if r.Visits > 1 {
+		status += fmt.Sprintf(" (×%d)", r.Visits)
+	}
+	return status
+}
+
+func (t tuiModel) healthPart(w int) []line {
+	hl := healthLine(t.m.Health)
+	if hl == "" {
+		return nil
+	}
+	out := []line{spacer, keep("health: " + hl)}
+	if t.expanded {
+		for _, l := range t.instances(w) {
+			out = append(out, line{l, detailLine})
 		}
 	}
-	if t.m.HistoryWarning != "" {
-		bottom = append(bottom, keep(t.st.warn.Render(truncate("! "+t.m.HistoryWarning, w))))
+	return out
+}
+
+func (t tuiModel) warningPart(w int) []line {
+	var out []line
+	for _, text := range []string{t.m.HistoryWarning, t.warning} {
+		if text != "" {
+			out = append(out, keep(t.st.warn.Render(truncate("! "+text, w))))
+		}
 	}
-	if t.warning != "" {
-		bottom = append(bottom, keep(t.st.warn.Render(truncate("! "+t.warning, w))))
-	}
+	return out
+}
+
+// dialogPart is the halt confirmation and what came of it.
+func (t tuiModel) dialogPart() []line {
+	text := ""
 	switch {
 	case t.confirming:
-		bottom = append(bottom, spacer, keep(t.st.warn.Render("Halt this deploy and roll back? (y/n)")))
+		text = "Halt this deploy and roll back? (y/n)"
 	case t.halting:
-		bottom = append(bottom, spacer, keep(t.st.warn.Render("halting…")))
+		text = "halting…"
 	case t.haltNote != "":
-		bottom = append(bottom, spacer, keep(t.st.warn.Render(t.haltNote)))
+		text = t.haltNote
+	default:
+		return nil
 	}
-	if t.m.Done() {
-		v := t.m.Verdict(t.now)
-		style := t.st.verdictBad
-		if v.Code == 0 {
-			style = t.st.verdictOK
+	return []line{spacer, keep(t.st.warn.Render(text))}
+}
+
+// verdictPart is the outcome, wrapped: it is the line people read, so it
+// keeps up to four lines, the odin fail command at its end included.
+func (t tuiModel) verdictPart(w int) []line {
+	if !t.m.Done() {
+		if t.err != nil {
+			return []line{spacer, keep(t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w)))}
 		}
-		// The verdict is the line people read: wrap it, up to 4 lines.
-		text := lipgloss.NewStyle().Width(w).Render(oneLine(v.Status + ": " + v.Text))
-		lines := strings.Split(text, "\n")
-		if len(lines) > 4 {
-			lines = lines[:4]
-			lines[3] = truncate(strings.TrimRight(lines[3], " ")+" …", w)
-		}
-		bottom = append(bottom, spacer)
-		for _, l := range lines {
-			bottom = append(bottom, keep(style.Render(strings.TrimRight(l, " "))))
-		}
-	} else if t.err != nil {
-		bottom = append(bottom, spacer, keep(t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w))))
+		return nil
 	}
+	v := t.m.Verdict(t.now)
+	style := t.st.verdictBad
+	if v.Code == 0 {
+		style = t.st.verdictOK
+	}
+	text := oneLine(v.Status + ": " + v.Text)
+	explain := ""
+	if v.Explain != "" {
+		// The command goes on a line of its own, whole, so it can be
+		// copied; the rest is cut to make room.
+		text = strings.TrimSuffix(text, "; see why with: "+v.Explain)
+		explain = "see why with: " + v.Explain
+	}
+	lines := strings.Split(lipgloss.NewStyle().Width(w).Render(text), "\n")
+	room := 4
+	if explain != "" {
+		room = 3
+	}
+	if len(lines) > room {
+		lines = lines[:room]
+		lines[room-1] = truncate(strings.TrimRight(lines[room-1], " ")+" …", w)
+	}
+	if explain != "" {
+		lines = append(lines, explain)
+	}
+	out := []line{spacer}
+	for _, l := range lines {
+		out = append(out, keep(style.Render(strings.TrimRight(l, " "))))
+	}
+	return out
+}
+
+func (t tuiModel) helpPart() []line {
 	help := ""
 	switch {
 	case t.done || t.detached || t.m.Done():
@@ -277,23 +382,14 @@ func (t tuiModel) View() string {
 	default:
 		help = t.help.View(t.keys)
 	}
-	if help != "" {
-		bottom = append(bottom, spacer)
-		for _, l := range strings.Split(help, "\n") {
-			bottom = append(bottom, line{l, helpLine})
-		}
+	if help == "" {
+		return nil
 	}
-	out := fitHeight(top, steps, bottom, t.height, func(s string) string { return t.st.dim.Render(s) })
-	for i, l := range out {
-		out[i] = clip(l, w)
+	out := []line{spacer}
+	for _, l := range strings.Split(help, "\n") {
+		out = append(out, line{l, helpLine})
 	}
-	view := strings.Join(out, "\n")
-	if t.done || t.detached {
-		// bubbletea erases the line the cursor is on when it stops: give it
-		// an empty one so the last frame stays whole on the screen.
-		view += "\n"
-	}
-	return view
+	return out
 }
 
 // where is the header's line saying where the deploy runs. An execution

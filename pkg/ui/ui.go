@@ -185,8 +185,13 @@ func (v *View) runTUI(ctx context.Context, w Watcher) (progress.Verdict, error) 
 	cancel()
 	werr := <-watchDone
 	vd := v.m.Verdict(v.opts.Now())
-	if fm, ok := final.(tuiModel); ok && fm.err != nil {
-		werr = fm.err
+	if fm, ok := final.(tuiModel); ok {
+		// The live frame fits the terminal; the one left on it is whole,
+		// so scrollback keeps the title and every step.
+		fmt.Fprint(v.opts.IO.Out, fm.Final())
+		if fm.err != nil {
+			werr = fm.err
+		}
 	}
 	if werr != nil && !errors.Is(werr, context.Canceled) && !errors.Is(werr, context.DeadlineExceeded) {
 		return vd, werr

@@ -332,7 +332,7 @@ func TestTruncateMiddle(t *testing.T) {
 }
 
 // A running deploy in a short terminal: the step in progress, with its
-// error, stays; finished steps go first, then pending ones from the bottom.
+// error, stays; pending steps go first, from the bottom, then finished ones.
 func TestTUIShortRunning(t *testing.T) {
 	for _, height := range []int{12, 18} {
 		name := fmt.Sprintf("tui-running-80x%d", height)
@@ -343,7 +343,13 @@ func TestTUIShortRunning(t *testing.T) {
 			if n := strings.Count(view, "\n") + 1; n > height {
 				t.Errorf("%d lines, taller than %d", n, height)
 			}
-			for _, want := range []string{"CheckHealthy        retrying after attempt 1", "HealthError: web-2", "done above", "more below", "health: "} {
+			wants := []string{"CheckHealthy        retrying after attempt 1", "HealthError: web-2", "4 more below", "health: "}
+			if height == 12 {
+				wants = append(wants, "done above")
+			} else {
+				wants = append(wants, "✓ Validate ")
+			}
+			for _, want := range wants {
 				if !strings.Contains(view, want) {
 					t.Errorf("lacks %q:\n%s", want, view)
 				}
@@ -638,5 +644,30 @@ func TestTUIEverySize(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The frame left on the terminal once odin stops watching is whole, however
+// short the terminal: the title, every step shown, the verdict. The live
+// frame before it fits the terminal.
+func TestTUIFinalFrameWhole(t *testing.T) {
+	tm, _ := frame(t, "unhealthy", -1, 0)
+	m, _ := tm.Update(tea.WindowSizeMsg{Width: 60, Height: 12})
+	live := m.View()
+	if n := strings.Count(live, "\n") + 1; n > 12 {
+		t.Errorf("live frame: %d lines at height 12", n)
+	}
+	m, _ = m.Update(doneMsg{})
+	if v := m.View(); v != "" {
+		t.Errorf("after the end the live frame is %q, want it empty (the final frame is printed whole)", v)
+	}
+	final := m.(tuiModel).Final()
+	for _, want := range []string{"odin  hello/production", " Validate ", " CheckHealthy ", " FailureClean ", "FAILED: ", "odin fail hello-production-r-20261125-2a9f"} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final frame lacks %q:\n%s", want, final)
+		}
+	}
+	if strings.Contains(final, "HealthUnknown") || strings.Contains(final, "FailureDirty") {
+		t.Errorf("final frame shows failure-path states never entered:\n%s", final)
 	}
 }

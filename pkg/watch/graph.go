@@ -26,6 +26,8 @@ type Graph struct {
 type Step struct {
 	Name string
 	Type string // Task, Wait, Choice, Pass, Parallel, Map, Succeed, Fail
+	// Next is the state it goes on to ("" at an end, and for a Choice).
+	Next string
 }
 
 type aslState struct {
@@ -68,7 +70,7 @@ func ParseDefinition(def []byte) (*Graph, error) {
 			return
 		}
 		seen[name] = true
-		g.Steps = append(g.Steps, Step{Name: name, Type: st.Type})
+		g.Steps = append(g.Steps, Step{Name: name, Type: st.Type, Next: st.Next})
 		for _, c := range st.Catch {
 			catchTargets = append(catchTargets, c.Next)
 		}
@@ -81,7 +83,7 @@ func ParseDefinition(def []byte) (*Graph, error) {
 	// The happy path first: StartAt to the nearest Succeed state.
 	for _, name := range happyPath(m) {
 		seen[name] = true
-		g.Steps = append(g.Steps, Step{Name: name, Type: m.States[name].Type})
+		g.Steps = append(g.Steps, Step{Name: name, Type: m.States[name].Type, Next: m.States[name].Next})
 		for _, c := range m.States[name].Catch {
 			catchTargets = append(catchTargets, c.Next)
 		}
@@ -110,7 +112,7 @@ func ParseDefinition(def []byte) (*Graph, error) {
 	}
 	sort.Strings(rest)
 	for _, name := range rest {
-		g.Steps = append(g.Steps, Step{Name: name, Type: m.States[name].Type})
+		g.Steps = append(g.Steps, Step{Name: name, Type: m.States[name].Type, Next: m.States[name].Next})
 	}
 	for name, st := range m.States {
 		g.owner[name] = name

@@ -390,28 +390,24 @@ func (t *Tailer) probe(ctx context.Context) (events []types.HistoryEvent, forwar
 // readForward reads the whole history oldest-first and keeps what is new.
 // Only for servers without reverse paging: it costs O(history) per tick.
 func (t *Tailer) readForward(ctx context.Context) ([]types.HistoryEvent, error) {
-	in := &sfn.GetExecutionHistoryInput{
-		ExecutionArn:         aws.String(t.arn),
-		MaxResults:           1000,
-		IncludeExecutionData: aws.Bool(t.opts.IncludeData),
-	}
 	var got []types.HistoryEvent
-	for {
-		t.calls++
-		out, err := t.api.GetExecutionHistory(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range out.Events {
+	err := ReadHistory(ctx, countCalls{t}, t.arn, Read{IncludeData: t.opts.IncludeData}, func(events []types.HistoryEvent, _ bool) bool {
+		for _, h := range events {
 			if h.Id > t.lastSeen {
 				got = append(got, h)
 			}
 		}
-		if out.NextToken == nil || len(out.Events) == 0 {
-			return got, nil
-		}
-		in.NextToken = out.NextToken
-	}
+		return true
+	})
+	return got, err
+}
+
+// countCalls counts the tailer's history calls.
+type countCalls struct{ t *Tailer }
+
+func (c countCalls) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	c.t.calls++
+	return c.t.api.GetExecutionHistory(ctx, in, optFns...)
 }
 
 func cmpInt64(a, b int64) int {

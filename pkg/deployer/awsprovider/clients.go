@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/odin-deploy/odin/pkg/backend"
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 // EC2 is the part of EC2 the provider uses.
@@ -93,7 +94,7 @@ type Session struct {
 }
 
 // DefaultRoleName is the role the deployer assumes in a release's account.
-const DefaultRoleName = "odin-deployer-target"
+const DefaultRoleName = contract.TargetRoleName
 
 // Sessions builds Clients for a Session: the deployer's own credentials
 // assume RoleName in the session's account. Clients are cached, so a warm
@@ -199,7 +200,7 @@ func (ss *Sessions) endpoint(dst **string) {
 func SessionName(execution string) string {
 	name := backend.STSName(execution[strings.LastIndex(execution, ":")+1:], 64)
 	if len(name) < 2 {
-		return "odin-deployer"
+		return contract.DeployerName
 	}
 	return name
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider/awstest"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -142,9 +143,9 @@ func (e *env) templates() map[string]ec2types.LaunchTemplate {
 
 // untilHealthy runs Health until the release is healthy, as the deployer's
 // loop does, and returns the last report.
-func (e *env) untilHealthy(d *deployer.Deployment) *deployer.Health {
+func (e *env) untilHealthy(d *deployer.Deployment) *contract.Health {
 	e.t.Helper()
-	var hl *deployer.Health
+	var hl *contract.Health
 	for i := 0; i < 20; i++ {
 		var err error
 		hl, err = e.provider.Health(e.ctx, d)

@@ -20,6 +20,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
@@ -85,14 +86,14 @@ func TestFakeTargetInitialAndUnhealthy(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := hl.Services["web"]
-	got := map[string]deployer.Instance{}
+	got := map[string]contract.Instance{}
 	for _, in := range web.Instances {
 		got[in.ID] = in
 	}
-	if in := got[a]; in.State != deployer.InstanceLaunching || !strings.Contains(in.Reason, "target group shop-web: initial (Elb.RegistrationInProgress: Target registration is in progress)") {
+	if in := got[a]; in.State != contract.InstanceLaunching || !strings.Contains(in.Reason, "target group shop-web: initial (Elb.RegistrationInProgress: Target registration is in progress)") {
 		t.Errorf("initial target: %+v, want launching with the registration reason", in)
 	}
-	if in := got[b]; in.State != deployer.InstanceUnhealthy || !strings.Contains(in.Reason, "target group shop-web: unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [502])") {
+	if in := got[b]; in.State != contract.InstanceUnhealthy || !strings.Contains(in.Reason, "target group shop-web: unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [502])") {
 		t.Errorf("unhealthy target: %+v, want unhealthy with AWS's reason", in)
 	}
 	if hl.Healthy || web.Healthy != 0 || web.Launching != 1 || web.Unhealthy != 1 {
@@ -100,7 +101,7 @@ func TestFakeTargetInitialAndUnhealthy(t *testing.T) {
 	}
 	// Within the grace period a failing check means still launching.
 	if state, _ := classify(instanceView{id: b, lifecycle: "InService", asgHealth: "Healthy", ec2State: "running", launched: time.Now(),
-		targets: []targetView{{group: "shop-web", state: "unhealthy"}}}, 5*time.Minute, time.Now()); state != deployer.InstanceLaunching {
+		targets: []targetView{{group: "shop-web", state: "unhealthy"}}}, 5*time.Minute, time.Now()); state != contract.InstanceLaunching {
 		t.Errorf("unhealthy within the grace period is %s, want launching", state)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/release"
 )
@@ -29,12 +30,12 @@ import (
 // and fails at once when Auto Scaling could not launch (a DeployError with
 // AWS's own message) or when more instances terminate than max_terms
 // allows (a HaltError).
-func (p *Provider) Health(ctx context.Context, d *deployer.Deployment) (*deployer.Health, error) {
+func (p *Provider) Health(ctx context.Context, d *deployer.Deployment) (*contract.Health, error) {
 	c, err := p.session(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	hl := &deployer.Health{Healthy: true, Services: map[string]*deployer.ServiceHealth{}}
+	hl := &contract.Health{Healthy: true, Services: map[string]*contract.ServiceHealth{}}
 	var fatal error
 	for _, name := range slices.Sorted(maps.Keys(d.Release.Services)) {
 		sh, healthy, err := p.serviceHealth(ctx, c, d, name)
@@ -72,7 +73,7 @@ type elbView struct{ name, state, reason, description string }
 
 // serviceHealth reports a service's instances and whether the service is
 // healthy: its group has reached its capacity and enough of it is healthy.
-func (p *Provider) serviceHealth(ctx context.Context, c *Clients, d *deployer.Deployment, service string) (*deployer.ServiceHealth, bool, error) {
+func (p *Provider) serviceHealth(ctx context.Context, c *Clients, d *deployer.Deployment, service string) (*contract.ServiceHealth, bool, error) {
 	name := groupName(d, service)
 	s := d.Release.Services[service]
 	g, err := describeGroup(ctx, c, name)
@@ -80,7 +81,7 @@ func (p *Provider) serviceHealth(ctx context.Context, c *Clients, d *deployer.De
 		return nil, false, err
 	}
 	if g == nil || deleting(*g) {
-		sh := &deployer.ServiceHealth{Desired: s.Autoscaling.MinSize, Instances: []deployer.Instance{}}
+		sh := &contract.ServiceHealth{Desired: s.Autoscaling.MinSize, Instances: []contract.Instance{}}
 		return sh, false, &deployer.DeployError{Msg: fmt.Sprintf("service %s: Auto Scaling group %s no longer exists (deleted outside this deploy?)", service, name)}
 	}
 	target := s.Autoscaling.MinSize
@@ -90,7 +91,7 @@ func (p *Provider) serviceHealth(ctx context.Context, c *Clients, d *deployer.De
 		}
 	}
 	if err := launchFailure(ctx, c, *g, service); err != nil {
-		sh := &deployer.ServiceHealth{Desired: target, Instances: []deployer.Instance{}}
+		sh := &contract.ServiceHealth{Desired: target, Instances: []contract.Instance{}}
 		return sh, false, err
 	}
 	views, err := p.instanceViews(ctx, c, *g, d.ReleaseID, service)
@@ -98,24 +99,24 @@ func (p *Provider) serviceHealth(ctx context.Context, c *Clients, d *deployer.De
 		return nil, false, err
 	}
 	grace := time.Duration(s.HealthCheck.Grace()) * time.Second
-	sh := &deployer.ServiceHealth{Desired: target, Instances: []deployer.Instance{}}
+	sh := &contract.ServiceHealth{Desired: target, Instances: []contract.Instance{}}
 	for _, v := range views {
 		state, reason := classify(v, grace, p.now())
 		switch state {
-		case deployer.InstanceHealthy:
+		case contract.InstanceHealthy:
 			sh.Healthy++
-		case deployer.InstanceLaunching:
+		case contract.InstanceLaunching:
 			sh.Launching++
-		case deployer.InstanceTerminating:
+		case contract.InstanceTerminating:
 			sh.Terminating++
 		default:
 			sh.Unhealthy++
 		}
-		sh.Instances = append(sh.Instances, deployer.Instance{ID: v.id, ReleaseID: d.ReleaseID, State: state, Reason: reason})
+		sh.Instances = append(sh.Instances, contract.Instance{ID: v.id, ReleaseID: d.ReleaseID, State: state, Reason: reason})
 	}
 	if a := s.Autoscaling; sh.Terminating > a.MaxTerms {
 		return sh, false, &deployer.HaltError{Msg: fmt.Sprintf("service %s: %d of release %s's instances are terminating, more than max_terms (%d) allows: halting the deploy (%s)",
-			service, sh.Terminating, d.ReleaseID, a.MaxTerms, reasons(sh, deployer.InstanceTerminating))}
+			service, sh.Terminating, d.ReleaseID, a.MaxTerms, reasons(sh, contract.InstanceTerminating))}
 	}
 	current := int(aws.ToInt32(g.DesiredCapacity))
 	if current < target {
@@ -320,7 +321,7 @@ func classify(v instanceView, grace time.Duration, now time.Time) (state, reason
 	lc := v.lifecycle
 	switch {
 	case strings.HasPrefix(lc, "Terminating") || lc == "Terminated":
-		return deployer.InstanceTerminating, "Auto Scaling: " + lc
+		return contract.InstanceTerminating, "Auto Scaling: " + lc
 	case v.ec2State == "shutting-down" || v.ec2State == "terminated":
 		reason := "EC2: " + v.ec2State
 		for _, t := range v.targets {
@@ -328,21 +329,21 @@ func classify(v instanceView, grace time.Duration, now time.Time) (state, reason
 				reason += "; target group " + t.group + ": draining"
 			}
 		}
-		return deployer.InstanceTerminating, reason
+		return contract.InstanceTerminating, reason
 	}
 	for _, t := range v.targets {
 		if t.state == "draining" {
-			return deployer.InstanceTerminating, "target group " + t.group + ": draining" + detail(t.reason, t.description)
+			return contract.InstanceTerminating, "target group " + t.group + ": draining" + detail(t.reason, t.description)
 		}
 	}
 	if v.ec2State == "stopped" || v.ec2State == "stopping" {
-		return deployer.InstanceUnhealthy, "EC2: instance " + v.ec2State
+		return contract.InstanceUnhealthy, "EC2: instance " + v.ec2State
 	}
 	if strings.HasPrefix(lc, "Pending") || lc == "Warmed:Pending" {
-		return deployer.InstanceLaunching, "Auto Scaling: " + lc
+		return contract.InstanceLaunching, "Auto Scaling: " + lc
 	}
 	if v.ec2State == "pending" {
-		return deployer.InstanceLaunching, "EC2: pending"
+		return contract.InstanceLaunching, "EC2: pending"
 	}
 	inGrace := !v.launched.IsZero() && now.Sub(v.launched) < grace
 	var why []string
@@ -370,11 +371,11 @@ func classify(v instanceView, grace time.Duration, now time.Time) (state, reason
 	}
 	switch {
 	case len(why) == 0:
-		return deployer.InstanceHealthy, ""
+		return contract.InstanceHealthy, ""
 	case launching || inGrace:
-		return deployer.InstanceLaunching, strings.Join(why, "; ")
+		return contract.InstanceLaunching, strings.Join(why, "; ")
 	}
-	return deployer.InstanceUnhealthy, strings.Join(why, "; ")
+	return contract.InstanceUnhealthy, strings.Join(why, "; ")
 }
 
 func detail(reason, description string) string {
@@ -390,7 +391,7 @@ func detail(reason, description string) string {
 }
 
 // reasons lists the instances in state with their reasons.
-func reasons(sh *deployer.ServiceHealth, state string) string {
+func reasons(sh *contract.ServiceHealth, state string) string {
 	var out []string
 	for _, in := range sh.Instances {
 		if in.State == state {

@@ -16,6 +16,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
 )
@@ -125,16 +126,16 @@ func TestUnhealthyInstances(t *testing.T) {
 	}
 	hl := e.untilHealthy(d)
 	ids := []string{hl.Services["web"].Instances[0].ID, hl.Services["web"].Instances[1].ID}
-	state := func(hl *deployer.Health, id string) deployer.Instance {
+	state := func(hl *contract.Health, id string) contract.Instance {
 		for _, in := range hl.Services["web"].Instances {
 			if in.ID == id {
 				return in
 			}
 		}
 		t.Fatalf("instance %s not in the report: %+v", id, hl.Services["web"])
-		return deployer.Instance{}
+		return contract.Instance{}
 	}
-	check := func(id, wantState string, wantReason ...string) *deployer.Health {
+	check := func(id, wantState string, wantReason ...string) *contract.Health {
 		t.Helper()
 		hl, err := e.provider.Health(e.ctx, d)
 		if err != nil {
@@ -158,14 +159,14 @@ func TestUnhealthyInstances(t *testing.T) {
 	// Auto Scaling says it is unhealthy.
 	_, err := e.asg.SetInstanceHealth(e.ctx, &autoscaling.SetInstanceHealthInput{InstanceId: aws.String(ids[0]), HealthStatus: aws.String("Unhealthy")})
 	e.must(err, "set instance health")
-	check(ids[0], deployer.InstanceUnhealthy, "Auto Scaling health: Unhealthy")
+	check(ids[0], contract.InstanceUnhealthy, "Auto Scaling health: Unhealthy")
 	_, err = e.asg.SetInstanceHealth(e.ctx, &autoscaling.SetInstanceHealthInput{InstanceId: aws.String(ids[0]), HealthStatus: aws.String("Healthy")})
 	e.must(err, "set instance health")
 
 	// Stopped: EC2 says so, and the target group no longer uses it.
 	_, err = e.ec2.StopInstances(e.ctx, &ec2.StopInstancesInput{InstanceIds: []string{ids[1]}})
 	e.must(err, "stop instance")
-	check(ids[1], deployer.InstanceUnhealthy, "EC2: instance stopped")
+	check(ids[1], contract.InstanceUnhealthy, "EC2: instance stopped")
 	_, err = e.ec2.StartInstances(e.ctx, &ec2.StartInstancesInput{InstanceIds: []string{ids[1]}})
 	e.must(err, "start instance")
 	e.untilHealthy(d)
@@ -174,7 +175,7 @@ func TestUnhealthyInstances(t *testing.T) {
 	// does after the deregistration delay): it serves no traffic.
 	_, err = e.elbv2.DeregisterTargets(e.ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(e.fx.tgWeb), Targets: []elbv2types.TargetDescription{{Id: aws.String(ids[0])}}})
 	e.must(err, "deregister target")
-	check(ids[0], deployer.InstanceUnhealthy, "target group shop-web: not registered")
+	check(ids[0], contract.InstanceUnhealthy, "target group shop-web: not registered")
 	_, err = e.elbv2.RegisterTargets(e.ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(e.fx.tgWeb), Targets: []elbv2types.TargetDescription{{Id: aws.String(ids[0])}}})
 	e.must(err, "register target")
 	e.untilHealthy(d)
@@ -191,7 +192,7 @@ func TestUnhealthyInstances(t *testing.T) {
 	if got := hl.Services["web"].Terminating; got != 1 {
 		t.Errorf("terminating = %d, want 1", got)
 	}
-	if in := state(hl, ids[1]); in.State != deployer.InstanceTerminating || !strings.Contains(in.Reason, "target group shop-web: draining") {
+	if in := state(hl, ids[1]); in.State != contract.InstanceTerminating || !strings.Contains(in.Reason, "target group shop-web: draining") {
 		t.Errorf("the terminated instance: %+v, want terminating and draining from shop-web", in)
 	}
 

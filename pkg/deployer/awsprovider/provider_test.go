@@ -11,8 +11,7 @@ import (
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-
-	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 // The happy path with two services, through moto's real APIs: Validate,
@@ -177,7 +176,7 @@ func TestCleanUpFailure(t *testing.T) {
 	if err == nil || hl == nil || hl.Healthy {
 		t.Errorf("health of a rolled-back release: %+v, %v; want a report and an error", hl, err)
 	}
-	var _ = deployer.InstanceHealthy
+	var _ = contract.InstanceHealthy
 }
 
 // Clean-up removes only the project and config's own groups: another

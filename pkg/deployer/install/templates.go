@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 )
@@ -23,7 +24,7 @@ import (
 // Stack names.
 const (
 	BucketStack   = "odin-deployer-bucket"
-	DeployerStack = "odin-deployer"
+	DeployerStack = contract.DeployerName
 	TargetStack   = "odin-deployer-target"
 )
 

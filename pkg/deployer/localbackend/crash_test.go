@@ -24,6 +24,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/release"
@@ -118,8 +119,8 @@ func (k stretchedClock) After(d time.Duration) <-chan time.Time {
 	return time.After(time.Duration(k) * d)
 }
 
-func holding(functions func(server.Endpoint) (*engine.Functions, error), task, dir string) func(server.Endpoint) (*engine.Functions, error) {
-	return func(ep server.Endpoint) (*engine.Functions, error) {
+func holding(functions func(access.Endpoint) (*engine.Functions, error), task, dir string) func(access.Endpoint) (*engine.Functions, error) {
+	return func(ep access.Endpoint) (*engine.Functions, error) {
 		fns, err := functions(ep)
 		if err != nil {
 			return nil, err
@@ -155,8 +156,8 @@ func holding(functions func(server.Endpoint) (*engine.Functions, error), task, d
 	}
 }
 
-func failing(functions func(server.Endpoint) (*engine.Functions, error), task string) func(server.Endpoint) (*engine.Functions, error) {
-	return func(ep server.Endpoint) (*engine.Functions, error) {
+func failing(functions func(access.Endpoint) (*engine.Functions, error), task string) func(access.Endpoint) (*engine.Functions, error) {
+	return func(ep access.Endpoint) (*engine.Functions, error) {
 		fns, err := functions(ep)
 		if err != nil {
 			return nil, err
@@ -179,7 +180,7 @@ type backend struct {
 	t    *testing.T
 	dir  string
 	proc *os.Process
-	ep   server.Endpoint
+	ep   access.Endpoint
 	sfn  *sfn.Client
 	s3   *s3.Client
 }
@@ -210,7 +211,7 @@ func startBackend(t *testing.T, dir string, env ...string) *backend {
 	proc := b.proc
 	t.Cleanup(func() { proc.Kill(); proc.Wait() })
 	b.ep = ep
-	dep := deployer.Endpoint(ep)
+	dep := ep
 	b.sfn, b.s3 = dep.SFNClient(), dep.S3Client()
 	return b
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 )
@@ -67,7 +68,7 @@ func WithDeployer(ctx context.Context, so server.Options, a AWS) (server.Options
 	p := localprovider.New(localprovider.Options{DataDir: so.DataDir, Logger: so.Logger})
 	providers["local"] = p
 	functions := so.Functions
-	so.Functions = func(ep server.Endpoint) (*engine.Functions, error) {
+	so.Functions = func(ep access.Endpoint) (*engine.Functions, error) {
 		fns := engine.NewFunctions()
 		if functions != nil {
 			var err error
@@ -75,7 +76,7 @@ func WithDeployer(ctx context.Context, so server.Options, a AWS) (server.Options
 				return nil, err
 			}
 		}
-		h := deployer.LocalHandler(deployer.Endpoint(ep), p, so.Logger)
+		h := deployer.LocalHandler(ep, p, so.Logger)
 		h.Providers, h.Unsupported = providers, unsupported
 		if so.Clock != nil {
 			// Deadlines follow the engine's clock, so a test that moves it
@@ -86,13 +87,13 @@ func WithDeployer(ctx context.Context, so server.Options, a AWS) (server.Options
 		return fns, nil
 	}
 	bootstrap := so.Bootstrap
-	so.Bootstrap = func(ctx context.Context, ep server.Endpoint) error {
+	so.Bootstrap = func(ctx context.Context, ep access.Endpoint) error {
 		if bootstrap != nil {
 			if err := bootstrap(ctx, ep); err != nil {
 				return err
 			}
 		}
-		_, err := deployer.Bootstrap(ctx, deployer.Endpoint(ep))
+		_, err := deployer.Bootstrap(ctx, ep)
 		return err
 	}
 	return so, p, nil

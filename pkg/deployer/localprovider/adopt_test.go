@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/contract"
 )
 
 // restartProvider closes p (the server stops: every instance ends) and
@@ -58,7 +58,7 @@ func TestRestoreKeepsTheDeployingRelease(t *testing.T) {
 		t.Fatalf("after the restart: %+v", h.Services["web"])
 	}
 	waitServing(t, second, "r-v1") // the restore switched back to v1 ...
-	waitFor(t, second, v2, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	waitFor(t, second, v2, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	if pids := second.PIDs("r-v2"); len(pids) != 2 { // ... and stopped nothing
 		t.Fatalf("the deploying release has %d instances running after the restore, want 2", len(pids))
 	}
@@ -96,7 +96,7 @@ func TestCleanUpSuccessResumedAfterRestart(t *testing.T) {
 			if err := first.Deploy(ctx, v2); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, first, v2, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+			waitFor(t, first, v2, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 			if recorded {
 				first.recordServing(v2) // the kill landed after this line of CleanUpSuccess
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
@@ -39,7 +40,7 @@ func TestInstanceEnvironmentIsClean(t *testing.T) {
 	if err := p.Deploy(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	waitFor(t, p, d, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	fi, err := os.Stat(logPath)
 	if err != nil {
 		t.Fatal(err)

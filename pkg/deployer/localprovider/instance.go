@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
@@ -58,7 +59,7 @@ func newInstance(id, service, releaseID string, port int, logPath string, logFro
 		id: id, service: service, releaseID: releaseID, port: port, pid: cmd.Process.Pid,
 		logPath: logPath, logFrom: logFrom, check: check, started: time.Now(),
 		exited: make(chan struct{}), watchCtx: ctx, stopWatch: cancel,
-		state: deployer.InstanceLaunching,
+		state: contract.InstanceLaunching,
 	}
 }
 
@@ -66,10 +67,10 @@ func (in *instance) exitedWith(err error) {
 	in.mu.Lock()
 	in.exitErr = err
 	if in.stopping {
-		in.state = deployer.InstanceStopped
+		in.state = contract.InstanceStopped
 		in.reason = ""
 	} else {
-		in.state = deployer.InstanceExited
+		in.state = contract.InstanceExited
 		in.reason = exitReason(err)
 	}
 	in.mu.Unlock()
@@ -166,14 +167,14 @@ func shortNetErr(err error) error {
 func (in *instance) record(err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.state == deployer.InstanceExited || in.state == deployer.InstanceStopped || in.state == deployer.InstanceTerminating {
+	if in.state == contract.InstanceExited || in.state == contract.InstanceStopped || in.state == contract.InstanceTerminating {
 		return
 	}
 	if err == nil {
 		in.okStreak++
 		in.failStreak = 0
 		if in.okStreak >= max(1, in.check.HealthyThreshold) {
-			in.state, in.reason = deployer.InstanceHealthy, ""
+			in.state, in.reason = contract.InstanceHealthy, ""
 		}
 		return
 	}
@@ -181,16 +182,16 @@ func (in *instance) record(err error) {
 	in.okStreak = 0
 	in.reason = err.Error()
 	inGrace := time.Since(in.started) < in.check.GracePeriod
-	if in.failStreak >= max(1, in.check.UnhealthyThreshold) && (in.state == deployer.InstanceHealthy || !inGrace) {
-		in.state = deployer.InstanceUnhealthy
+	if in.failStreak >= max(1, in.check.UnhealthyThreshold) && (in.state == contract.InstanceHealthy || !inGrace) {
+		in.state = contract.InstanceUnhealthy
 	}
 }
 
-func (in *instance) snapshot() deployer.Instance {
+func (in *instance) snapshot() contract.Instance {
 	in.mu.Lock()
-	s := deployer.Instance{ID: in.id, ReleaseID: in.releaseID, State: in.state, PID: in.pid, Port: in.port, Reason: in.reason}
+	s := contract.Instance{ID: in.id, ReleaseID: in.releaseID, State: in.state, PID: in.pid, Port: in.port, Reason: in.reason}
 	in.mu.Unlock()
-	if s.State != deployer.InstanceHealthy {
+	if s.State != contract.InstanceHealthy {
 		s.LogTail = logTail(in.logPath, in.logFrom)
 	}
 	return s
@@ -207,7 +208,7 @@ func (in *instance) stop(grace time.Duration) error {
 	default:
 	}
 	in.stopping = true
-	in.state = deployer.InstanceTerminating
+	in.state = contract.InstanceTerminating
 	in.mu.Unlock()
 	in.stopWatch()
 	if err := signalGroup(in.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {

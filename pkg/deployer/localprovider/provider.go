@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
@@ -201,7 +202,7 @@ func (p *Provider) Deploy(_ context.Context, d *deployer.Deployment) error {
 // deploy is promoted (CleanUpSuccess). Callers hold p.mu.
 func (p *Provider) restartExited(r *running, d *deployer.Deployment) error {
 	for i, in := range r.instances {
-		if in.snapshot().State != deployer.InstanceExited {
+		if in.snapshot().State != contract.InstanceExited {
 			continue
 		}
 		s, ok := d.Services[in.service]
@@ -349,21 +350,21 @@ func sortedKeys(m map[string]string) []string {
 // DeployError: a process that crashed at start will not become healthy. A
 // release the provider does not know is one a deploy resumed after a restart
 // is still deploying: its instances are started again (see adopt).
-func (p *Provider) Health(ctx context.Context, d *deployer.Deployment) (*deployer.Health, error) {
+func (p *Provider) Health(ctx context.Context, d *deployer.Deployment) (*contract.Health, error) {
 	if err := p.adopt(ctx, d); err != nil {
 		return nil, err
 	}
 	return p.health(d)
 }
 
-func (p *Provider) health(d *deployer.Deployment) (*deployer.Health, error) {
+func (p *Provider) health(d *deployer.Deployment) (*contract.Health, error) {
 	ins, ok := p.instancesOf(d.ReleaseID)
 	if !ok {
 		return nil, &deployer.DeployError{Msg: fmt.Sprintf("release %s is not running on this local backend (was the server restarted?)", d.ReleaseID)}
 	}
-	hl := &deployer.Health{Healthy: true, Services: map[string]*deployer.ServiceHealth{}}
+	hl := &contract.Health{Healthy: true, Services: map[string]*contract.ServiceHealth{}}
 	for _, name := range serviceNames(d) {
-		hl.Services[name] = &deployer.ServiceHealth{Desired: d.Services[name].Instances, Instances: []deployer.Instance{}}
+		hl.Services[name] = &contract.ServiceHealth{Desired: d.Services[name].Instances, Instances: []contract.Instance{}}
 	}
 	var crashed []string
 	for _, in := range ins {
@@ -374,14 +375,14 @@ func (p *Provider) health(d *deployer.Deployment) (*deployer.Health, error) {
 		}
 		sh.Instances = append(sh.Instances, snap)
 		switch snap.State {
-		case deployer.InstanceHealthy:
+		case contract.InstanceHealthy:
 			sh.Healthy++
-		case deployer.InstanceLaunching:
+		case contract.InstanceLaunching:
 			sh.Launching++
-		case deployer.InstanceTerminating:
+		case contract.InstanceTerminating:
 			sh.Terminating++
-		case deployer.InstanceStopped:
-		case deployer.InstanceExited:
+		case contract.InstanceStopped:
+		case contract.InstanceExited:
 			sh.Unhealthy++
 			if !in.stopRequested() {
 				crashed = append(crashed, fmt.Sprintf("instance %s (pid %d) exited: %s; last log lines: %s", snap.ID, snap.PID, snap.Reason, joinTail(snap.LogTail)))
@@ -433,7 +434,7 @@ func (p *Provider) promote(d *deployer.Deployment, restoring bool) error {
 		return &deployer.CleanUpError{Msg: fmt.Sprintf("release %s is not running on this local backend", d.ReleaseID)}
 	}
 	for _, in := range r.instances {
-		if s := in.snapshot(); s.State != deployer.InstanceHealthy {
+		if s := in.snapshot(); s.State != contract.InstanceHealthy {
 			p.mu.Unlock()
 			return &deployer.CleanUpError{Msg: fmt.Sprintf("not switching to release %s: instance %s is %s", d.ReleaseID, s.ID, s.State)}
 		}
@@ -603,7 +604,7 @@ func (p *Provider) PIDs(releaseID string) []int {
 	ins, _ := p.instancesOf(releaseID)
 	var pids []int
 	for _, in := range ins {
-		if s := in.snapshot(); s.State != deployer.InstanceExited && s.State != deployer.InstanceStopped {
+		if s := in.snapshot(); s.State != contract.InstanceExited && s.State != contract.InstanceStopped {
 			pids = append(pids, s.PID)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
@@ -98,7 +99,7 @@ func promote(t *testing.T, p *Provider, d *deployer.Deployment) {
 	if err := p.Deploy(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	waitFor(t, p, d, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	if err := p.CleanUpSuccess(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func freeListenPort(t *testing.T) int {
 // waitFor polls the provider's report until cond holds. It bounds the wait
 // so a broken provider fails the test instead of hanging it; it does not
 // assert how long anything took.
-func waitFor(t *testing.T, p *Provider, d *deployer.Deployment, cond func(*deployer.Health, error) bool) (*deployer.Health, error) {
+func waitFor(t *testing.T, p *Provider, d *deployer.Deployment, cond func(*contract.Health, error) bool) (*contract.Health, error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -166,7 +167,7 @@ func TestBlueGreen(t *testing.T) {
 	if got := get(t, listen); !strings.HasPrefix(got, "503 ") {
 		t.Fatalf("before promotion the balancer answered %q, want 503", got)
 	}
-	h, _ := waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	h, _ := waitFor(t, p, v1, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	if s := h.Services["web"]; s.Desired != 2 || s.Healthy != 2 || len(s.Instances) != 2 {
 		t.Fatalf("web health = %+v", s)
 	}
@@ -188,7 +189,7 @@ func TestBlueGreen(t *testing.T) {
 	if err := p.Deploy(ctx, v2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, p, v2, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	waitFor(t, p, v2, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	if got := get(t, listen); !strings.HasPrefix(got, "200 r-v1 ") {
 		t.Fatalf("before v2 is promoted, v1 must serve; got %q", got)
 	}
@@ -221,7 +222,7 @@ func TestFailedReleaseLeavesPreviousServing(t *testing.T) {
 	if err := p.Deploy(ctx, bad); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := waitFor(t, p, bad, func(h *deployer.Health, err error) bool {
+	h, _ := waitFor(t, p, bad, func(h *contract.Health, err error) bool {
 		return err == nil && h.Services["web"].Unhealthy == 2
 	})
 	in := h.Services["web"].Instances[0]
@@ -295,7 +296,7 @@ func TestServingReleaseRepaired(t *testing.T) {
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, p, v1, func(h *deployer.Health, err error) bool { return err != nil })
+	waitFor(t, p, v1, func(h *contract.Health, err error) bool { return err != nil })
 
 	again := deployment(t, "r-v1", "ok", 2, listen)
 	promote(t, p, again)
@@ -317,7 +318,7 @@ func TestCrashedInstanceIsDeployError(t *testing.T) {
 	if err := p.Deploy(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	h, err := waitFor(t, p, d, func(_ *deployer.Health, err error) bool { return err != nil })
+	h, err := waitFor(t, p, d, func(_ *contract.Health, err error) bool { return err != nil })
 	var de *deployer.DeployError
 	if !errors.As(err, &de) {
 		t.Fatalf("error %T %v, want DeployError", err, err)
@@ -327,7 +328,7 @@ func TestCrashedInstanceIsDeployError(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if in := h.Services["web"].Instances[0]; in.State != deployer.InstanceExited || in.Reason != "exit status 3" {
+	if in := h.Services["web"].Instances[0]; in.State != contract.InstanceExited || in.Reason != "exit status 3" {
 		t.Errorf("instance %+v", in)
 	}
 	if h.Healthy {
@@ -343,7 +344,7 @@ func TestStopEscalatesToSIGKILL(t *testing.T) {
 	if err := p.Deploy(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	waitFor(t, p, d, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	pids := p.PIDs("r-stubborn")
 	if err := p.CleanUpFailure(ctx, d); err != nil {
 		t.Fatal(err)
@@ -453,7 +454,7 @@ func TestRedeployedReleaseReportsOnlyItsOwnLog(t *testing.T) {
 		if err := p.Deploy(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		h, err := waitFor(t, p, d, func(_ *deployer.Health, err error) bool { return err != nil })
+		h, err := waitFor(t, p, d, func(_ *contract.Health, err error) bool { return err != nil })
 		if n := strings.Count(err.Error(), crash); n != 1 {
 			t.Errorf("attempt %d: the error names the crash %d times, want once: %v", attempt, n, err)
 		}
@@ -498,7 +499,7 @@ func TestOrphansReaped(t *testing.T) {
 	if err := dead.Deploy(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, dead, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy })
+	waitFor(t, dead, d, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
 	pids := dead.PIDs("r-orphan")
 	// Unrelated pid records must not be signalled: this one names our own
 	// test process with an instance it does not have.
@@ -599,7 +600,7 @@ func TestTCPHealthCheck(t *testing.T) {
 		if err := p.Deploy(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Healthy == tt.wantHealthy })
+		waitFor(t, p, d, func(h *contract.Health, err error) bool { return err == nil && h.Healthy == tt.wantHealthy })
 	}
 	// Nothing listening: the TCP check fails and says so.
 	d := deployment(t, "r-tcp-deaf", "ok", 1, 0)
@@ -610,7 +611,7 @@ func TestTCPHealthCheck(t *testing.T) {
 	if err := p.Deploy(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := waitFor(t, p, d, func(h *deployer.Health, err error) bool { return err == nil && h.Services["web"].Unhealthy == 1 })
+	h, _ := waitFor(t, p, d, func(h *contract.Health, err error) bool { return err == nil && h.Services["web"].Unhealthy == 1 })
 	if r := h.Services["web"].Instances[0].Reason; !strings.Contains(r, "tcp check 127.0.0.1:") || !strings.Contains(r, "connection refused") {
 		t.Errorf("reason %q", r)
 	}

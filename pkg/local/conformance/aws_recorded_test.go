@@ -64,6 +64,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
@@ -503,7 +504,7 @@ func recordedLocal(t *testing.T, sets []recordedSet) *sfn.Client {
 		DataDir: t.TempDir(),
 		Region:  moto.Region,
 		Account: moto.Account,
-		Functions: func(server.Endpoint) (*engine.Functions, error) {
+		Functions: func(access.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for _, s := range sets {
 				for name, b := range s.Functions {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
 	"github.com/odin-deploy/odin/pkg/testpeer/moto"
@@ -48,7 +49,7 @@ func localBackend(t *testing.T, corpus []machine, clock engine.Clock) *backend {
 		Clock:   clock, // nil: the real clock
 		Region:  moto.Region,
 		Account: moto.Account,
-		Functions: func(server.Endpoint) (*engine.Functions, error) {
+		Functions: func(access.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for name, q := range queues {
 				fns.Register(name, q.invoke)

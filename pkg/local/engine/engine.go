@@ -108,7 +108,6 @@ var (
 	ErrInvalidInput       = errors.New("invalid execution input")
 	errHalted             = errors.New("execution halted")
 	errTaskTimedOut       = errors.New("task timed out")
-	errHeartbeatTimedOut  = errors.New("task heartbeat timed out")
 	errIterationCancelled = errors.New("stopped because another branch or iteration failed")
 )
 

@@ -24,6 +24,8 @@ const (
 )
 
 // errStackOverflow is jsonata-js's error for runaway recursion.
+//
+//lint:ignore ST1005 jsonata-js's own wording, which users search for
 var errStackOverflow = errors.New("U1001: Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.")
 
 // errTooManyCalls stops a non-terminating tail-recursive function.

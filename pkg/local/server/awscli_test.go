@@ -14,12 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
 // awsCLI runs the AWS CLI (an independent client: botocore, not our SDK)
 // against ep, or skips when it is not installed, unless ODIN_REQUIRE_AWSCLI=1.
-func awsCLI(t *testing.T, ep Endpoint) func(args ...string) (string, error) {
+func awsCLI(t *testing.T, ep access.Endpoint) func(args ...string) (string, error) {
 	t.Helper()
 	bin, err := exec.LookPath("aws")
 	if err != nil {
@@ -131,7 +132,7 @@ func TestAWSCLIStepFunctions(t *testing.T) {
 		t.Skip("runs the AWS CLI several times")
 	}
 	t.Parallel()
-	s := newServer(t, Options{Functions: func(Endpoint) (*engine.Functions, error) {
+	s := newServer(t, Options{Functions: func(access.Endpoint) (*engine.Functions, error) {
 		fns := engine.NewFunctions()
 		fns.Register("greet", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 			var v struct{ Who string }
@@ -211,5 +212,31 @@ func TestAWSCLIStepFunctions(t *testing.T) {
 	must(&next, "stepfunctions", "get-execution-history", "--execution-arn", ex.ExecutionArn, "--reverse-order", "--max-items", "3", "--page-size", "2", "--starting-token", page.NextToken)
 	if len(next.Events) != 3 || next.Events[0].ID != int64(n-3) {
 		t.Fatalf("second reverse page: %+v", next.Events)
+	}
+}
+
+// A service the server lacks answers in that service's protocol: the AWS
+// CLI shows the message, for a JSON service, a query one and a REST one.
+func TestAWSCLIUnsupportedService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the AWS CLI")
+	}
+	t.Parallel()
+	s := newServer(t, Options{})
+	aws := awsCLI(t, s.Endpoint())
+	for _, args := range [][]string{
+		{"dynamodb", "list-tables"},  // AWS JSON 1.0
+		{"sns", "list-topics"},       // query
+		{"lambda", "list-functions"}, // REST JSON
+	} {
+		out, err := aws(args...)
+		if err == nil {
+			t.Errorf("aws %s succeeded: %s", strings.Join(args, " "), out)
+			continue
+		}
+		want := "(UnsupportedService) when calling the "
+		if !strings.Contains(out, want) || !strings.Contains(out, "odin's local backend serves S3, Step Functions and STS only, not "+args[0]) {
+			t.Errorf("aws %s: %s\nwant %q and the message", strings.Join(args, " "), out, want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
@@ -61,7 +62,9 @@ func BenchmarkS3(b *testing.B) {
 func BenchmarkStatesRoundTrip(b *testing.B) {
 	ctx := context.Background()
 	s, err := New(ctx, Options{DataDir: filepath.Join(b.TempDir(), "d"),
-		States: func(context.Context, Endpoint, *engine.Functions) (StatesAPI, error) { return &fakeStates{}, nil }})
+		States: func(context.Context, access.Endpoint, *engine.Functions) (StatesAPI, error) {
+			return &fakeStates{}, nil
+		}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,11 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // startHelperServer runs this test binary as a detached server process for
 // dir (see TestMain) with the given command functions.
-func startHelperServer(t *testing.T, dir string, functions map[string][]string) (*os.Process, Endpoint) {
+func startHelperServer(t *testing.T, dir string, functions map[string][]string) (*os.Process, access.Endpoint) {
 	t.Helper()
 	spec, _ := json.Marshal(functions)
 	t.Setenv("ODIN_TEST_SERVE_DIR", dir)
@@ -148,7 +149,7 @@ func TestCrashResume(t *testing.T) {
 			proc.Wait()
 
 			restarted := time.Now().Truncate(time.Millisecond)
-			proc, ep = startHelperServer(t, dir, fns)
+			_, ep = startHelperServer(t, dir, fns)
 			c = sfnClient(ep, ep.SecretAccessKey)
 			if tc.block {
 				if err := os.WriteFile(goAhead, nil, 0o600); err != nil {

@@ -12,18 +12,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
-func getHealth(t *testing.T, ep Endpoint, secret string) (int, map[string]any) {
+func getHealth(t *testing.T, ep access.Endpoint, secret string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, ep.URL+HealthPath, nil)
+	req, err := http.NewRequest(http.MethodGet, ep.URL+access.HealthPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if secret != "" {
-		req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+		req.Header.Set("X-Amz-Content-Sha256", access.EmptySHA256)
 		creds := aws.Credentials{AccessKeyID: ep.AccessKeyID, SecretAccessKey: secret}
-		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, emptySHA256, "s3", ep.Region, time.Now()); err != nil {
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, access.EmptySHA256, "s3", ep.Region, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

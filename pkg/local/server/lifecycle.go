@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/odin-deploy/odin/pkg/local/access"
 
 	"github.com/odin-deploy/odin/pkg/local/store"
 )
@@ -24,7 +22,7 @@ import (
 type Status struct {
 	Running   bool
 	Pid       int
-	Endpoint  Endpoint
+	Endpoint  access.Endpoint
 	DataDir   string
 	StartedAt time.Time
 	// AWSEndpoint is where the deployer's AWS provider calls (--aws-endpoint),
@@ -90,44 +88,14 @@ func readRunInfo(dir string) (*runInfo, error) {
 	return &info, nil
 }
 
-// emptySHA256 is the hex SHA-256 of an empty body.
-const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
 // healthy asks the server behind info whether it is that very instance. The
 // request is signed with info's credentials: the server names its instance
 // to nobody else.
 func healthy(ctx context.Context, info *runInfo) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	h, err := Ask(ctx, info.Endpoint, http.DefaultClient)
+	h, err := access.Ask(ctx, info.Endpoint, http.DefaultClient)
 	return err == nil && h.Instance != "" && h.Instance == info.Instance
-}
-
-// Ask asks the server at ep who it is, signed with ep's credentials: only a
-// holder of them learns its instance and where it rehearses target aws.
-func Ask(ctx context.Context, ep Endpoint, client aws.HTTPClient) (Health, error) {
-	var h Health
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.URL+HealthPath, nil)
-	if err != nil {
-		return h, err
-	}
-	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	creds := aws.Credentials{AccessKeyID: ep.AccessKeyID, SecretAccessKey: ep.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "s3", ep.Region, time.Now()); err != nil {
-		return h, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return h, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return h, fmt.Errorf("%s answered %s", ep.URL+HealthPath, resp.Status)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
-		return h, fmt.Errorf("%s: %w", ep.URL+HealthPath, err)
-	}
-	return h, nil
 }
 
 // Probe reports whether a healthy server runs for dataDir, and where.
@@ -162,20 +130,20 @@ func Probe(ctx context.Context, dataDir string) (Status, error) {
 // launch one in the background when none is healthy, and waiting until it
 // serves. Concurrent callers (several CLIs) serialise on a lock file and end
 // with one server.
-func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context) error) (Endpoint, error) {
+func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context) error) (access.Endpoint, error) {
 	if st, err := Probe(ctx, dataDir); err == nil && st.Running {
 		return st.Endpoint, nil
 	}
 	dir, err := filepath.Abs(dataDir)
 	if err != nil {
-		return Endpoint{}, err
+		return access.Endpoint{}, err
 	}
 	if err := prepareDataDir(dir, discardLogger()); err != nil {
-		return Endpoint{}, err
+		return access.Endpoint{}, err
 	}
 	unlock, err := lockStart(ctx, dir)
 	if err != nil {
-		return Endpoint{}, err
+		return access.Endpoint{}, err
 	}
 	defer unlock()
 	// Another CLI may have started it while we waited for the lock.
@@ -184,12 +152,12 @@ func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context)
 	}
 	held, err := lockHeld(dir)
 	if err != nil {
-		return Endpoint{}, err
+		return access.Endpoint{}, err
 	}
 	if !held {
 		_ = os.Remove(filepath.Join(dir, StartErrorFile))
 		if err := start(ctx); err != nil {
-			return Endpoint{}, fmt.Errorf("start the local backend: %w", err)
+			return access.Endpoint{}, fmt.Errorf("start the local backend: %w", err)
 		}
 	}
 	// Held but unhealthy means a server is starting (or hung): wait for it
@@ -197,7 +165,7 @@ func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context)
 	return waitReady(ctx, dir, 30*time.Second)
 }
 
-func waitReady(ctx context.Context, dir string, limit time.Duration) (Endpoint, error) {
+func waitReady(ctx context.Context, dir string, limit time.Duration) (access.Endpoint, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -211,21 +179,21 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (Endpoint, 
 		// A server that failed says why; one that took its lock and let it
 		// go without serving died: either way, say so now, not at the limit.
 		if msg := startErrorSince(dir, since); msg != "" {
-			return Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
+			return access.Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
 		}
 		held, err := lockHeld(dir)
 		if err == nil && held {
 			sawLock = true
 		} else if err == nil && sawLock {
 			if msg := startErrorSince(dir, since); msg != "" {
-				return Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
+				return access.Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
 			}
-			return Endpoint{}, fmt.Errorf("the local backend exited during start-up; its log %s ends with:\n%s",
+			return access.Endpoint{}, fmt.Errorf("the local backend exited during start-up; its log %s ends with:\n%s",
 				filepath.Join(dir, LogFile), logTail(filepath.Join(dir, LogFile), 10))
 		}
 		select {
 		case <-ctx.Done():
-			return Endpoint{}, fmt.Errorf("the local backend did not become ready within %s (see %s): %w",
+			return access.Endpoint{}, fmt.Errorf("the local backend did not become ready within %s (see %s): %w",
 				limit, filepath.Join(dir, LogFile), ctx.Err())
 		case <-tick.C:
 		}

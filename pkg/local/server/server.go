@@ -4,12 +4,14 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/s3api"
 	"github.com/odin-deploy/odin/pkg/local/sfnapi"
@@ -38,12 +41,6 @@ const (
 	DefaultAccount = "000000000000"
 	// DefaultAddr is where `odin local serve` listens unless told otherwise.
 	DefaultAddr = "127.0.0.1:4599"
-	// HealthPath answers anyone with the status and version alone; a request
-	// signed with the server's credentials also gets the server's instance,
-	// so a CLI can tell whether the server behind endpoint.json is the one
-	// for its data dir. It cannot clash with S3: a bucket name cannot start
-	// with '_'.
-	HealthPath = "/_odin/health"
 )
 
 // Files in the data directory.
@@ -57,20 +54,6 @@ const (
 	// CLI waiting for it; a server that starts removes it.
 	StartErrorFile = "start-error.txt"
 )
-
-// Endpoint is where a running server listens and how to sign for it.
-type Endpoint struct {
-	URL             string `json:"url"`
-	AccessKeyID     string `json:"accessKeyId"`
-	SecretAccessKey string `json:"secretAccessKey"`
-	Region          string `json:"region"`
-	Account         string `json:"account"`
-}
-
-// String keeps the secret out of logs and %v.
-func (e Endpoint) String() string {
-	return fmt.Sprintf("Endpoint{%s, %s, %s/%s, secret redacted}", e.URL, e.AccessKeyID, e.Region, e.Account)
-}
 
 // StatesAPI is the Step Functions JSON 1.0 API (package sfnapi).
 type StatesAPI interface {
@@ -112,13 +95,13 @@ type Options struct {
 	// Functions builds the task functions once the endpoint is known, so
 	// in-process handlers can call back into this server through the SDK.
 	// Nil means none are registered.
-	Functions func(ep Endpoint) (*engine.Functions, error)
+	Functions func(ep access.Endpoint) (*engine.Functions, error)
 	// States builds the Step Functions API from the functions that
 	// Functions built; nil is package sfnapi over DataDir. Tests substitute it.
-	States func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error)
+	States func(ctx context.Context, ep access.Endpoint, fns *engine.Functions) (StatesAPI, error)
 	// Bootstrap runs after the server serves, e.g. to create the deployer's
 	// state machine and bucket. Its failure stops the server.
-	Bootstrap func(ctx context.Context, ep Endpoint) error
+	Bootstrap func(ctx context.Context, ep access.Endpoint) error
 	// Retention is how long finished executions are kept (90 days when 0,
 	// for good when negative).
 	Retention time.Duration
@@ -132,7 +115,7 @@ type Options struct {
 
 // Server is a running local backend.
 type Server struct {
-	ep       Endpoint
+	ep       access.Endpoint
 	dataDir  string
 	instance string
 	version  string
@@ -235,7 +218,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
 		}
 	}
-	s.ep = Endpoint{URL: "http://" + ln.Addr().String(), AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+	s.ep = access.Endpoint{URL: "http://" + ln.Addr().String(), AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
 		Region: region, Account: account}
 	s.instance = randomID()
 	fns := engine.NewFunctions()
@@ -246,7 +229,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	states := opts.States
 	if states == nil {
-		states = func(ctx context.Context, ep Endpoint, fns *engine.Functions) (StatesAPI, error) {
+		states = func(ctx context.Context, ep access.Endpoint, fns *engine.Functions) (StatesAPI, error) {
 			api, err := sfnapi.New(ctx, sfnapi.Options{DataDir: dir, Functions: fns, Clock: opts.Clock,
 				Region: ep.Region, Account: ep.Account, Logger: s.log, Retention: opts.Retention, FS: opts.StoreFS, StallRetry: opts.StallRetry,
 				Throttle: opts.Throttle})
@@ -286,8 +269,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-// Endpoint returns where the server listens and its credentials.
-func (s *Server) Endpoint() Endpoint { return s.ep }
+// access.Endpoint returns where the server listens and its credentials.
+func (s *Server) Endpoint() access.Endpoint { return s.ep }
 
 // DataDir returns the absolute data directory.
 func (s *Server) DataDir() string { return s.dataDir }
@@ -458,7 +441,7 @@ func lockServer(dir string) (*os.File, error) {
 
 // runInfo is endpoint.json: everything a CLI needs to use or manage the server.
 type runInfo struct {
-	Endpoint
+	access.Endpoint
 	Pid       int       `json:"pid"`
 	Instance  string    `json:"instance"`
 	StartedAt time.Time `json:"startedAt"`
@@ -480,19 +463,6 @@ func (s *Server) writeRunFiles() error {
 	}
 	_ = os.Remove(filepath.Join(s.dataDir, StartErrorFile))
 	return nil
-}
-
-// Health is the health answer. Anyone on the machine can ask, so without a
-// signature it says nothing about the machine (no pid, no paths) and leaves
-// out the instance: only a holder of the credentials learns it, so a process
-// that takes the port after the server died cannot pass for it.
-type Health struct {
-	Status   string `json:"status"`
-	Version  string `json:"version,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	// AWSEndpoint is where target aws releases are rehearsed (signed
-	// requests only).
-	AWSEndpoint string `json:"awsEndpoint,omitempty"`
 }
 
 // ServeHTTP authenticates the request and routes it by its credential scope.
@@ -524,13 +494,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 		}
 		return "closing"
 	}
-	if r.URL.Path == HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if r.URL.Path == access.HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		return s.health(w, r)
 	}
 	isStates := strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	svc, _ := sigv4.Scope(r)
 	if svc != "" {
 		isStates = svc == "states"
+		if !servedServices[svc] {
+			writeUnsupported(w, r, svc)
+			return "unsupported"
+		}
 	}
 	req, err := s.verifier.Verify(r)
 	if err != nil {
@@ -571,7 +545,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) string {
-	h := Health{Status: "ok", Version: s.version}
+	h := access.Health{Status: "ok", Version: s.version}
 	if r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Signature") {
 		if _, err := s.verifier.Verify(r); err != nil {
 			var se *sigv4.Error
@@ -609,6 +583,38 @@ func writeStatesAuthError(w http.ResponseWriter, e *sigv4.Error) {
 		code, status = "IncompleteSignatureException", http.StatusForbidden
 	}
 	writeJSONError(w, status, code, msg)
+}
+
+// servedServices are the signing names of the APIs the server speaks.
+var servedServices = map[string]bool{"s3": true, "states": true, "sts": true}
+
+// writeUnsupported answers a request for a service the server lacks in that
+// service's own protocol, so its client shows the message rather than a
+// parse error or S3's idea of an error.
+func writeUnsupported(w http.ResponseWriter, r *http.Request, service string) {
+	const code = "UnsupportedService"
+	msg := fmt.Sprintf("odin's local backend serves S3, Step Functions and STS only, not %s: point this client at AWS or at an emulator that has it", service)
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(ct, "application/x-amz-json"):
+		// AWS JSON 1.0/1.1 (DynamoDB, SQS, Step Functions...).
+		w.Header().Set("Content-Type", cmp.Or(ct, "application/x-amz-json-1.0"))
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+		// The query protocol (IAM, SNS, CloudFormation, EC2...).
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>",
+			code, html.EscapeString(msg), html.EscapeString(w.Header().Get("x-amz-request-id")))
+	default:
+		// REST JSON (Lambda, API Gateway...).
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	}
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

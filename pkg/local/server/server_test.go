@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
 
+	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 )
 
@@ -54,7 +55,7 @@ func serveForTest(dir string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		opts.Functions = func(Endpoint) (*engine.Functions, error) {
+		opts.Functions = func(access.Endpoint) (*engine.Functions, error) {
 			fns := engine.NewFunctions()
 			for name, argv := range argvs {
 				fns.RegisterCommand(name, argv, nil, "")
@@ -94,14 +95,14 @@ func newServer(t *testing.T, opts Options) *Server {
 	return s
 }
 
-func s3Client(ep Endpoint, secret string) *s3.Client {
+func s3Client(ep access.Endpoint, secret string) *s3.Client {
 	return s3.New(s3.Options{
 		BaseEndpoint: aws.String(ep.URL), UsePathStyle: true, Region: ep.Region, RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, secret, ""),
 	})
 }
 
-func sfnClient(ep Endpoint, secret string) *sfn.Client {
+func sfnClient(ep access.Endpoint, secret string) *sfn.Client {
 	return sfn.New(sfn.Options{
 		BaseEndpoint: aws.String(ep.URL), Region: ep.Region, RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, secret, ""),
@@ -174,7 +175,7 @@ func TestS3ThroughServerWithSDKDefaults(t *testing.T) {
 func TestAuthIsRequired(t *testing.T) {
 	ctx := context.Background()
 	fs := &fakeStates{}
-	s := newServer(t, Options{States: func(context.Context, Endpoint, *engine.Functions) (StatesAPI, error) { return fs, nil }})
+	s := newServer(t, Options{States: func(context.Context, access.Endpoint, *engine.Functions) (StatesAPI, error) { return fs, nil }})
 	ep := s.Endpoint()
 
 	t.Run("s3 right secret", func(t *testing.T) {
@@ -201,7 +202,7 @@ func TestAuthIsRequired(t *testing.T) {
 			return err
 		}, "SignatureDoesNotMatch", 403},
 		{"s3 unknown key", func() error {
-			_, err := s3Client(Endpoint{URL: ep.URL, Region: ep.Region, AccessKeyID: "AKIAUNKNOWN000000000"}, ep.SecretAccessKey).ListBuckets(ctx, &s3.ListBucketsInput{})
+			_, err := s3Client(access.Endpoint{URL: ep.URL, Region: ep.Region, AccessKeyID: "AKIAUNKNOWN000000000"}, ep.SecretAccessKey).ListBuckets(ctx, &s3.ListBucketsInput{})
 			return err
 		}, "InvalidAccessKeyId", 403},
 		{"states wrong secret", func() error {
@@ -209,7 +210,7 @@ func TestAuthIsRequired(t *testing.T) {
 			return err
 		}, "InvalidSignatureException", 403},
 		{"states unknown key", func() error {
-			_, err := sfnClient(Endpoint{URL: ep.URL, Region: ep.Region, AccessKeyID: "AKIAUNKNOWN000000000"}, ep.SecretAccessKey).ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
+			_, err := sfnClient(access.Endpoint{URL: ep.URL, Region: ep.Region, AccessKeyID: "AKIAUNKNOWN000000000"}, ep.SecretAccessKey).ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
 			return err
 		}, "UnrecognizedClientException", 403},
 	}
@@ -348,8 +349,8 @@ func TestListenAddressMustBeLoopback(t *testing.T) {
 }
 
 func TestBootstrapRunsWithEndpoint(t *testing.T) {
-	var got Endpoint
-	s := newServer(t, Options{Bootstrap: func(ctx context.Context, ep Endpoint) error {
+	var got access.Endpoint
+	s := newServer(t, Options{Bootstrap: func(ctx context.Context, ep access.Endpoint) error {
 		got = ep
 		_, err := s3Client(ep, ep.SecretAccessKey).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("odin-releases")})
 		return err
@@ -358,7 +359,7 @@ func TestBootstrapRunsWithEndpoint(t *testing.T) {
 		t.Fatalf("bootstrap saw %v", got)
 	}
 	dir := t.TempDir()
-	_, err := New(context.Background(), Options{DataDir: dir, Bootstrap: func(context.Context, Endpoint) error { return errors.New("boom") }})
+	_, err := New(context.Background(), Options{DataDir: dir, Bootstrap: func(context.Context, access.Endpoint) error { return errors.New("boom") }})
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("failed bootstrap: %v", err)
 	}
@@ -390,7 +391,7 @@ func TestEnsureStartsOneServer(t *testing.T) {
 		}
 	})
 	var wg sync.WaitGroup
-	eps := make([]Endpoint, 4)
+	eps := make([]access.Endpoint, 4)
 	errs := make([]error, 4)
 	for i := range eps {
 		wg.Go(func() { eps[i], errs[i] = Ensure(context.Background(), dir, start) })

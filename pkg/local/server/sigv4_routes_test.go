@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/odin-deploy/odin/pkg/local/access"
 )
 
 // capture is a request signed by the holder of the credentials, with the
@@ -33,7 +34,7 @@ func sha256Hex(b string) string { s := sha256.Sum256([]byte(b)); return hex.Enco
 
 // send signs c with the SDK's signer and sends it with body instead of the
 // signed one and with extra headers set after signing.
-func (c capture) send(t *testing.T, ep Endpoint, body string, extra http.Header) (int, string) {
+func (c capture) send(t *testing.T, ep access.Endpoint, body string, extra http.Header) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(c.method, ep.URL+c.path, strings.NewReader(c.body))
 	if err != nil {
@@ -327,7 +328,7 @@ func TestSigV4RegressionsOnEveryRoute(t *testing.T) {
 // chunkedPut sends an aws-chunked PUT of chunks, each signed in the chain
 // AWS documents (computed here from the S3 API reference, not by package
 // sigv4); the chunk at index forge gets a wrong signature (-1: none).
-func chunkedPut(t *testing.T, ep Endpoint, path string, chunks []string, forge int) (int, string) {
+func chunkedPut(t *testing.T, ep access.Endpoint, path string, chunks []string, forge int) (int, string) {
 	t.Helper()
 	total := 0
 	for _, c := range chunks {

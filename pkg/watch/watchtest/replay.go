@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,7 +62,6 @@ type Replay struct {
 	srv        *httptest.Server
 	definition string
 	events     []json.RawMessage
-	status     string
 
 	mu        sync.Mutex
 	visible   int
@@ -226,7 +226,8 @@ func (r *Replay) page(in historyRequest, visible int) (map[string]any, error) {
 			err = json.Unmarshal(raw, &got)
 		}
 		if err != nil || got.Reverse != tok.Reverse || got.Size != tok.Size || got.Data != tok.Data || got.Arn != tok.Arn {
-			return nil, fmt.Errorf("Invalid Token: 'Invalid token'")
+			//lint:ignore ST1005 AWS's own wording, as a client sees it
+			return nil, errors.New("Invalid Token: 'Invalid token'")
 		}
 		tok = got
 	}
