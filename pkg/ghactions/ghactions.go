@@ -93,7 +93,7 @@ func Group(title string) string { return Command{Name: "group", Message: title}.
 // EndGroup closes the group Group opened.
 func EndGroup() string { return "::endgroup::" }
 
-// Annotation is an error or warning GitHub shows on the run's page and,
+// Annotation is an error GitHub shows on the run's page and,
 // with a file and line, next to the line in the pull request's diff.
 type Annotation struct {
 	Title     string
@@ -104,9 +104,6 @@ type Annotation struct {
 
 // Error formats a as an ::error command.
 func (a Annotation) Error() string { return a.command("error").String() }
-
-// Warning formats a as a ::warning command.
-func (a Annotation) Warning() string { return a.command("warning").String() }
 
 func (a Annotation) command(name string) Command {
 	p := map[string]string{"title": a.Title, "file": a.File}
