@@ -143,6 +143,12 @@ func TestCrashResume(t *testing.T) {
 			waitFor(t, c, *ex.ExecutionArn, string(tc.killAt), func(ev []types.HistoryEvent, _ *sfn.DescribeExecutionOutput) bool {
 				return hasEvent(ev, tc.killAt)
 			})
+			if tc.block {
+				// LambdaFunctionStarted is written as the command starts, before
+				// its shell has run a line: wait until the task has really run, so
+				// that the kill interrupts a task, not a process being spawned.
+				waitForRun(t, runs)
+			}
 			if err := proc.Signal(tc.signal); err != nil {
 				t.Fatal(err)
 			}
@@ -413,5 +419,20 @@ func TestHostileExecutionsServerSurvives(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(dir, LogFile))
 	if strings.Contains(string(log), "resuming execution") {
 		t.Errorf("the restart resumed an execution that had ended:\n%s", log)
+	}
+}
+
+// waitForRun waits until the task has written its first line to runs.
+func waitForRun(t *testing.T, runs string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, _ := os.ReadFile(runs); strings.Contains(string(b), "run") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task never started running (no line in %s)", runs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
