@@ -12,12 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/odin-deploy/odin/pkg/testpeer/service"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -50,20 +50,7 @@ func serveForTest(mode string) int {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "release %s version %s", os.Getenv("ODIN_RELEASE_ID"), os.Getenv("VERSION"))
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	srv := &http.Server{Handler: mux}
-	go func() {
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
-		<-c
-		srv.Close()
-	}()
-	srv.Serve(l)
-	return 0
+	return service.Serve(mux)
 }
 
 var releaseTemplate = template.Must(template.New("r").Parse(`project_name: hello

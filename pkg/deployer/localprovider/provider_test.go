@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odin-deploy/odin/pkg/testpeer/service"
+
 	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
 )
@@ -52,20 +54,7 @@ func serve(mode string) int {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "%s %s %s", os.Getenv("ODIN_RELEASE_ID"), os.Getenv("ODIN_INSTANCE"), os.Getenv("VERSION"))
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	srv := &http.Server{Handler: mux}
-	go func() {
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
-		<-c
-		srv.Close()
-	}()
-	srv.Serve(l)
-	return 0
+	return service.Serve(mux)
 }
 
 func deployment(t *testing.T, id, mode string, instances, listen int) *deployer.Deployment {
