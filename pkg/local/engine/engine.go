@@ -396,10 +396,16 @@ func (xe *execution) goRun(fn func()) {
 // the execution's terminal event.
 func (xe *execution) runTop(th *thread, input any, rs *resumePoint) {
 	if t := xe.x.Machine.TimeoutSeconds; t > 0 {
+		// The timer is armed here, before the machine runs, not in the
+		// goroutine: armed there it could start after the first Wait's timer
+		// and, on a fake clock, after the clock had jumped past the deadline.
 		deadline := xe.x.StartDate.Add(time.Duration(t) * time.Second)
+		fired, stop := startTimer(xe.e.opts.Clock, deadline.Sub(xe.e.opts.Clock.Now()))
 		xe.goRun(func() {
-			d := deadline.Sub(xe.e.opts.Clock.Now())
-			if sleep(xe.ctx, xe.e.opts.Clock, d) != nil {
+			defer stop()
+			select {
+			case <-fired:
+			case <-xe.ctx.Done():
 				return
 			}
 			xe.mu.Lock()

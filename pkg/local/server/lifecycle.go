@@ -171,6 +171,7 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (access.End
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	sawLock := false
+	var releasedAt time.Time
 	since := time.Now().Add(-time.Second)
 	for {
 		if st, err := Probe(ctx, dir); err == nil && st.Running {
@@ -183,13 +184,17 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (access.End
 		}
 		held, err := lockHeld(dir)
 		if err == nil && held {
-			sawLock = true
+			sawLock, releasedAt = true, time.Time{}
 		} else if err == nil && sawLock {
-			if msg := startErrorSince(dir, since); msg != "" {
-				return access.Endpoint{}, fmt.Errorf("the local backend failed to start: %s (log: %s)", msg, filepath.Join(dir, LogFile))
+			// The server may write its last words just after its lock
+			// goes: give them a moment before reading the log instead.
+			if releasedAt.IsZero() {
+				releasedAt = time.Now()
 			}
-			return access.Endpoint{}, fmt.Errorf("the local backend exited during start-up; its log %s ends with:\n%s",
-				filepath.Join(dir, LogFile), logTail(filepath.Join(dir, LogFile), 10))
+			if time.Since(releasedAt) >= time.Second {
+				return access.Endpoint{}, fmt.Errorf("the local backend exited during start-up; its log %s ends with:\n%s",
+					filepath.Join(dir, LogFile), logTail(filepath.Join(dir, LogFile), 10))
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -193,6 +193,12 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			if s.http != nil {
 				s.http.Close()
 			}
+			if s.lock != nil {
+				// Say why while the lock is still held: a CLI waiting for
+				// this server takes a released lock with no recorded
+				// error for a server that died without a word.
+				RecordStartError(dir, err)
+			}
 			s.release()
 		}
 	}()
@@ -426,7 +432,16 @@ func lockServer(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("server: open lock: %w", err)
 	}
 	_ = f.Chmod(0o600)
-	if err := tryLock(f, true); err != nil {
+	// A CLI probing whether a server runs holds a shared lock on the same
+	// file for a moment (lockHeld); a start that lands in that moment must
+	// not take the probe for a running server. A server holds its lock for
+	// good, so a lock still held after lockPatience is one.
+	err = tryLock(f, true)
+	for deadline := time.Now().Add(lockPatience); errors.Is(err, errLocked) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		err = tryLock(f, true)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
 			if pid, _ := readPid(dir); pid > 0 {
@@ -438,6 +453,10 @@ func lockServer(dir string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// lockPatience is how long a starting server waits out a lock held by
+// someone else before it concludes another server runs.
+const lockPatience = time.Second
 
 // runInfo is endpoint.json: everything a CLI needs to use or manage the server.
 type runInfo struct {
