@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,37 +27,67 @@ var noBackend = map[string]bool{"odin schema": true, "odin validate": true, "odi
 	"odin exit-codes": true, "odin json-format": true, "odin gen-docs": true, "odin help": true, "odin deployer template": true,
 	"odin deployer definition": true}
 
-// usageTemplate is cobra's, with the flags in the groups above.
-const usageTemplate = `Usage:{{if .Runnable}}
-  {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}
-  {{.CommandPath}} [command]{{end}}{{if gt (len .Aliases) 0}}
-
-Aliases:
-  {{.NameAndAliases}}{{end}}{{if .HasExample}}
-
-Examples:
-{{.Example}}{{end}}{{if .HasAvailableSubCommands}}{{$cmds := .Commands}}{{if eq (len .Groups) 0}}
-
-Available Commands:{{range $cmds}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
-  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{else}}{{range $group := .Groups}}
-
-{{.Title}}{{range $cmds}}{{if (and (eq .GroupID $group.ID) (or .IsAvailableCommand (eq .Name "help")))}}
-  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}{{if not .AllChildCommandsHaveGroup}}
-
-Additional Commands:{{range $cmds}}{{if (and (eq .GroupID "") (or .IsAvailableCommand (eq .Name "help")))}}
-  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}{{end}}{{end}}{{with index .Annotations "odin.flags"}}
-
-Flags:
-{{.}}{{end}}{{with index .Annotations "odin.output"}}
-
-General flags:
-{{.}}{{end}}{{with index .Annotations "odin.backend"}}
-
-Backend and AWS flags:
-{{.}}{{end}}{{if .HasAvailableSubCommands}}
-
-Use "{{.CommandPath}} [command] --help" for more information about a command.{{end}}
-`
+// usage prints what cobra's usage template printed, with the flags in the
+// groups above. It is Go, not a template: text/template looks methods up by
+// name, which makes the linker keep every exported method of every type in
+// the binary (all of the AWS SDK's operations, 30 MB of them) and costs
+// start-up time in every command.
+func usage(c *cobra.Command) error {
+	c.InheritedFlags() // merges the persistent flags, as cobra's usage does
+	var b strings.Builder
+	b.WriteString("Usage:")
+	if c.Runnable() {
+		b.WriteString("\n  " + c.UseLine())
+	}
+	if c.HasAvailableSubCommands() {
+		b.WriteString("\n  " + c.CommandPath() + " [command]")
+	}
+	if len(c.Aliases) > 0 {
+		b.WriteString("\n\nAliases:\n  " + c.NameAndAliases())
+	}
+	if c.HasExample() {
+		b.WriteString("\n\nExamples:\n" + c.Example)
+	}
+	if c.HasAvailableSubCommands() {
+		list := func(group string) {
+			for _, sub := range c.Commands() {
+				if sub.GroupID == group && (sub.IsAvailableCommand() || sub.Name() == "help") {
+					fmt.Fprintf(&b, "\n  %-*s %s", sub.NamePadding(), sub.Name(), sub.Short)
+				}
+			}
+		}
+		if len(c.Groups()) == 0 {
+			b.WriteString("\n\nAvailable Commands:")
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() || sub.Name() == "help" {
+					fmt.Fprintf(&b, "\n  %-*s %s", sub.NamePadding(), sub.Name(), sub.Short)
+				}
+			}
+		} else {
+			for _, g := range c.Groups() {
+				b.WriteString("\n\n" + g.Title)
+				list(g.ID)
+			}
+			if !c.AllChildCommandsHaveGroup() {
+				b.WriteString("\n\nAdditional Commands:")
+				list("")
+			}
+		}
+	}
+	for _, section := range []struct{ key, title string }{
+		{annFlags, "Flags:"}, {annOutput, "General flags:"}, {annBackend, "Backend and AWS flags:"},
+	} {
+		if text := c.Annotations[section.key]; text != "" {
+			b.WriteString("\n\n" + section.title + "\n" + text)
+		}
+	}
+	if c.HasAvailableSubCommands() {
+		fmt.Fprintf(&b, "\n\nUse \"%s [command] --help\" for more information about a command.", c.CommandPath())
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(c.OutOrStderr(), b.String())
+	return err
+}
 
 // groupFlags sets the annotations usageTemplate prints c's flags from.
 func groupFlags(c *cobra.Command) {

@@ -213,7 +213,7 @@ With no AWS account, odin runs deploys on an embedded local backend that speaks 
 S3 and Step Functions APIs on loopback (the default backend). --backend aws talks to AWS.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       versionDetail(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := config.Load(cmd.Root().PersistentFlags(), f.Env)
 			if err != nil {
@@ -231,7 +231,9 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 	root.SetIn(f.IO.In)
 	config.RegisterFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.UsageError(err) })
-	root.SetVersionTemplate(versionLine() + "\n")
+	// No SetVersionTemplate: a template anywhere keeps the linker from
+	// dropping unused methods (see usage). Cobra prints "odin version " and
+	// Version, which is versionLine.
 
 	root.AddGroup(
 		&cobra.Group{ID: "deploy", Title: "Deploys:"},
@@ -249,7 +251,7 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
 	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newJSONFormatCmd(f), newGenDocsCmd(f))
 	rejectUnknownCommands(root)
-	root.SetUsageTemplate(usageTemplate)
+	root.SetUsageFunc(usage)
 	root.SetHelpFunc(groupedHelp(root.HelpFunc()))
 	return root
 }
@@ -283,9 +285,9 @@ func rejectUnknownCommands(c *cobra.Command) {
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
-func versionLine() string {
-	return fmt.Sprintf("odin %s (commit %s, built %s)", version, commit, date)
-}
+func versionLine() string { return "odin version " + versionDetail() }
+
+func versionDetail() string { return fmt.Sprintf("%s (commit %s, built %s)", version, commit, date) }
 
 // usageArgs wraps a cobra argument check so that its failure exits 2.
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
