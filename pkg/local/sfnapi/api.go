@@ -30,6 +30,7 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,8 @@ type API struct {
 	mu       sync.Mutex
 	machines map[machineKey]*asl.StateMachine // parsed revisions
 	stalled  map[string]stall                 // executions whose history could not be written
+	// failedOnStart are the executions New failed instead of resuming.
+	failedOnStart []string
 
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -180,6 +183,16 @@ func New(ctx context.Context, opts Options) (*API, error) {
 // it opened clean.
 func (a *API) Recovery() *store.Recovery { return a.store.Recovery() }
 
+// FailedOnStart returns the executions that New found RUNNING and failed
+// with States.Runtime instead of resuming them: what they needed was lost
+// or damaged, or the server died in them twice. Nothing runs them, so
+// whatever they held (a deploy's lock) is theirs no more.
+func (a *API) FailedOnStart() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.failedOnStart)
+}
+
 // historySink is the engine's Sink: the store, noting the executions whose
 // history could not be written so that they are tried again.
 type historySink struct{ a *API }
@@ -271,7 +284,7 @@ func (a *API) resume(ctx context.Context) {
 		events, _ := a.store.Events(x.Arn)
 		cause := crashLoopCause(events)
 		a.log.Error("not resuming an execution the backend died in twice", "execution", x.Arn, "cause", cause)
-		a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime", cause)
+		a.failOnStart(ctx, x.Arn, cause)
 	}
 	if err := next.save(dir); err != nil {
 		a.log.Error("record the resumed executions", "err", err)
@@ -279,9 +292,18 @@ func (a *API) resume(ctx context.Context) {
 	for _, x := range running {
 		if err := a.resumeOne(ctx, x); err != nil {
 			a.log.Error("resume execution", "execution", x.Arn, "err", err)
-			a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime",
-				"The local backend could not resume this execution after a restart: "+err.Error())
+			a.failOnStart(ctx, x.Arn, "The local backend could not resume this execution after a restart: "+err.Error())
 		}
+	}
+}
+
+// failOnStart fails an execution that New does not resume, and notes it.
+func (a *API) failOnStart(ctx context.Context, arn, cause string) {
+	a.endUnowned(ctx, arn, "ExecutionFailed", "States.Runtime", cause)
+	if x, ok := a.store.Execution(arn); ok && x.Status != engine.StatusRunning {
+		a.mu.Lock()
+		a.failedOnStart = append(a.failedOnStart, arn)
+		a.mu.Unlock()
 	}
 }
 

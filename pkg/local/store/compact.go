@@ -651,11 +651,7 @@ func (s *Store) copyAside(path string, b []byte) (string, error) {
 }
 
 func (s *Store) writeRecovery(r *Recovery) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFile(s.fs, filepath.Join(s.dir, RecoveryFile), append(b, '\n'))
+	return writeFile(s.fs, filepath.Join(s.dir, RecoveryFile), marshalRecovery(r))
 }
 
 // rollForward finishes a compaction that a crash interrupted between
