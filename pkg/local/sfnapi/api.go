@@ -96,7 +96,13 @@ type API struct {
 type stall struct {
 	since time.Time
 	err   error
+	// stop is a StopExecution whose ExecutionAborted could not be written
+	// either: the execution is not resumed, and the abort is written as
+	// soon as the history can be.
+	stop *stopRequest
 }
+
+type stopRequest struct{ errName, cause string }
 
 type machineKey struct {
 	arn string
@@ -243,6 +249,14 @@ func (a *API) retryOne(arn string, st stall) {
 		a.forgetStall(arn)
 		return
 	}
+	if st.stop != nil {
+		a.endUnowned(ctx, arn, "ExecutionAborted", st.stop.errName, st.stop.cause)
+		if x, ok := a.store.Execution(arn); ok && x.Status != engine.StatusRunning {
+			a.log.Info("recorded the stop of an execution once its history could be written", "execution", arn)
+			a.forgetStall(arn)
+		}
+		return
+	}
 	if time.Since(st.since) > a.opts.StallLimit {
 		a.endUnowned(ctx, arn, "ExecutionFailed", "States.Runtime", fmt.Sprintf(
 			"The local backend could not write this execution's history for %s: %v", a.opts.StallLimit, st.err))
@@ -258,6 +272,18 @@ func (a *API) retryOne(arn string, st stall) {
 			"The local backend could not resume this execution after a failed history write: "+err.Error())
 	}
 	// A resume that cannot write either stalls it again, keeping its start.
+}
+
+// stopLater keeps a stop that could not be written, for retryStalled.
+func (a *API) stopLater(arn string, stop stopRequest, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.stalled[arn]
+	if !ok {
+		st = stall{since: time.Now(), err: err}
+	}
+	st.stop = &stop
+	a.stalled[arn] = st
 }
 
 func (a *API) forgetStall(arn string) {
