@@ -36,7 +36,7 @@ type node struct {
 	ptr   string // JSON pointer of the subschema in its document
 	never bool   // the false schema
 
-	types    []string // as the keyword lists them, in typeOrder
+	types    []string // the types the keyword allows, in typeOrder
 	hasConst bool
 	constant any
 	enum     []any // nil when there is no enum keyword
