@@ -18,6 +18,7 @@ import (
 // so nothing is deployed. A release that failed (its input made with a
 // clock an hour fast) is retried by deploying the same file again.
 func TestDeployAgainRollsBackAndRetries(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	if testing.Short() {
 		t.Skip("deploys real processes")
 	}

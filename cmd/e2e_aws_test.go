@@ -71,6 +71,7 @@ func startAWSRehearsal(t *testing.T) (*localOdin, *moto.Server, *awstest.Account
 // v1 deploys; v2 replaces it; v3 is unhealthy and rolls back, leaving v2
 // serving; odin fail explains v3 with its instances' reasons.
 func TestDeployAWSRehearsal(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	o, mt, admin, fx, clock, ctx := startAWSRehearsal(t)
 	write := func(version, extra string) (string, string) { return writeShopRelease(t, version, extra) }
 	groups := func(releaseID string) []asgtypes.AutoScalingGroup {
@@ -228,6 +229,7 @@ func writeShopRelease(t *testing.T, version, extra string) (string, string) {
 // A halt during an aws deploy rolls it back and releases the lock, as with
 // the local provider: its groups go, and the next deploy goes ahead.
 func TestHaltAWSRehearsal(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	o, _, admin, _, clock, ctx := startAWSRehearsal(t)
 	count := func(releaseID string) int {
 		t.Helper()

@@ -61,6 +61,7 @@ func (o *localOdin) putLock(ctx context.Context, project, configName string, l c
 // become healthy; while v2's health checks run, `odin halt v2.yml` makes the
 // deployer roll back: exit 4, v1 keeps serving, the lock is released.
 func TestHaltRollsBackOnLocalBackend(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	if testing.Short() {
 		t.Skip("deploys real processes")
 	}
@@ -210,6 +211,7 @@ func TestUnlockOnLocalBackend(t *testing.T) {
 // release, then a working one, and lists them: newest first, with the
 // outcome and error of each, as a table and as JSON.
 func TestHistoryOnLocalBackend(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	if testing.Short() {
 		t.Skip("deploys real processes")
 	}

@@ -300,6 +300,7 @@ func taskPayload(t testing.TB, task string, in any) []byte {
 // payload the state machine could not have sent with BadReleaseError, the
 // error the state machine's catchers name.
 func TestBootstrapServesDeployerTasks(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	if testing.Short() {
 		t.Skip("builds and runs the odin binary")
 	}

@@ -183,6 +183,7 @@ func odinBinary(t *testing.T) string {
 // TestLocalBackgroundLifecycle runs the real binary: start (twice: one
 // server), status, env, stop.
 func TestLocalBackgroundLifecycle(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	if testing.Short() {
 		t.Skip("builds the odin binary")
 	}

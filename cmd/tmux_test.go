@@ -108,6 +108,7 @@ func buildOdin(ctx context.Context, t *testing.T) string {
 // second deploy is detached with q: the re-attach command is printed, the
 // exit code is 5; that command attaches again, and h then y halt the deploy.
 func TestDeployInTmux(t *testing.T) {
+	t.Parallel() // waits on servers and health checks, not the CPU
 	if testing.Short() {
 		t.Skip("builds odin and deploys real processes")
 	}
