@@ -114,7 +114,10 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		// (with --verbose, the endpoint, state machine and role too).
 		status.Println(b.Describe())
 	}
-	warnDeployerVersion(ctx, f, b)
+	// Asked beside the deploy's own requests; said once the deploy has
+	// started (or failed to: a deployer of another version may be why).
+	warnVersion := checkDeployerVersion(ctx, f, b)
+	defer warnVersion()
 	if file.Release.Target == release.TargetLocal && b.Kind == backend.AWS {
 		return exitcode.UsageError(fmt.Errorf("%s: target local runs on this machine, through the local backend; the deployer on AWS deploys target aws only: drop --backend aws (or backend: aws in the config file), or make it a target aws release", opts.File))
 	}
@@ -147,6 +150,7 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		}
 	}
 	started, err := c.Start(ctx, plan)
+	warnVersion()
 	var conflict *deploy.ConflictError
 	if f.Settings.Output == "json" {
 		if err := writeDeployAction(f.IO.Out, plan, started, err, opts.Attach); err != nil {

@@ -103,7 +103,7 @@ func deployerLambdaRun(ctx context.Context, f *Factory) error {
 	if _, ok := f.Env("AWS_LAMBDA_RUNTIME_API"); !ok {
 		return exitcode.UsageError(errors.New("deployer lambda runs inside AWS Lambda only (AWS_LAMBDA_RUNTIME_API is not set)"))
 	}
-	// The first task validates a release: compile its schema (tens of
+	// The first task validates a release: compile its schema (a few
 	// milliseconds) while the configuration loads and the runtime API
 	// hands over the first invocation.
 	go release.Prepare()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,28 +17,41 @@ import (
 // deployer is (odin deployer install sets it).
 const VersionTag = "odin:version"
 
-// warnDeployerVersion says once, on stderr, when the installed deployer is
-// of another major or minor version than this odin: their execution input
-// or task names may differ. It never fails the command: a deployer that
-// cannot be asked (no tag, no permission) is not warned about.
-func warnDeployerVersion(ctx context.Context, f *Factory, b *backend.Backend) {
+// checkDeployerVersion asks which odin the installed deployer is, in the
+// background (one round trip fewer before a deploy starts), and returns the
+// function that waits for the answer and says once, on stderr, when it is of
+// another major or minor version than this odin: their execution input or
+// task names may differ. It never fails the command: a deployer that cannot
+// be asked (no tag, no permission, no answer within 3 s) is not warned about.
+func checkDeployerVersion(ctx context.Context, f *Factory, b *backend.Backend) (warn func()) {
 	if b.Kind != backend.AWS {
-		return // the local backend's deployer is this binary's
+		return func() {} // the local backend's deployer is this binary's
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	out, err := b.SFN.ListTagsForResource(ctx, &sfn.ListTagsForResourceInput{ResourceArn: aws.String(b.StateMachineArn)})
-	if err != nil {
-		return
-	}
-	for _, t := range out.Tags {
-		if aws.ToString(t.Key) != VersionTag {
-			continue
+	installed := make(chan string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		out, err := b.SFN.ListTagsForResource(ctx, &sfn.ListTagsForResourceInput{ResourceArn: aws.String(b.StateMachineArn)})
+		if err != nil {
+			installed <- ""
+			return
 		}
-		if installed := aws.ToString(t.Value); versionsDiffer(version, installed) {
-			newStatusLine(f).Printf("warning: the deployer is odin %s and this odin is %s: upgrade it with odin --backend aws deployer upgrade, or use odin %s\n",
-				installed, version, installed)
+		for _, t := range out.Tags {
+			if aws.ToString(t.Key) == VersionTag {
+				installed <- aws.ToString(t.Value)
+				return
+			}
 		}
+		installed <- ""
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if v := <-installed; v != "" && versionsDiffer(version, v) {
+				newStatusLine(f).Printf("warning: the deployer is odin %s and this odin is %s: upgrade it with odin --backend aws deployer upgrade, or use odin %s\n",
+					v, version, v)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/awserr"
+	"github.com/odin-deploy/odin/pkg/backend"
 	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/exitcode"
@@ -93,6 +95,13 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 			return err
 		}
 		if err := c.Abort(ctx, arn, reasonOr(opts.Reason, "aborted with odin halt --abort by "+b.CallerArn)); err != nil {
+			if b.Kind == backend.Local && awserr.Is(err, "InternalFailure") {
+				// The local backend on a full disk: the execution no longer
+				// goes on, but its stop is not recorded yet, so it still
+				// reads RUNNING and its lock stays.
+				return fmt.Errorf("%w\nits lock can be cleared now with `odin unlock --project %s --release-config %s --force --yes`",
+					err, in.ProjectName, in.ConfigName)
+			}
 			return err
 		}
 		status.Printf("stopped %s\n", aws.ToString(d.Name))

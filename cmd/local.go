@@ -405,13 +405,18 @@ func checkThrottle(v string) error {
 }
 
 // writeRecovery reports what the Step Functions store lost to damage, if it
-// ever was damaged, until the report is deleted.
+// ever was damaged, and what the backend did about it (a released lock),
+// until the report is deleted.
 func writeRecovery(w io.Writer, st server.Status) {
-	if !st.Recovery.Lost() {
+	r := st.Recovery
+	switch {
+	case r.Lost():
+		fmt.Fprintf(w, "  journal    damaged; recovered on %s\n", r.At.Format(time.RFC3339))
+	case r != nil && len(r.Actions) > 0:
+		fmt.Fprintf(w, "  recovery   on %s\n", r.At.Format(time.RFC3339))
+	default:
 		return
 	}
-	r := st.Recovery
-	fmt.Fprintf(w, "  journal    damaged; recovered on %s\n", r.At.Format(time.RFC3339))
 	for _, line := range strings.Split(r.Summary(), "\n") {
 		fmt.Fprintf(w, "    %s\n", strings.TrimSpace(line))
 	}

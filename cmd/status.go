@@ -59,7 +59,7 @@ func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
 		// has none.
 		newStatusLine(f).Println(b.Describe())
 	}
-	warnDeployerVersion(ctx, f, b)
+	checkDeployerVersion(ctx, f, b)()
 	if opts.NoFollow {
 		return snapshot(ctx, f, b, arn)
 	}

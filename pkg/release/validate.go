@@ -1,19 +1,14 @@
 package release
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-
+	"github.com/odin-deploy/odin/pkg/release/schemacheck"
 	"github.com/odin-deploy/odin/schema"
 )
 
@@ -23,47 +18,25 @@ import (
 func Prepare() { _, _ = compiledSchema() }
 
 // compiledSchema is compiled once, on first use, and never changes after:
-// compiling costs milliseconds, validating microseconds.
+// nothing is compiled before a command validates a release.
 var compiledSchema = sync.OnceValues(compileSchema)
 
 type compiled struct {
-	schema *jsonschema.Schema
+	schema *schemacheck.Schema
 	// keys are the keys each kind of mapping accepts, for "did you mean".
 	keys map[string][]string
 }
 
 func compileSchema() (*compiled, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.JSON()))
-	if err != nil {
-		return nil, fmt.Errorf("parse release schema: %w", err)
-	}
-	comp := jsonschema.NewCompiler()
-	if err := comp.AddResource(schema.ID, doc); err != nil {
-		return nil, fmt.Errorf("load release schema: %w", err)
-	}
-	sch, err := comp.Compile(schema.ID)
+	sch, err := schemacheck.Compile(schema.JSON())
 	if err != nil {
 		return nil, fmt.Errorf("compile release schema: %w", err)
 	}
-	c := &compiled{schema: sch, keys: map[string][]string{}}
-	root, _ := doc.(map[string]any)
-	defs, _ := root["$defs"].(map[string]any)
-	c.keys["root"] = propertyNames(root)
+	c := &compiled{schema: sch, keys: map[string][]string{"root": sch.Properties("")}}
 	for _, name := range []string{"service", "healthCheck", "autoscaling", "ebs", "placement", "lifecycleHook"} {
-		d, _ := defs[name].(map[string]any)
-		c.keys[name] = propertyNames(d)
+		c.keys[name] = sch.Properties("/$defs/" + name)
 	}
 	return c, nil
-}
-
-func propertyNames(obj map[string]any) []string {
-	props, _ := obj["properties"].(map[string]any)
-	names := make([]string, 0, len(props))
-	for k := range props {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // mappingKind names the schema definition of the mapping at instance location
@@ -104,40 +77,28 @@ func (c *checker) validate(t *tree) {
 		c.add(Pos{1, 1}, "internal error: %v", err)
 		return
 	}
-	if err := cs.schema.Validate(t.value); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			c.add(Pos{1, 1}, "internal error: validate: %v", err)
-			return
-		}
-		c.schemaError(t, cs, ve)
+	for _, e := range cs.schema.Validate(t.value) {
+		c.schemaError(t, cs, e)
 	}
 	c.semantic(t)
 }
 
-func (c *checker) schemaError(t *tree, cs *compiled, e *jsonschema.ValidationError) {
-	if _, ok := e.ErrorKind.(*kind.PropertyNames); ok {
-		// jsonschema v6.0.3 reports these with the instance location of
-		// whatever it validated last (it keeps a slice it later reuses), so
-		// the position is unknowable here; semantic checks names instead.
+func (c *checker) schemaError(t *tree, cs *compiled, e schemacheck.Error) {
+	if e.Key {
+		// semantic checks the names of services, hooks, variables and tags
+		// with messages of its own ("service name must be ...").
 		return
 	}
-	if len(e.Causes) > 0 {
-		for _, cause := range e.Causes {
-			c.schemaError(t, cs, cause)
-		}
-		return
-	}
-	path := strings.Join(e.InstanceLocation, pathSep)
-	if t.isPoisoned(e.InstanceLocation) {
+	path := strings.Join(e.Instance, pathSep)
+	if t.isPoisoned(e.Instance) {
 		return
 	}
 	l := t.locs[path]
 	pre := prefix(l.path)
-	switch k := e.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		mk := mappingKind(e.InstanceLocation)
-		for _, p := range k.Properties {
+	switch e.Keyword {
+	case "additionalProperties":
+		mk := mappingKind(e.Instance)
+		for _, p := range e.Keys {
 			kl := t.locs[childPath(path, p)]
 			switch {
 			case serverOwned[p] && (mk == "root" || mk == "service"):
@@ -150,72 +111,78 @@ func (c *checker) schemaError(t *tree, cs *compiled, e *jsonschema.ValidationErr
 				c.add(kl.key, "%s", msg)
 			}
 		}
-	case *kind.FalseSchema:
+	case "false":
 		other := TargetAWS
 		if t.target() == TargetAWS {
 			other = TargetLocal
 		}
 		c.add(l.key, "%sapplies only to target %s", pre, other)
-	case *kind.Required:
+	case "required":
 		why := ""
-		if strings.Contains(e.SchemaURL, "awsService") || strings.Contains(e.SchemaURL, "/allOf/1/") {
+		switch {
+		case strings.HasPrefix(e.Schema, "/$defs/awsService") || strings.HasPrefix(e.Schema, "/allOf/1/"):
 			why = " for target aws"
-		} else if strings.Contains(e.SchemaURL, "localService") {
+		case strings.HasPrefix(e.Schema, "/$defs/localService"):
 			why = " for target local"
 		}
-		for _, m := range k.Missing {
+		for _, m := range e.Keys {
 			c.add(l.value, "%smissing required key %q%s", pre, m, why)
 		}
-	case *kind.Type:
-		msg := fmt.Sprintf("must be %s, not %s", orList(yamlTypes(k.Want)), article(yamlType(k.Got)))
-		if slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer") {
+	case "type":
+		want, _ := e.Want.([]string)
+		got, _ := e.Got.(string)
+		msg := fmt.Sprintf("must be %s, not %s", orList(yamlTypes(want)), article(yamlType(got)))
+		if slices.Contains(want, "string") && got == "number" {
 			msg += " (put it in quotes)"
 		}
 		if l.path == "" {
 			msg = "a release file " + msg
 		}
 		c.add(l.value, "%s%s", pre, msg)
-	case *kind.Enum:
-		want := make([]string, len(k.Want))
-		for i, w := range k.Want {
+	case "enum":
+		values, _ := e.Want.([]any)
+		want := make([]string, len(values))
+		for i, w := range values {
 			want[i] = fmt.Sprint(w)
 		}
-		c.add(l.value, "%smust be one of %s, not %s", pre, strings.Join(want, ", "), show(k.Got))
-	case *kind.Const:
-		c.add(l.value, "%smust be %v, not %s", pre, k.Want, show(k.Got))
-	case *kind.Minimum:
-		c.add(l.value, "%smust be at least %s, not %s", pre, rat(k.Want), rat(k.Got))
-	case *kind.Maximum:
-		c.add(l.value, "%smust be at most %s, not %s", pre, rat(k.Want), rat(k.Got))
-	case *kind.MinLength:
-		if k.Want == 1 {
+		c.add(l.value, "%smust be one of %s, not %s", pre, strings.Join(want, ", "), show(e.Got))
+	case "const":
+		c.add(l.value, "%smust be %v, not %s", pre, e.Want, show(e.Got))
+	case "minimum":
+		c.add(l.value, "%smust be at least %s, not %s", pre, rat(e.Want), rat(e.Got))
+	case "maximum":
+		c.add(l.value, "%smust be at most %s, not %s", pre, rat(e.Want), rat(e.Got))
+	case "minLength":
+		if e.Want == 1 {
 			c.add(l.value, "%smust not be empty", pre)
 		} else {
-			c.add(l.value, "%smust be at least %d characters long, not %d", pre, k.Want, k.Got)
+			c.add(l.value, "%smust be at least %d characters long, not %d", pre, e.Want, e.Got)
 		}
-	case *kind.MaxLength:
-		c.add(l.value, "%smust be at most %d characters long, not %d", pre, k.Want, k.Got)
-	case *kind.Pattern:
-		c.add(l.value, "%s%s, not %q", pre, patternHelp(k.Want), k.Got)
-	case *kind.MinItems:
-		c.add(l.value, "%smust list at least %s", pre, plural(k.Want, "item"))
-	case *kind.MaxItems:
-		c.add(l.value, "%smust list at most %s, not %d", pre, plural(k.Want, "item"), k.Got)
-	case *kind.MinProperties:
+	case "maxLength":
+		c.add(l.value, "%smust be at most %d characters long, not %d", pre, e.Want, e.Got)
+	case "pattern":
+		pattern, _ := e.Want.(string)
+		c.add(l.value, "%s%s, not %q", pre, patternHelp(pattern), e.Got)
+	case "minItems":
+		n, _ := e.Want.(int)
+		c.add(l.value, "%smust list at least %s", pre, plural(n, "item"))
+	case "minProperties":
+		n, _ := e.Want.(int)
 		what := "entry"
 		if l.path == "services" {
 			what = "service"
 		}
-		c.add(l.value, "%smust have at least %s", pre, plural(k.Want, what))
-	case *kind.MaxProperties:
-		c.add(l.value, "%smust have at most %s, not %d", pre, plural(k.Want, "entry"), k.Got)
-	case *kind.UniqueItems:
-		first, again := k.Duplicates[0], k.Duplicates[1]
+		c.add(l.value, "%smust have at least %s", pre, plural(n, what))
+	case "maxProperties":
+		n, _ := e.Want.(int)
+		c.add(l.value, "%smust have at most %s, not %d", pre, plural(n, "entry"), e.Got)
+	case "uniqueItems":
+		first, again := e.Items[0], e.Items[1]
 		il := t.locs[childPath(path, strconv.Itoa(again))]
 		fl := t.locs[childPath(path, strconv.Itoa(first))]
 		c.add(il.value, "%srepeats %s (already at line %d)", prefix(il.path), fl.path, fl.value.Line)
 	default:
-		c.add(l.value, "%s%s", pre, e.ErrorKind.LocalizedString(nil))
+		c.add(l.value, "%s%v", pre, e)
 	}
 }
 
@@ -321,7 +288,8 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func rat(r *big.Rat) string {
+func rat(v any) string {
+	r, _ := v.(*big.Rat)
 	if r == nil {
 		return "?"
 	}

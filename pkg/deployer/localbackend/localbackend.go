@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,6 +96,17 @@ func WithDeployer(ctx context.Context, so server.Options, a AWS) (server.Options
 		}
 		_, err := deployer.Bootstrap(ctx, ep)
 		return err
+	}
+	recovered := so.Recovered
+	log := so.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	so.Recovered = func(ctx context.Context, ep access.Endpoint, r server.Recovered) {
+		if recovered != nil {
+			recovered(ctx, ep, r)
+		}
+		releaseOrphanedLocks(ctx, ep, so.DataDir, log, r)
 	}
 	return so, p, nil
 }

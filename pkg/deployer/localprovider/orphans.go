@@ -31,9 +31,24 @@ func (p *Provider) writePid(in *instance) {
 		return
 	}
 	b, _ := json.Marshal(pidRecord{PID: in.pid, ReleaseID: in.releaseID, Instance: in.id})
-	if err := os.WriteFile(p.pidPath(in.releaseID, in.id), b, 0o600); err != nil {
+	if err := writePrivate(p.pidPath(in.releaseID, in.id), b); err != nil {
 		p.logger.Warn("cannot record instance pid", "error", err)
 	}
+}
+
+// writePrivate writes a file 0600 whatever mode an existing one had (the
+// mode given to OpenFile applies only to a new file), before writing.
+func writePrivate(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	_, err = f.Write(b)
+	return errors.Join(err, f.Close())
 }
 
 func (p *Provider) removePid(in *instance) { os.Remove(p.pidPath(in.releaseID, in.id)) }

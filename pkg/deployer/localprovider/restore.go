@@ -32,7 +32,7 @@ func (p *Provider) recordServing(d *deployer.Deployment) {
 	}
 	if err == nil {
 		tmp := p.servingPath(d) + ".tmp"
-		if err = os.WriteFile(tmp, b, 0o600); err == nil {
+		if err = writePrivate(tmp, b); err == nil {
 			err = os.Rename(tmp, p.servingPath(d))
 		}
 	}

@@ -208,7 +208,10 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (access.End
 // RecordStartError keeps why a server failed to start in the data
 // directory, for the CLI waiting for it (StartErrorFile, 0600).
 func RecordStartError(dataDir string, err error) {
-	_ = os.WriteFile(filepath.Join(dataDir, StartErrorFile), []byte(err.Error()+"\n"), 0o600)
+	path := filepath.Join(dataDir, StartErrorFile)
+	if os.WriteFile(path, []byte(err.Error()+"\n"), 0o600) == nil {
+		_ = os.Chmod(path, 0o600) // an older one keeps its mode
+	}
 }
 
 func readStartError(dir string) string {

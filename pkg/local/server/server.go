@@ -102,6 +102,12 @@ type Options struct {
 	// Bootstrap runs after the server serves, e.g. to create the deployer's
 	// state machine and bucket. Its failure stops the server.
 	Bootstrap func(ctx context.Context, ep access.Endpoint) error
+	// Recovered runs after Bootstrap when this start recovered the Step
+	// Functions store from damage or failed executions it found running
+	// instead of resuming them, so that what they held can be let go (the
+	// deployer's locks). It runs only if the States API reports recoveries
+	// (package sfnapi does); what it fails to do it logs.
+	Recovered func(ctx context.Context, ep access.Endpoint, r Recovered)
 	// Retention is how long finished executions are kept (90 days when 0,
 	// for good when negative).
 	Retention time.Duration
@@ -111,6 +117,19 @@ type Options struct {
 	// StallRetry is how often an execution stopped by a failed history
 	// write is tried again (sfnapi's default when 0).
 	StallRetry time.Duration
+}
+
+// Recovered is what a start recovered from: the store's damage report (nil
+// when it opened clean) and the executions failed instead of resumed.
+type Recovered struct {
+	Report *store.Recovery
+	Failed []string
+}
+
+// recoveries is what a States API that recovers on start reports.
+type recoveries interface {
+	Recovery() *store.Recovery
+	FailedOnStart() []string
 }
 
 // Server is a running local backend.
@@ -263,6 +282,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if opts.Bootstrap != nil {
 		if err := opts.Bootstrap(ctx, s.ep); err != nil {
 			return nil, fmt.Errorf("server: bootstrap: %w", err)
+		}
+	}
+	if r, ok := s.states.(recoveries); ok && opts.Recovered != nil {
+		if rec := (Recovered{Report: r.Recovery(), Failed: r.FailedOnStart()}); rec.Report.Lost() || len(rec.Failed) > 0 {
+			opts.Recovered(ctx, s.ep, rec)
 		}
 	}
 	// Only now may CLIs find it (endpoint.json): a CLI that found it before

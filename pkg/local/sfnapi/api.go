@@ -30,6 +30,7 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,8 @@ type API struct {
 	mu       sync.Mutex
 	machines map[machineKey]*asl.StateMachine // parsed revisions
 	stalled  map[string]stall                 // executions whose history could not be written
+	// failedOnStart are the executions New failed instead of resuming.
+	failedOnStart []string
 
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -93,7 +96,13 @@ type API struct {
 type stall struct {
 	since time.Time
 	err   error
+	// stop is a StopExecution whose ExecutionAborted could not be written
+	// either: the execution is not resumed, and the abort is written as
+	// soon as the history can be.
+	stop *stopRequest
 }
+
+type stopRequest struct{ errName, cause string }
 
 type machineKey struct {
 	arn string
@@ -180,6 +189,16 @@ func New(ctx context.Context, opts Options) (*API, error) {
 // it opened clean.
 func (a *API) Recovery() *store.Recovery { return a.store.Recovery() }
 
+// FailedOnStart returns the executions that New found RUNNING and failed
+// with States.Runtime instead of resuming them: what they needed was lost
+// or damaged, or the server died in them twice. Nothing runs them, so
+// whatever they held (a deploy's lock) is theirs no more.
+func (a *API) FailedOnStart() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.failedOnStart)
+}
+
 // historySink is the engine's Sink: the store, noting the executions whose
 // history could not be written so that they are tried again.
 type historySink struct{ a *API }
@@ -230,6 +249,14 @@ func (a *API) retryOne(arn string, st stall) {
 		a.forgetStall(arn)
 		return
 	}
+	if st.stop != nil {
+		a.endUnowned(ctx, arn, "ExecutionAborted", st.stop.errName, st.stop.cause)
+		if x, ok := a.store.Execution(arn); ok && x.Status != engine.StatusRunning {
+			a.log.Info("recorded the stop of an execution once its history could be written", "execution", arn)
+			a.forgetStall(arn)
+		}
+		return
+	}
 	if time.Since(st.since) > a.opts.StallLimit {
 		a.endUnowned(ctx, arn, "ExecutionFailed", "States.Runtime", fmt.Sprintf(
 			"The local backend could not write this execution's history for %s: %v", a.opts.StallLimit, st.err))
@@ -245,6 +272,18 @@ func (a *API) retryOne(arn string, st stall) {
 			"The local backend could not resume this execution after a failed history write: "+err.Error())
 	}
 	// A resume that cannot write either stalls it again, keeping its start.
+}
+
+// stopLater keeps a stop that could not be written, for retryStalled.
+func (a *API) stopLater(arn string, stop stopRequest, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.stalled[arn]
+	if !ok {
+		st = stall{since: time.Now(), err: err}
+	}
+	st.stop = &stop
+	a.stalled[arn] = st
 }
 
 func (a *API) forgetStall(arn string) {
@@ -271,7 +310,7 @@ func (a *API) resume(ctx context.Context) {
 		events, _ := a.store.Events(x.Arn)
 		cause := crashLoopCause(events)
 		a.log.Error("not resuming an execution the backend died in twice", "execution", x.Arn, "cause", cause)
-		a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime", cause)
+		a.failOnStart(ctx, x.Arn, cause)
 	}
 	if err := next.save(dir); err != nil {
 		a.log.Error("record the resumed executions", "err", err)
@@ -279,9 +318,18 @@ func (a *API) resume(ctx context.Context) {
 	for _, x := range running {
 		if err := a.resumeOne(ctx, x); err != nil {
 			a.log.Error("resume execution", "execution", x.Arn, "err", err)
-			a.endUnowned(ctx, x.Arn, "ExecutionFailed", "States.Runtime",
-				"The local backend could not resume this execution after a restart: "+err.Error())
+			a.failOnStart(ctx, x.Arn, "The local backend could not resume this execution after a restart: "+err.Error())
 		}
+	}
+}
+
+// failOnStart fails an execution that New does not resume, and notes it.
+func (a *API) failOnStart(ctx context.Context, arn, cause string) {
+	a.endUnowned(ctx, arn, "ExecutionFailed", "States.Runtime", cause)
+	if x, ok := a.store.Execution(arn); ok && x.Status != engine.StatusRunning {
+		a.mu.Lock()
+		a.failedOnStart = append(a.failedOnStart, arn)
+		a.mu.Unlock()
 	}
 }
 

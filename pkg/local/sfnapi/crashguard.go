@@ -77,6 +77,10 @@ func (g resumeGuard) save(dir string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.Chmod(0o600); err != nil { // a leftover tmp keeps its mode
+		f.Close()
+		return err
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err

@@ -419,13 +419,28 @@ func (a *API) stopExecution(ctx context.Context, body []byte) (any, error) {
 		}
 		err := a.engine.Stop(ctx, x.Arn, errName, cause)
 		if errors.Is(err, engine.ErrExecutionNotFound) {
-			// It ended between the two looks, or the engine never ran it
-			// (its start is still on the way): record the stop directly.
+			// It ended between the two looks, the engine never ran it (its
+			// start is still on the way), or a failed history write stopped
+			// it: record the stop directly.
 			a.endUnowned(ctx, x.Arn, "ExecutionAborted", errName, cause)
 		} else if err != nil {
 			return nil, err
 		}
 		x, _ = a.store.Execution(x.Arn)
+		if x.Status == engine.StatusRunning && !a.engine.Running(x.Arn) {
+			// The abort could not be written (a full disk): it stays RUNNING
+			// on disk, but never goes on; the abort is written once the
+			// history can be. Say so rather than claim a stop.
+			a.mu.Lock()
+			werr := a.stalled[x.Arn].err
+			a.mu.Unlock()
+			if werr == nil {
+				werr = errors.New("a history write failed")
+			}
+			a.stopLater(x.Arn, stopRequest{errName, cause}, werr)
+			return nil, &apiError{status: 500, namespace: nsService, name: "InternalFailure", message: "the local backend could not record the stop of " +
+				x.Arn + " (its history cannot be written: " + werr.Error() + "); it does not go on, and its stop is recorded once there is space"}
+		}
 	}
 	stop := x.StopDate
 	if stop.IsZero() {

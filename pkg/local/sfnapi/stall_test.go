@@ -103,3 +103,29 @@ func TestStopStalledExecution(t *testing.T) {
 		t.Fatalf("stopped: %s %s", d.Status, aws.ToString(d.Error))
 	}
 }
+
+// TestStopStalledExecutionOnFullDisk: a StopExecution whose abort cannot be
+// written either (the disk stays full) is refused with InternalFailure
+// saying so; the execution does not go on meanwhile, and its abort is
+// recorded once there is space.
+func TestStopStalledExecutionOnFullDisk(t *testing.T) {
+	r, fsys, arn, release := stallRig(t, Options{StallRetry: 10 * time.Millisecond})
+	release()
+	waitStalled(t, r, arn)
+	_, err := r.client.StopExecution(context.Background(), &sfn.StopExecutionInput{ExecutionArn: &arn, Error: aws.String("odin.Aborted")})
+	if err == nil || !strings.Contains(err.Error(), "InternalFailure") || !strings.Contains(err.Error(), "could not record the stop") {
+		t.Fatalf("StopExecution on a full disk: %v", err)
+	}
+	writes := fsys.Writes()
+	for fsys.Writes() < writes+5 { // retried: the abort, never a resume
+		if r.api.engine.Running(arn) {
+			t.Fatal("the stopped execution was resumed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fsys.SetFull(false)
+	d := r.waitDone(t, arn)
+	if d.Status != types.ExecutionStatusAborted || aws.ToString(d.Error) != "odin.Aborted" {
+		t.Fatalf("once there is space: %s %s", d.Status, aws.ToString(d.Error))
+	}
+}

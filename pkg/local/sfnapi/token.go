@@ -35,6 +35,10 @@ func loadTokenKey(dir string) ([]byte, error) {
 	path := filepath.Join(dir, "token.key")
 	key, err := os.ReadFile(path)
 	if err == nil && len(key) == 32 {
+		// It signs tokens: private whatever mode it was left with.
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("restrict the token key to mode 0600: %w", err)
+		}
 		return key, nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -45,6 +49,7 @@ func loadTokenKey(dir string) ([]byte, error) {
 		return nil, err
 	}
 	tmp := path + ".tmp"
+	_ = os.Remove(tmp) // a leftover would keep its mode
 	if err := os.WriteFile(tmp, key, 0o600); err != nil {
 		return nil, fmt.Errorf("write token key: %w", err)
 	}

@@ -65,7 +65,7 @@ type historyFile struct {
 }
 
 func openHistory(fsys FS, dir, name string) (*historyFile, error) {
-	f, err := fsys.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openPrivate(fsys, filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_APPEND)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func readAll(fsys FS, path string) ([]byte, error) {
 
 // writeFile writes a whole new file and syncs it.
 func writeFile(fsys FS, path string, b []byte) error {
-	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := openPrivate(fsys, path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
@@ -343,10 +343,15 @@ func (s *Store) load() error {
 	rec := &Recovery{At: s.now().UTC()}
 	s.rollForward()
 
-	// The snapshot: state machines and compacted executions.
+	// The snapshot: state machines and compacted executions. Written new by
+	// every compaction, it is private from then on; one found wider (copied
+	// in, restored from a backup) is made so now.
 	snap, err := readAll(s.fs, filepath.Join(s.dir, snapshotFile))
 	if err != nil {
 		return err
+	}
+	if err := os.Chmod(filepath.Join(s.dir, snapshotFile), 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restrict the snapshot to mode 0600: %w", err)
 	}
 	var snapGen generationRecord
 	damagedSnapshot := false
@@ -409,7 +414,7 @@ func (s *Store) load() error {
 	}
 
 	// The journal: what changed since.
-	if s.f, err = s.fs.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
+	if s.f, err = openPrivate(s.fs, s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND); err != nil {
 		return err
 	}
 	b, err := readAll(s.fs, s.path)
@@ -651,11 +656,7 @@ func (s *Store) copyAside(path string, b []byte) (string, error) {
 }
 
 func (s *Store) writeRecovery(r *Recovery) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFile(s.fs, filepath.Join(s.dir, RecoveryFile), append(b, '\n'))
+	return writeFile(s.fs, filepath.Join(s.dir, RecoveryFile), marshalRecovery(r))
 }
 
 // rollForward finishes a compaction that a crash interrupted between

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"io"
 	"os"
 )
@@ -23,6 +24,24 @@ type File interface {
 	Truncate(size int64) error
 	Sync() error
 	Close() error
+}
+
+// openPrivate opens a file the store writes, mode 0600 whatever mode it
+// had: the mode given to OpenFile applies only to a new file, and a file
+// left readable by others (copied in, restored from a backup) would stay
+// so. A file layer whose files cannot change mode is left as it is.
+func openPrivate(fsys FS, name string, flag int) (File, error) {
+	f, err := fsys.OpenFile(name, flag, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := f.(interface{ Chmod(os.FileMode) error }); ok {
+		if err := c.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("restrict %s to mode 0600: %w", name, err)
+		}
+	}
+	return f, nil
 }
 
 // OSFS is the operating system's file layer.

@@ -31,6 +31,9 @@ type Recovery struct {
 	// LostExecutions are executions whose record was lost, known only by
 	// their events that survived.
 	LostExecutions []LostExecution `json:"lostExecutions,omitempty"`
+	// Actions are what the backend did about the loss once it served, such
+	// as a deploy lock it released whose holder no longer runs.
+	Actions []string `json:"actions,omitempty"`
 }
 
 // LostEvents are events FirstID..LastID of an execution's history; LastID
@@ -66,7 +69,9 @@ func (r *Recovery) Summary() string {
 	for _, d := range r.Damaged {
 		bytes += d.Length
 	}
-	fmt.Fprintf(&b, "%s: %d damaged span(s), %d bytes; %d whole records recovered", r.File, len(r.Damaged), bytes, r.Records)
+	if r.Lost() || r.Torn != nil {
+		fmt.Fprintf(&b, "%s: %d damaged span(s), %d bytes; %d whole records recovered", r.File, len(r.Damaged), bytes, r.Records)
+	}
 	if r.Copy != "" {
 		fmt.Fprintf(&b, "; the damaged file was copied to %s", r.Copy)
 	}
@@ -86,7 +91,31 @@ func (r *Recovery) Summary() string {
 	for _, l := range r.LostExecutions {
 		fmt.Fprintf(&b, "\n  lost: the record of execution #%d; %d of its events were dropped", l.Seq, l.Events)
 	}
-	return b.String()
+	for _, a := range r.Actions {
+		fmt.Fprintf(&b, "\n  done: %s", a)
+	}
+	return strings.TrimPrefix(b.String(), "\n")
+}
+
+// NoteRecovery adds action to the recovery report kept in a store's
+// directory, starting one dated now when there is none (executions failed
+// on start without damage). Only the server holding the data directory
+// calls it.
+func NoteRecovery(dir string, now time.Time, action string) error {
+	r, err := ReadRecovery(dir)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		r = &Recovery{At: now.UTC(), File: filepath.Join(dir, journalFile)}
+	}
+	r.Actions = append(r.Actions, action)
+	return writeFile(OSFS{}, filepath.Join(dir, RecoveryFile), marshalRecovery(r))
+}
+
+func marshalRecovery(r *Recovery) []byte {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n')
 }
 
 // ReadRecovery reads the recovery report kept in a store's directory; nil

@@ -52,7 +52,10 @@ const (
 const RequireEnv = "ODIN_REQUIRE_MOTO"
 
 const (
-	readyTimeout = 30 * time.Second // 2.3 s is typical; the bound covers a loaded CI machine
+	// 2.3 s is typical. moto imports for tens of seconds when several start at
+	// once on a loaded 2-core machine (30 s was once not enough); a moto that
+	// died is reported at once, so the bound only limits a hung one.
+	readyTimeout = 2 * time.Minute
 	readyPoll    = 50 * time.Millisecond
 	stopGrace    = 5 * time.Second
 	logTailBytes = 16 << 10
