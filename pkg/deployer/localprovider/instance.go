@@ -41,6 +41,7 @@ type instance struct {
 	check     deployer.HealthCheck
 	started   time.Time
 	exited    chan struct{}
+	gone      bool // the leader exited: never signal its pid again (guarded by mu)
 	stopWatch context.CancelFunc
 	watchCtx  context.Context
 
@@ -211,7 +212,7 @@ func (in *instance) stop(grace time.Duration) error {
 	in.state = contract.InstanceTerminating
 	in.mu.Unlock()
 	in.stopWatch()
-	if err := signalGroup(in.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := in.signal(syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("SIGTERM %s (pid %d): %w", in.id, in.pid, err)
 	}
 	t := time.NewTimer(grace)
@@ -219,7 +220,7 @@ func (in *instance) stop(grace time.Duration) error {
 	select {
 	case <-in.exited:
 	case <-t.C:
-		if err := signalGroup(in.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := in.signal(syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("SIGKILL %s (pid %d): %w", in.id, in.pid, err)
 		}
 		select {
@@ -228,9 +229,29 @@ func (in *instance) stop(grace time.Duration) error {
 			return fmt.Errorf("%s (pid %d) still running after SIGKILL", in.id, in.pid)
 		}
 	}
-	// The leader is gone; make sure nothing it started lingers in its group.
-	signalGroup(in.pid, syscall.SIGKILL)
+	// What the leader started and left in its group was stopped before the
+	// leader was reaped (see awaitExit).
 	return nil
+}
+
+// markGone records that the leader has exited: from now on its pid, and
+// its group's id, may be reused by an unrelated process.
+func (in *instance) markGone() {
+	in.mu.Lock()
+	in.gone = true
+	in.mu.Unlock()
+}
+
+// signal sends sig to the instance's process group while its leader has not
+// been reaped (its pid is still its own), and does nothing after. Holding the
+// lock across the send keeps the reap from slipping in between.
+func (in *instance) signal(sig syscall.Signal) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.gone {
+		return nil
+	}
+	return signalGroup(in.pid, sig)
 }
 
 // logTail returns the last lines of a log file written from offset from on,

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/contract"
@@ -282,7 +283,16 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 	in.n = n
 	p.writePid(in)
 	go func() {
+		if sweepGroupBeforeReap {
+			// What the leader started and left behind goes with it, while
+			// the unreaped leader still holds the group's id: signalled
+			// after the reap, that id could be another process's by then.
+			awaitExit(cmd.Process.Pid)
+			in.markGone()
+			_ = signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+		}
 		err := cmd.Wait()
+		in.markGone()
 		logFile.Close()
 		p.removePid(in)
 		p.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -40,6 +41,21 @@ func serve(mode string) int {
 		return 3
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
+	case "child", "child-then-exit":
+		// A child in the instance's process group, as `go run` leaves one,
+		// its pid where the test finds it.
+		child := exec.Command("sleep", "300")
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := os.WriteFile("child.pid", []byte(strconv.Itoa(child.Process.Pid)), 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if mode == "child-then-exit" {
+			return 3
+		}
 	case "env":
 		for _, kv := range os.Environ() {
 			fmt.Println("env:", kv)
@@ -622,5 +638,49 @@ func TestAssignPortNeverRepeats(t *testing.T) {
 			t.Fatalf("port %d given twice", port)
 		}
 		seen[port] = true
+	}
+}
+
+// TestInstanceGroupSweptWithItsLeader: what an instance started in its
+// process group goes with it, whether the instance is stopped or exits on
+// its own; the sweep happens while the exited leader is not yet reaped, so
+// its group's id cannot be another process's (see awaitExit).
+func TestInstanceGroupSweptWithItsLeader(t *testing.T) {
+	for _, mode := range []string{"child", "child-then-exit"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			p := newProvider(t)
+			d := deployment(t, "r-"+mode, mode, 1, 0)
+			if err := p.Deploy(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			pidFile := filepath.Join(d.Services["web"].WorkingDir, "child.pid")
+			var child int
+			deadline := time.Now().Add(time.Minute)
+			for child == 0 {
+				if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+					child, _ = strconv.Atoi(string(b))
+				} else if time.Now().After(deadline) {
+					t.Fatalf("the instance never wrote %s", pidFile)
+				} else {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if mode == "child" {
+				waitFor(t, p, d, func(h *contract.Health, err error) bool { return err == nil && h.Healthy })
+				if err := p.CleanUpFailure(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				waitFor(t, p, d, func(_ *contract.Health, err error) bool { return err != nil })
+			}
+			for alive(child) {
+				if time.Now().After(deadline) {
+					syscall.Kill(child, syscall.SIGKILL)
+					t.Fatalf("the instance's child (pid %d) outlived it", child)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }

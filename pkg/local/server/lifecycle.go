@@ -64,7 +64,16 @@ func lockHeld(dir string) (bool, error) {
 	return false, nil // closing f drops the shared lock
 }
 
+// readPid returns the pid of the server holding dir's lock. The holder writes
+// it into the lock file the moment it holds the lock; the pid file is written
+// only once the server serves, so during a start it would still name the
+// server before, whose pid may be another process's by then.
 func readPid(dir string) (int, error) {
+	if b, err := os.ReadFile(filepath.Join(dir, LockFile)); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			return pid, nil
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(dir, PidFile))
 	if err != nil {
 		return 0, err

@@ -19,6 +19,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,6 +474,15 @@ func lockServer(dir string) (*os.File, error) {
 			}
 			return nil, fmt.Errorf("%w (%s)", ErrAlreadyRunning, dir)
 		}
+		return nil, fmt.Errorf("server: lock %s: %w", dir, err)
+	}
+	// Who holds the lock, for Stop (see readPid).
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("server: lock %s: %w", dir, err)
+	}
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("server: lock %s: %w", dir, err)
 	}
 	return f, nil
