@@ -18,6 +18,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/procgroup"
 )
 
 // Bounds on what an instance's report carries, so task output stays small.
@@ -41,7 +42,7 @@ type instance struct {
 	check     deployer.HealthCheck
 	started   time.Time
 	exited    chan struct{}
-	gone      bool // the leader exited: never signal its pid again (guarded by mu)
+	group     *procgroup.Group
 	stopWatch context.CancelFunc
 	watchCtx  context.Context
 
@@ -54,10 +55,10 @@ type instance struct {
 	exitErr    error
 }
 
-func newInstance(id, service, releaseID string, port int, logPath string, logFrom int64, check deployer.HealthCheck, cmd *exec.Cmd) *instance {
+func newInstance(id, service, releaseID string, port int, logPath string, logFrom int64, check deployer.HealthCheck, cmd *exec.Cmd, group *procgroup.Group) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &instance{
-		id: id, service: service, releaseID: releaseID, port: port, pid: cmd.Process.Pid,
+		id: id, service: service, releaseID: releaseID, port: port, pid: cmd.Process.Pid, group: group,
 		logPath: logPath, logFrom: logFrom, check: check, started: time.Now(),
 		exited: make(chan struct{}), watchCtx: ctx, stopWatch: cancel,
 		state: contract.InstanceLaunching,
@@ -212,7 +213,7 @@ func (in *instance) stop(grace time.Duration) error {
 	in.state = contract.InstanceTerminating
 	in.mu.Unlock()
 	in.stopWatch()
-	if err := in.signal(syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := in.group.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("SIGTERM %s (pid %d): %w", in.id, in.pid, err)
 	}
 	t := time.NewTimer(grace)
@@ -220,7 +221,7 @@ func (in *instance) stop(grace time.Duration) error {
 	select {
 	case <-in.exited:
 	case <-t.C:
-		if err := in.signal(syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := in.group.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("SIGKILL %s (pid %d): %w", in.id, in.pid, err)
 		}
 		select {
@@ -229,29 +230,8 @@ func (in *instance) stop(grace time.Duration) error {
 			return fmt.Errorf("%s (pid %d) still running after SIGKILL", in.id, in.pid)
 		}
 	}
-	// What the leader started and left in its group was stopped before the
-	// leader was reaped (see awaitExit).
+	// What the leader left in its group is stopped by procgroup's Wait.
 	return nil
-}
-
-// markGone records that the leader has exited: from now on its pid, and
-// its group's id, may be reused by an unrelated process.
-func (in *instance) markGone() {
-	in.mu.Lock()
-	in.gone = true
-	in.mu.Unlock()
-}
-
-// signal sends sig to the instance's process group while its leader has not
-// been reaped (its pid is still its own), and does nothing after. Holding the
-// lock across the send keeps the reap from slipping in between.
-func (in *instance) signal(sig syscall.Signal) error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.gone {
-		return nil
-	}
-	return signalGroup(in.pid, sig)
 }
 
 // logTail returns the last lines of a log file written from offset from on,

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/odin-deploy/odin/pkg/procgroup"
 )
 
 // A record per running instance lets a provider that starts after a crash of
@@ -68,7 +70,7 @@ func (p *Provider) reapOrphans() {
 		var rec pidRecord
 		if err == nil && json.Unmarshal(b, &rec) == nil && rec.PID > 0 && isInstance(rec) {
 			p.logger.Warn("stopping an instance left running by an earlier server", "release", rec.ReleaseID, "instance", rec.Instance, "pid", rec.PID)
-			if err := signalGroup(rec.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			if err := procgroup.SignalOrphan(rec.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 				p.logger.Warn("cannot stop orphaned instance", "pid", rec.PID, "error", err)
 			}
 		}

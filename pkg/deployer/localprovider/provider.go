@@ -16,11 +16,11 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/contract"
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/procgroup"
 )
 
 // Provider runs releases as child processes. It lives as long as the local
@@ -272,27 +272,16 @@ func (p *Provider) start(d *deployer.Deployment, service string, n int, s deploy
 	cmd.Dir = s.WorkingDir
 	cmd.Env = instanceEnv(os.Environ(), d, service, id, port, s)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so stopping it also stops what it started
-	// (`go run` starts the program as a child).
-	startInGroup(cmd)
+	group := procgroup.New(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err
 	}
-	in := newInstance(id, service, d.ReleaseID, port, logPath, logFrom, s.HealthCheck, cmd)
+	in := newInstance(id, service, d.ReleaseID, port, logPath, logFrom, s.HealthCheck, cmd, group)
 	in.n = n
 	p.writePid(in)
 	go func() {
-		if sweepGroupBeforeReap {
-			// What the leader started and left behind goes with it, while
-			// the unreaped leader still holds the group's id: signalled
-			// after the reap, that id could be another process's by then.
-			awaitExit(cmd.Process.Pid)
-			in.markGone()
-			_ = signalGroup(cmd.Process.Pid, syscall.SIGKILL)
-		}
-		err := cmd.Wait()
-		in.markGone()
+		err := group.Wait() // what the instance left in its group goes with it
 		logFile.Close()
 		p.removePid(in)
 		p.mu.Lock()

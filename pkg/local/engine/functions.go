@@ -11,7 +11,10 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/odin-deploy/odin/pkg/procgroup"
 )
 
 // Functions maps Lambda function names to what runs them locally: an
@@ -129,9 +132,15 @@ func runCommand(ctx context.Context, argv, env []string, dir string, input json.
 	stdout, stderr := &cappedBuffer{max: maxCommandOutput, stop: true}, &cappedBuffer{max: 64 * 1024}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	killGroupOnCancel(cmd)
+	// A timeout kills the command's children too, and a command that exits
+	// leaves none running behind it.
+	group := procgroup.New(cmd)
+	cmd.Cancel = func() error { return group.Signal(syscall.SIGKILL) }
 	cmd.WaitDelay = commandKillGrace
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		err = group.Wait()
+	}
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}

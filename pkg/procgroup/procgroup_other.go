@@ -1,6 +1,6 @@
 //go:build !unix
 
-package localprovider
+package procgroup
 
 import (
 	"os"
@@ -8,8 +8,8 @@ import (
 	"syscall"
 )
 
-// startInGroup does nothing where there are no process groups.
-func startInGroup(*exec.Cmd) {}
+// ownGroup does nothing where there are no process groups.
+func ownGroup(*exec.Cmd) {}
 
 // signalGroup kills the process: without signals or process groups there is
 // no graceful stop, and children are left to the operating system.
