@@ -80,7 +80,7 @@ func releaseFilesHere(prefix string) []string {
 }
 
 func executionNames(ctx context.Context, f *Factory, cmd *cobra.Command, prefix string, status sfntypes.ExecutionStatus) ([]string, error) {
-	settings, err := config.Load(cmd.Root().PersistentFlags(), f.Env)
+	settings, err := config.Load(cmd.Flags(), f.Env)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
+	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/deployer"
 	"github.com/odin-deploy/odin/pkg/deployer/awsprovider"
 	"github.com/odin-deploy/odin/pkg/exitcode"
@@ -29,8 +30,12 @@ func newDeployerCmd(f *Factory) *cobra.Command {
 all of its Task states. The local backend runs both itself; on AWS, 'odin deployer install'
 puts them there with CloudFormation (see 'odin deployer template').`,
 	}
-	cmd.AddCommand(newDeployerDefinitionCmd(f), newDeployerLambdaCmd(f), newDeployerTemplateCmd(f))
-	cmd.AddCommand(newDeployerInstallCmds(f)...)
+	// definition takes --region for the function's ARN; install and the
+	// others open the backend.
+	cmd.AddCommand(withBackendFlags(newDeployerDefinitionCmd(f), config.KeyRegion), newDeployerLambdaCmd(f), newDeployerTemplateCmd(f))
+	for _, c := range newDeployerInstallCmds(f) {
+		cmd.AddCommand(withBackendFlags(c))
+	}
 	return cmd
 }
 

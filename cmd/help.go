@@ -7,11 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/odin-deploy/odin/pkg/config"
 )
 
 // Help groups a command's flags: its own, then the general flags every
-// command takes (the config file and what odin prints), then the backend and AWS flags, on the commands that talk
-// to a backend only.
+// command takes (the config file and what odin prints), then the backend
+// and AWS flags, which only the commands that use them have
+// (withBackendFlags).
 const (
 	annFlags   = "odin.flags"
 	annOutput  = "odin.output"
@@ -20,12 +23,6 @@ const (
 
 // outputFlags are the global flags about what odin prints.
 var outputFlags = map[string]bool{"config": true, "output": true, "no-color": true, "verbose": true, "quiet": true, "help": true, "version": true}
-
-// noBackend are the commands that never open a backend: their help leaves
-// the backend and AWS flags out.
-var noBackend = map[string]bool{"odin schema": true, "odin validate": true, "odin version": true, "odin completion": true,
-	"odin exit-codes": true, "odin json-format": true, "odin gen-docs": true, "odin help": true, "odin deployer template": true,
-	"odin deployer definition": true}
 
 // usage prints what cobra's usage template printed, with the flags in the
 // groups above. It is Go, not a template: text/template looks methods up by
@@ -91,17 +88,14 @@ func usage(c *cobra.Command) error {
 
 // groupFlags sets the annotations usageTemplate prints c's flags from.
 func groupFlags(c *cobra.Command) {
-	global := c.Root().PersistentFlags()
 	own, output, backend := pflag.NewFlagSet("", pflag.ContinueOnError), pflag.NewFlagSet("", pflag.ContinueOnError), pflag.NewFlagSet("", pflag.ContinueOnError)
 	c.Flags().VisitAll(func(f *pflag.Flag) {
 		switch {
 		case f.Hidden:
 		case outputFlags[f.Name]:
 			output.AddFlag(f)
-		case global.Lookup(f.Name) == f:
-			if !noBackend[c.CommandPath()] {
-				backend.AddFlag(f)
-			}
+		case f.Annotations[config.BackendAnnotation] != nil:
+			backend.AddFlag(f)
 		default:
 			own.AddFlag(f)
 		}

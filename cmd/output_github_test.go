@@ -28,7 +28,7 @@ func githubOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string,
 		IO: io,
 		Env: func(k string) (string, bool) {
 			switch k {
-			case "XDG_CONFIG_HOME":
+			case "XDG_CONFIG_HOME", "ODIN_DATA_DIR": // validate has no --data-dir
 				return dir, true
 			case "GITHUB_ACTIONS":
 				return "true", true
@@ -47,7 +47,7 @@ func githubOdin(t *testing.T, r *watchtest.Replay, args ...string) (int, string,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := Run(ctx, f, append([]string{"--data-dir", dir}, args...))
+	code := Run(ctx, f, args)
 	b, err := os.ReadFile(summary)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)

@@ -215,7 +215,7 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 		SilenceErrors: true,
 		Version:       versionDetail(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := config.Load(cmd.Root().PersistentFlags(), f.Env)
+			s, err := config.Load(cmd.Flags(), f.Env)
 			if err != nil {
 				return exitcode.UsageError(err)
 			}
@@ -246,14 +246,25 @@ S3 and Step Functions APIs on loopback (the default backend). --backend aws talk
 			root.AddCommand(c)
 		}
 	}
-	add("deploy", newDeployCmd(f), newStatusCmd(f), newFailCmd(f), newHaltCmd(f), newUnlockCmd(f), newHistoryCmd(f))
+	add("deploy", withBackendFlags(newDeployCmd(f)), withBackendFlags(newStatusCmd(f)), withBackendFlags(newFailCmd(f)),
+		withBackendFlags(newHaltCmd(f)), withBackendFlags(newUnlockCmd(f)), withBackendFlags(newHistoryCmd(f)))
 	add("release", newValidateCmd(f), newSchemaCmd(f))
-	add("backend", newLocalCmd(f), newDeployerCmd(f), newConfigCmd(f))
+	// The local backend's commands need its data directory only.
+	add("backend", withBackendFlags(newLocalCmd(f), config.KeyDataDir), newDeployerCmd(f), withBackendFlags(newConfigCmd(f)))
 	root.AddCommand(newVersionCmd(f), newCompletionCmd(f), newExitCodesCmd(f), newJSONFormatCmd(f), newGenDocsCmd(f))
 	rejectUnknownCommands(root)
 	root.SetUsageFunc(usage)
 	root.SetHelpFunc(groupedHelp(root.HelpFunc()))
 	return root
+}
+
+// withBackendFlags gives c (and its sub-commands) the flags of the given
+// backend settings, all of them when none are given. Only the commands that
+// use them have them: elsewhere --region is an unknown flag, and neither
+// help nor completion offers it.
+func withBackendFlags(c *cobra.Command, keys ...string) *cobra.Command {
+	config.RegisterBackendFlags(c.PersistentFlags(), keys...)
+	return c
 }
 
 // rejectUnknownCommands makes every command that only groups others (odin,

@@ -29,6 +29,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"deploy", "--timeout", "abc", "x.yml"}, 2, `invalid argument "abc" for "--timeout"`},
 		{[]string{"--output", "xml", "version"}, 2, `invalid output "xml"`},
 		{[]string{"--quiet", "--verbose", "version"}, 2, "cannot be used together"},
+		// The backend and AWS flags are only on the commands that use them.
+		{[]string{"schema", "--region", "us-east-1"}, 2, "unknown flag: --region"},
+		{[]string{"--backend", "aws", "version"}, 2, "unknown flag: --backend"},
+		{[]string{"validate", "--profile", "dev", "x.yml"}, 2, "unknown flag: --profile"},
+		{[]string{"deployer", "template", "--endpoint", "http://127.0.0.1:1"}, 2, "unknown flag: --endpoint"},
+		{[]string{"local", "status", "--region", "us-east-1"}, 2, "unknown flag: --region"},
 		// Still fine: a group alone, or help, prints help and exits 0.
 		{[]string{}, 0, ""},
 		{[]string{"local"}, 0, ""},
@@ -79,9 +85,14 @@ func TestHelpGroupsFlags(t *testing.T) {
 		{"version", []string{"General flags:"}, []string{"--region", "--backend"}},
 		{"completion", []string{"General flags:"}, []string{"--region"}},
 		{"status", []string{"Flags:\n", "--release-config", "General flags:", "Backend and AWS flags:", "--region", "--profile"}, []string{"--config-name"}},
+		{"validate", []string{"General flags:"}, []string{"--region", "--data-dir", "Backend and AWS flags:"}},
+		{"local", []string{"Backend and AWS flags:", "--data-dir"}, []string{"--region", "--profile"}},
+		{"deployer definition", []string{"Backend and AWS flags:", "--region"}, []string{"--profile", "--backend"}},
+		{"deployer template", []string{"--bucket "}, []string{"--region", "Backend and AWS flags:"}},
+		{"deployer install", []string{"Backend and AWS flags:", "--region", "--profile", "--backend"}, nil},
 	} {
 		f, out, _ := testFactory()
-		if code := Run(context.Background(), f, []string{tt.cmd, "--help"}); code != 0 {
+		if code := Run(context.Background(), f, append(strings.Fields(tt.cmd), "--help")); code != 0 {
 			t.Fatalf("%s --help: exit %d", tt.cmd, code)
 		}
 		for _, w := range tt.want {
@@ -95,6 +106,15 @@ func TestHelpGroupsFlags(t *testing.T) {
 			}
 		}
 	}
+	// Completion offers the flags a command has.
+	for cmd, want := range map[string]bool{"schema": false, "version": false, "status": true, "history": true} {
+		f, out, _ := testFactory()
+		Run(context.Background(), f, []string{"__complete", cmd, "--"})
+		if got := strings.Contains(out.String(), "--region\t"); got != want {
+			t.Errorf("completion of odin %s -- offers --region: %v, want %v:\n%s", cmd, got, want, out)
+		}
+	}
+
 	// The old name still works.
 	f, _, errOut := testFactory()
 	if code := Run(context.Background(), f, []string{"status", "--config-name", "dev"}); code != 2 || !strings.Contains(errOut.String(), "--release-config needs --project") {

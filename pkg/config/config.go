@@ -8,6 +8,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,16 +110,50 @@ var specs = []spec{
 	{key: KeyAccountRoles, def: "", help: "roles per account, ACCOUNT=ROLE_ARN,...: the role for a release's (or execution's) account, in place of assume-role (aws backend)"},
 }
 
-// RegisterFlags adds the global flags to fs. Values are read back through Load.
+// BackendKeys are the settings about where deploys run and how odin reaches
+// AWS. Their flags are only on the commands that open a backend
+// (RegisterBackendFlags); their variables and config-file keys apply
+// everywhere.
+var BackendKeys = []string{KeyBackend, KeyRegion, KeyProfile, KeyEndpoint, KeyBucket, KeyStateMachine, KeyDataDir, KeyAssumeRole, KeyAccountRoles}
+
+// IsBackendKey says whether key is one of BackendKeys.
+func IsBackendKey(key string) bool { return slices.Contains(BackendKeys, key) }
+
+// RegisterFlags adds the general flags every command takes to fs: the
+// config file and what odin prints. Values are read back through Load.
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/odin/config.yaml)")
 	for _, s := range specs {
-		if s.boolean {
-			fs.Bool(s.key, false, s.help)
-			continue
+		if !IsBackendKey(s.key) {
+			register(fs, s)
 		}
-		fs.String(s.key, s.def, s.help)
 	}
+}
+
+// RegisterBackendFlags adds the flags of the given backend keys to fs, all
+// of BackendKeys when none are given.
+func RegisterBackendFlags(fs *pflag.FlagSet, keys ...string) {
+	if len(keys) == 0 {
+		keys = BackendKeys
+	}
+	for _, s := range specs {
+		if IsBackendKey(s.key) && slices.Contains(keys, s.key) {
+			register(fs, s)
+			_ = fs.SetAnnotation(s.key, BackendAnnotation, []string{"true"})
+		}
+	}
+}
+
+// BackendAnnotation marks the flags RegisterBackendFlags adds, so that help
+// can group them apart from a command's own flag of the same name.
+const BackendAnnotation = "odin.backend"
+
+func register(fs *pflag.FlagSet, s spec) {
+	if s.boolean {
+		fs.Bool(s.key, false, s.help)
+		return
+	}
+	fs.String(s.key, s.def, s.help)
 }
 
 // Env looks up an environment variable; os.LookupEnv in production.
@@ -129,7 +164,8 @@ func EnvName(key string) string {
 	return "ODIN_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
 }
 
-// Load resolves the settings from fs (the parsed global flags), env and the
+// Load resolves the settings from fs (the command's parsed flags; a setting
+// whose flag the command lacks comes from the rest), env and the
 // config file. A missing default config file is fine; a missing explicit one
 // (--config or ODIN_CONFIG) is an error.
 func Load(fs *pflag.FlagSet, env Env) (*Settings, error) {

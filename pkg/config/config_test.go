@@ -17,10 +17,41 @@ func flags(t *testing.T, args ...string) *pflag.FlagSet {
 	t.Helper()
 	fs := pflag.NewFlagSet("odin", pflag.ContinueOnError)
 	RegisterFlags(fs)
+	RegisterBackendFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	return fs
+}
+
+// A command that never opens a backend has no backend flags, but the
+// backend settings still resolve from the environment and the config file.
+func TestBackendFlagsOnlyWhereRegistered(t *testing.T) {
+	fs := pflag.NewFlagSet("odin", pflag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--region", "eu-west-1"}); err == nil || !strings.Contains(err.Error(), "unknown flag: --region") {
+		t.Errorf("--region without the backend flags: %v, want unknown flag", err)
+	}
+	for _, k := range BackendKeys {
+		if fs.Lookup(k) != nil {
+			t.Errorf("RegisterFlags registered backend flag --%s", k)
+		}
+	}
+	file := writeConfig(t, "backend: aws\n")
+	s, err := Load(fs, envOf(map[string]string{"ODIN_CONFIG": file, "ODIN_REGION": "us-west-2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Backend != "aws" || s.Region != "us-west-2" || s.StateMachine != "odin-deployer" {
+		t.Errorf("backend %q region %q state machine %q, want aws from the file, us-west-2 from the environment and the default", s.Backend, s.Region, s.StateMachine)
+	}
+
+	only := pflag.NewFlagSet("odin", pflag.ContinueOnError)
+	RegisterBackendFlags(only, KeyRegion)
+	if only.Lookup(KeyRegion) == nil || only.Lookup(KeyProfile) != nil || only.Lookup(KeyOutput) != nil {
+		t.Error("RegisterBackendFlags(region) registered other flags than --region")
+	}
 }
 
 func writeConfig(t *testing.T, body string) string {
