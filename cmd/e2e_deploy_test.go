@@ -308,9 +308,12 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 	file, port := hello{Project: "twice", Config: "e2e", Version: "v1"}.write(t)
 	p := o.plan(file)
 
-	code, out, errOut := o.run(ctx, "deploy", file, "--detach")
+	code, out, errOut := o.run(ctx, "deploy", file, "--detach", "--output", "json")
 	if code != 0 || !strings.Contains(errOut, "started "+p.Execution+"\n") {
 		t.Fatalf("first deploy: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := `{"type":"deploy","action":"started","release":"` + p.ReleaseID + `","execution":"` + p.Execution + `","attempt":1}` + "\n"; out != want {
+		t.Errorf("first deploy --detach --output json: stdout %s, want only %s", out, want)
 	}
 
 	// The second follows the running execution as JSON lines: every event
@@ -337,6 +340,12 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 	deployed := "release " + p.ReleaseID + " is already deployed: " + p.Execution + ", the latest deploy of twice/e2e, succeeded; nothing to do (--redeploy deploys it again)\n"
 	if code != 0 || !strings.Contains(errOut, deployed) || !strings.HasPrefix(lastLine(out), "SUCCEEDED") {
 		t.Errorf("third deploy: exit %d, want 0, %q and the deploy's verdict\nstdout:\n%s\nstderr:\n%s", code, deployed, out, errOut)
+	}
+
+	code, out, _ = o.run(ctx, "deploy", file, "--output", "json")
+	action, _, _ = strings.Cut(out, "\n")
+	if want := `{"type":"deploy","action":"already_deployed","release":"` + p.ReleaseID + `","execution":"` + p.Execution + `"}`; code != 0 || action != want {
+		t.Errorf("fourth deploy --output json: exit %d, first line %s, want 0 and %s", code, action, want)
 	}
 
 	if list := o.executions(ctx, "twice", "e2e"); len(list) != 1 || aws.ToString(list[0].Name) != p.Execution {
@@ -396,6 +405,15 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 		t.Errorf("executions of busy/e2e: %v, want only %s", names(list), p1.Execution)
 	}
 
+	// As JSON: what odin did (refused), then the error, with its code.
+	code, out, _ = o.run(ctx, "deploy", second, "--output", "json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var refusal JSONError
+	if code != 1 || len(lines) != 2 || lines[0] != `{"type":"deploy","action":"refused","release":"`+p2.ReleaseID+`"}` ||
+		json.Unmarshal([]byte(lines[1]), &refusal) != nil || refusal.Type != "error" || refusal.Code != 1 || !strings.Contains(refusal.Message, "another release is being deployed") {
+		t.Errorf("second release --output json: exit %d, stdout:\n%s\nwant 1, the refused action and the error object", code, out)
+	}
+
 	code, out, errOut = o.run(ctx, "deploy", second, "--attach", "--detach")
 	if code != 2 || !strings.Contains(errOut, "--detach and --attach cannot be used together") {
 		t.Errorf("--attach --detach: exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -414,6 +432,9 @@ func TestDeployRefusedWhileAnotherRuns(t *testing.T) {
 		t.Fatalf("halt --abort: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	r := <-attached
+	if action, _, _ := strings.Cut(r.out, "\n"); action != `{"type":"deploy","action":"refused","release":"`+p2.ReleaseID+`","watching":"`+p1.Execution+`"}` {
+		t.Errorf("--attach --output json: first line %s, want the refused action watching %s", action, p1.Execution)
+	}
 	if r.code != 1 || !strings.Contains(r.errOut, "release "+p2.ReleaseID+" ("+second+") was not deployed: odin watched "+p1.Execution) {
 		t.Errorf("--attach to a deploy that ended: exit %d, want 1 and why\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
 	}

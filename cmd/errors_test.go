@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,5 +76,44 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 				t.Errorf("more than the one error line on stderr: %q", errOut)
 			}
 		})
+	}
+}
+
+// On a machine where the instance metadata service answers but has no
+// token API and no role (a container, an old proxy), the SDK falls back to
+// IMDSv1 and says so with a WARN line of its own. odin's error names the
+// fix and nothing else; --verbose shows the SDK's line. The service is a
+// stand-in: a real one only runs on EC2.
+func TestNoCredentialsWithInstanceMetadataWithoutRole(t *testing.T) {
+	awsWithout(t)
+	t.Chdir(t.TempDir())
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) }))
+	defer imds.Close()
+	os.Unsetenv("AWS_EC2_METADATA_DISABLED")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
+
+	// The SDK's default logger writes to the process's stderr, not odin's.
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = stderr
+	args := []string{"status", "x", "--backend", "aws", "--region", "us-east-1"}
+	f, _, errOut := testFactory()
+	code := Run(context.Background(), f, args)
+	os.Stderr = saved
+	if code != 2 || !strings.Contains(errOut.String(), "no AWS credentials found: configure them with: aws configure") {
+		t.Errorf("exit %d, stderr %q; want 2 and the fix", code, errOut)
+	}
+	leaked, _ := os.ReadFile(stderr.Name())
+	if all := errOut.String() + string(leaked); sdkLog.MatchString(all) || strings.Contains(all, "IMDSv1") {
+		t.Errorf("the SDK's own logging leaks without --verbose: %q", all)
+	}
+
+	f, _, errOut = testFactory()
+	Run(context.Background(), f, append(args, "--verbose"))
+	if !strings.Contains(errOut.String(), "falling back to IMDSv1") {
+		t.Errorf("--verbose does not show the SDK's warning: %q", errOut)
 	}
 }
