@@ -148,10 +148,18 @@ stack retains it, and odin says so.`,
 	return []*cobra.Command{installCmd, upgrade, status, uninstall}
 }
 
+// requireAWS refuses the local backend, whose deployer is built in.
+func requireAWS(f *Factory) error {
+	if f.Settings.Backend != backend.AWS {
+		return exitcode.UsageError(errors.New("the deployer is installed on AWS: run with --backend aws (and --region, --profile or --endpoint as needed); the local backend has its deployer built in"))
+	}
+	return nil
+}
+
 // stacksFor opens the aws backend and its CloudFormation.
 func stacksFor(ctx context.Context, f *Factory, opts *InstallOptions) (*backend.Backend, *install.Stacks, error) {
-	if f.Settings.Backend != backend.AWS {
-		return nil, nil, exitcode.UsageError(errors.New("the deployer is installed on AWS: run with --backend aws (and --region, --profile or --endpoint as needed); the local backend has its deployer built in"))
+	if err := requireAWS(f); err != nil {
+		return nil, nil, err
 	}
 	b, err := f.Backend(ctx, true, "")
 	if err != nil {
@@ -179,7 +187,11 @@ func installRun(ctx context.Context, f *Factory, opts *InstallOptions, verb stri
 		return exitcode.UsageError(fmt.Errorf("--deployer-account must be the deployer's 12-digit account, not %q", a))
 	}
 	// Package before anything reaches AWS: a binary that cannot be the
-	// function is a bad argument, and nothing is changed.
+	// function is a bad argument, and nothing is changed. But not for a
+	// backend it cannot go to: packaging compiles odin.
+	if err := requireAWS(f); err != nil {
+		return err
+	}
 	var code install.Code
 	if !opts.Target {
 		var err error

@@ -90,6 +90,7 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 		return errors.New("the execution's input is not an odin release; use --abort to stop it")
 	}
 	status := newStatusLine(f)
+	action := HaltAction{Type: "halt", Action: "requested", Execution: aws.ToString(d.Name)}
 	if opts.Abort {
 		if err := confirm(opts.IO, opts.Yes, fmt.Sprintf("Stop %s without cleanup? Its resources and lock may be left behind.", aws.ToString(d.Name))); err != nil {
 			return err
@@ -105,6 +106,7 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 			return err
 		}
 		status.Printf("stopped %s\n", aws.ToString(d.Name))
+		action.Action = "stopped"
 	} else {
 		key, err := c.Halt(ctx, in.AWSAccountID, in.ProjectName, in.ConfigName, contract.Halt{By: b.CallerArn, Reason: opts.Reason})
 		if err != nil {
@@ -112,10 +114,24 @@ func haltRun(ctx context.Context, f *Factory, opts *HaltOptions) error {
 		}
 		status.Printf("halt requested (s3://%s/%s); the deployer rolls back at its next check\n", b.Bucket, key)
 	}
+	if f.Settings.Output == "json" {
+		if err := json.NewEncoder(f.IO.Out).Encode(action); err != nil {
+			return err
+		}
+	}
 	if opts.NoFollow {
 		return nil
 	}
 	return follow(ctx, f, b, arn, followOptions{})
+}
+
+// HaltAction is the first object `odin halt --output json` writes: the
+// execution it stopped (--abort) or asked to roll back (requested). The
+// rollback's events follow unless --no-follow.
+type HaltAction struct {
+	Type      string `json:"type"` // "halt"
+	Action    string `json:"action"`
+	Execution string `json:"execution"`
 }
 
 func reasonOr(reason, fallback string) string {

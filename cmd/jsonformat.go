@@ -25,6 +25,17 @@ one object on stdout, code being the exit code:
 
   {"type":"error", "code", "message"}
 
+The other commands write their result as JSON too: halt one line before the
+rollback's (none with --no-follow), the others one document.
+
+  halt:      {"type":"halt", "action" (stopped or requested), "execution"}
+  unlock:    {"type":"unlock", "key", "held", "lock"?, "execution_status"?, "deleted"}
+  local status, start and stop: {"type":"local", "action"?, "running", "pid"?,
+     "endpoint"?, "access_key_id"?, "region"?, "account"?, "data_dir"?,
+     "started_at"?, "aws_endpoint"?, "throttle"?, "start_error"?, "recovery"?}
+  local env: {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", ...}, the variables
+  exit-codes: [{"code", "name", "meaning"}]
+
   {"type":"start", "header":{"project"?, "config"?, "release"?, "backend"?,
      "account"?, "region"?, "execution"?, "not_deployed"?},
      "steps":[{"name", "type", "usual_ms"?}], "usual"?:{"deploys", "total_ms"}}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,9 @@ import (
 
 // LocalOptions are the inputs of the `odin local` commands.
 type LocalOptions struct {
-	IO      *iostreams.IOStreams
+	IO *iostreams.IOStreams
+	// JSON writes one object (--output json) in place of the text.
+	JSON    bool
 	Now     func() time.Time
 	DataDir string
 	// Listen is the serve/start address; ListenSet says the user chose it
@@ -74,6 +77,7 @@ func newLocalCmd(f *Factory) *cobra.Command {
 			opts.DataDirFlag = opts.DataDir
 		}
 		opts.Verbose = f.Settings.Verbose
+		opts.JSON = f.Settings.Output == "json"
 		if fl := cmd.Flags().Lookup("listen"); fl != nil {
 			opts.ListenSet = fl.Changed
 		}
@@ -356,6 +360,14 @@ func localStartRun(ctx context.Context, opts *LocalOptions) error {
 			return exitcode.UsageError(fmt.Errorf("the local backend already runs %s (pid %d); stop it first: odin local stop, then odin local start %s", have, st.Pid, flag))
 		}
 	}
+	if opts.JSON {
+		action := "started"
+		if !started {
+			action = "already_running"
+		}
+		return json.NewEncoder(opts.IO.Out).Encode(LocalStatus{Type: "local", Action: action, Running: true, Pid: st.Pid,
+			Endpoint: ep.URL, Region: ep.Region, Account: ep.Account, DataDir: st.DataDir, AWSEndpoint: st.AWSEndpoint, Throttle: st.Throttle})
+	}
 	fmt.Fprintf(opts.IO.Out, "local backend %s at %s (pid %d, data dir %s)\n", verb, ep.URL, st.Pid, st.DataDir)
 	if st.AWSEndpoint != "" {
 		fmt.Fprintf(opts.IO.Out, "target aws releases are rehearsed against %s\n", st.AWSEndpoint)
@@ -368,10 +380,50 @@ func localStartRun(ctx context.Context, opts *LocalOptions) error {
 	return nil
 }
 
+// LocalStatus is what `odin local status`, `start` and `stop` write with
+// --output json.
+type LocalStatus struct {
+	Type string `json:"type"` // "local"
+	// Action is what start or stop did: started, already_running, stopped,
+	// killed (it did not stop within --grace) or not_running.
+	Action      string `json:"action,omitempty"`
+	Running     bool   `json:"running"`
+	Pid         int    `json:"pid,omitempty"`
+	Endpoint    string `json:"endpoint,omitempty"`
+	AccessKeyID string `json:"access_key_id,omitempty"`
+	Region      string `json:"region,omitempty"`
+	Account     string `json:"account,omitempty"`
+	DataDir     string `json:"data_dir,omitempty"`
+	StartedAt   string `json:"started_at,omitempty"`
+	AWSEndpoint string `json:"aws_endpoint,omitempty"`
+	Throttle    bool   `json:"throttle,omitempty"`
+	StartError  string `json:"start_error,omitempty"`
+	// Recovery says what the Step Functions store lost to damage, and what
+	// the backend did about it, until its report is deleted.
+	Recovery string `json:"recovery,omitempty"`
+}
+
 func localStatusRun(ctx context.Context, opts *LocalOptions) error {
 	st, err := server.Probe(ctx, opts.DataDir)
 	if err != nil {
 		return err
+	}
+	if opts.JSON {
+		out := LocalStatus{Type: "local", Running: st.Running, DataDir: st.DataDir, StartError: st.StartError}
+		if st.Running {
+			out.Pid, out.Endpoint, out.AccessKeyID, out.Region, out.Account = st.Pid, st.Endpoint.URL, st.Endpoint.AccessKeyID, st.Endpoint.Region, st.Endpoint.Account
+			out.StartedAt, out.AWSEndpoint, out.Throttle = st.StartedAt.UTC().Format(time.RFC3339), st.AWSEndpoint, st.Throttle
+		}
+		if r := st.Recovery; r.Lost() || r != nil && len(r.Actions) > 0 {
+			out.Recovery = r.Summary()
+		}
+		if err := json.NewEncoder(opts.IO.Out).Encode(out); err != nil {
+			return err
+		}
+		if !st.Running {
+			return exitcode.New(exitcode.Failed, nil)
+		}
+		return nil
 	}
 	if !st.Running {
 		fmt.Fprintf(opts.IO.Out, "local backend: not running (data dir %s)\n", st.DataDir)
@@ -446,6 +498,16 @@ func checkAWSEndpoint(endpoint string) error {
 
 func localStopRun(ctx context.Context, opts *LocalOptions) error {
 	pid, killed, err := server.Stop(ctx, opts.DataDir, opts.Grace)
+	if opts.JSON && (err == nil || errors.Is(err, server.ErrNotRunning)) {
+		out := LocalStatus{Type: "local", Action: "stopped", Pid: pid, DataDir: opts.DataDir}
+		switch {
+		case err != nil:
+			out.Action, out.Pid = "not_running", 0
+		case killed:
+			out.Action = "killed"
+		}
+		return json.NewEncoder(opts.IO.Out).Encode(out)
+	}
 	if errors.Is(err, server.ErrNotRunning) {
 		fmt.Fprintln(opts.IO.Out, "local backend: not running")
 		return nil
@@ -466,6 +528,13 @@ func localEnvRun(ctx context.Context, opts *LocalOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.JSON {
+		vars := map[string]string{}
+		for _, kv := range localEnv(ep) {
+			vars[kv[0]] = kv[1]
+		}
+		return json.NewEncoder(opts.IO.Out).Encode(vars)
+	}
 	writeLocalEnv(opts.IO.Out, ep)
 	return nil
 }
@@ -473,14 +542,19 @@ func localEnvRun(ctx context.Context, opts *LocalOptions) error {
 // writeLocalEnv prints POSIX shell exports. AWS_DEFAULT_REGION is for the AWS
 // CLI v1, which does not read AWS_REGION.
 func writeLocalEnv(w io.Writer, ep access.Endpoint) {
-	for _, kv := range [][2]string{
+	for _, kv := range localEnv(ep) {
+		fmt.Fprintf(w, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+}
+
+// localEnv is what points AWS tools at the local backend.
+func localEnv(ep access.Endpoint) [][2]string {
+	return [][2]string{
 		{"AWS_ENDPOINT_URL", ep.URL},
 		{"AWS_ACCESS_KEY_ID", ep.AccessKeyID},
 		{"AWS_SECRET_ACCESS_KEY", ep.SecretAccessKey},
 		{"AWS_REGION", ep.Region},
 		{"AWS_DEFAULT_REGION", ep.Region},
-	} {
-		fmt.Fprintf(w, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
 }
 

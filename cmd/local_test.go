@@ -223,9 +223,22 @@ func TestLocalBackgroundLifecycle(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "export AWS_ENDPOINT_URL=http://127.0.0.1:") {
 		t.Fatalf("env: exit %d\n%s", code, out)
 	}
-	out, code = run("local", "stop")
-	if code != 0 || !strings.Contains(out, "stopped") {
+	// The same as JSON, one object each.
+	for _, c := range [][]string{
+		{"start", `{"type":"local","action":"already_running","running":true,"pid":`},
+		{"status", `{"type":"local","running":true,"pid":`},
+		{"env", `{"AWS_ACCESS_KEY_ID":"`},
+	} {
+		if out, code = run("local", c[0], "--output", "json"); code != 0 || !strings.HasPrefix(out, c[1]) || strings.Count(out, "\n") != 1 {
+			t.Errorf("local %s --output json: exit %d, want 0 and one object starting %s:\n%s", c[0], code, c[1], out)
+		}
+	}
+	out, code = run("local", "stop", "--output", "json")
+	if code != 0 || !strings.HasPrefix(out, `{"type":"local","action":"stopped","running":false,"pid":`) {
 		t.Fatalf("stop: exit %d\n%s", code, out)
+	}
+	if out, code = run("local", "stop"); code != 0 || out != "local backend: not running\n" {
+		t.Errorf("a second stop: exit %d\n%s", code, out)
 	}
 	if out, code = run("local", "status"); code != 1 {
 		t.Fatalf("status after stop: exit %d\n%s", code, out)

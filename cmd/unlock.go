@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -25,6 +26,20 @@ type UnlockOptions struct {
 	Arg    string
 	Yes    bool
 	Force  bool
+	JSON   bool
+}
+
+// UnlockResult is what `odin unlock --output json` writes: the lock it found
+// (none when none is held) and whether it deleted it. A refusal is an error
+// object instead.
+type UnlockResult struct {
+	Type string `json:"type"` // "unlock"
+	// Key is the lock's s3:// URL.
+	Key     string         `json:"key"`
+	Held    bool           `json:"held"`
+	Lock    *contract.Lock `json:"lock,omitempty"`
+	Status  string         `json:"execution_status,omitempty"`
+	Deleted bool           `json:"deleted"`
 }
 
 func newUnlockCmd(f *Factory) *cobra.Command {
@@ -44,6 +59,7 @@ looked up (no permission, throttling, the network), is refused unless --force.`,
 				opts.Arg = args[0]
 			}
 			opts.Now = f.Now
+			opts.JSON = f.Settings.Output == "json"
 			return unlockRun(cmd.Context(), f, opts)
 		},
 	}
@@ -63,6 +79,9 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	}
 	c := deployClient(f, b)
 	lock, err := c.ReadLock(ctx, t.Account, t.Project, t.Config)
+	if errors.Is(err, deploy.ErrNoLock) && opts.JSON {
+		return json.NewEncoder(opts.IO.Out).Encode(UnlockResult{Type: "unlock", Key: "s3://" + b.Bucket + "/" + contract.LockKey(t.Account, t.Project, t.Config)})
+	}
 	if errors.Is(err, deploy.ErrNoLock) {
 		fmt.Fprintf(opts.IO.Out, "no lock is held for %s (s3://%s/%s); --account looks in another account\n",
 			deploy.Scope{Account: t.Account, Project: t.Project, Config: t.Config}, b.Bucket, contract.LockKey(t.Account, t.Project, t.Config))
@@ -94,7 +113,12 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	if status != "" {
 		execution += " (" + status + ")"
 	}
-	fmt.Fprintf(opts.IO.Out, "lock s3://%s/%s\n  release   %s\n  held by   %s\n  execution %s\n  acquired  %s (%s)\n",
+	result := UnlockResult{Type: "unlock", Key: "s3://" + b.Bucket + "/" + lock.Key, Held: true, Lock: &lock.Lock, Status: status}
+	report := opts.IO.Out
+	if opts.JSON {
+		report = opts.IO.ErrOut // stdout has the one object
+	}
+	fmt.Fprintf(report, "lock s3://%s/%s\n  release   %s\n  held by   %s\n  execution %s\n  acquired  %s (%s)\n",
 		b.Bucket, lock.Key, lock.ReleaseID, lock.Owner, execution, lock.AcquiredAt, age)
 
 	if !opts.Force {
@@ -113,6 +137,10 @@ func unlockRun(ctx context.Context, f *Factory, opts *UnlockOptions) error {
 	}
 	if err := c.Unlock(ctx, lock); err != nil {
 		return err
+	}
+	if opts.JSON {
+		result.Deleted = true
+		return json.NewEncoder(opts.IO.Out).Encode(result)
 	}
 	fmt.Fprintln(opts.IO.Out, "lock deleted")
 	return nil
