@@ -350,7 +350,7 @@ func newStackView(ctx context.Context, f *Factory, b *backend.Backend, verb stri
 
 func (v *stackView) event(e install.Event) {
 	if v.tui != nil {
-		v.tui.Event(e)
+		v.tui.Event(ui.StackEvent(e))
 		return
 	}
 	v.mu.Lock()

@@ -14,7 +14,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/odin-deploy/odin/pkg/deployer/install"
 	"github.com/odin-deploy/odin/pkg/progress"
 )
 
@@ -83,8 +82,23 @@ func StartStacks(ctx context.Context, h StackHeader, opts Options) (*StackView, 
 	return v, wctx
 }
 
+// StackEvent is one CloudFormation stack event, as the deployer's installer
+// reports it (install.Event converts to it): the view does not import the
+// deployer.
+type StackEvent struct {
+	Time      time.Time
+	Stack     string
+	LogicalID string
+	Type      string
+	Status    string
+	Reason    string
+}
+
+// Failed says the event is a failure.
+func (e StackEvent) Failed() bool { return strings.HasSuffix(e.Status, "_FAILED") }
+
 // Event shows a stack event; safe from any goroutine.
-func (v *StackView) Event(e install.Event) { v.p.Send(stackEventMsg{e}) }
+func (v *StackView) Event(e StackEvent) { v.p.Send(stackEventMsg{e}) }
 
 // Finish shows the outcome, stops the TUI and prints the final frame whole,
 // with notes (change sets, kept buckets) under the verdict.
@@ -106,7 +120,7 @@ func (v *StackView) Finish(vd progress.Verdict, notes []string) error {
 
 // Messages into the stack TUI.
 type (
-	stackEventMsg struct{ ev install.Event }
+	stackEventMsg struct{ ev StackEvent }
 	stackDoneMsg  struct {
 		vd    progress.Verdict
 		notes []string
@@ -137,7 +151,7 @@ type stackGroup struct {
 type stackTable []stackGroup
 
 // with is the table after e; t is left as it was.
-func (t stackTable) with(e install.Event) stackTable {
+func (t stackTable) with(e StackEvent) stackTable {
 	out := make(stackTable, len(t))
 	copy(out, t)
 	g := -1

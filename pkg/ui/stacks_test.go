@@ -12,7 +12,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/odin-deploy/odin/pkg/deployer/install"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/progress"
 )
@@ -23,9 +22,9 @@ var stackHeader = StackHeader{Command: "odin deployer install", Account: "123456
 
 // stackEvents reads "second stack logical-id type status [reason]" lines,
 // the way CloudFormation reports a stack's own events (logical id = stack).
-func stackEvents(t *testing.T, lines string) []install.Event {
+func stackEvents(t *testing.T, lines string) []StackEvent {
 	t.Helper()
-	var out []install.Event
+	var out []StackEvent
 	for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
 		if strings.TrimSpace(l) == "" {
 			continue
@@ -38,7 +37,7 @@ func stackEvents(t *testing.T, lines string) []install.Event {
 		if _, err := fmt.Sscan(f[0], &sec); err != nil {
 			t.Fatal(err)
 		}
-		e := install.Event{Time: stackStart.Add(time.Duration(sec) * time.Second), Stack: f[1], LogicalID: f[2], Type: f[3], Status: f[4]}
+		e := StackEvent{Time: stackStart.Add(time.Duration(sec) * time.Second), Stack: f[1], LogicalID: f[2], Type: f[3], Status: f[4]}
 		if len(f) == 6 {
 			e.Reason = f[5]
 		}
