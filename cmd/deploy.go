@@ -71,7 +71,7 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 			if len(args) == 1 {
 				opts.File = args[0]
 			} else {
-				file, err := defaultReleaseFile()
+				file, err := defaultReleaseFile("odin deploy FILE")
 				if err != nil {
 					return err
 				}

@@ -54,6 +54,8 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"a mistyped sub-command", []string{"local", "strat"}, 2, []string{`did you mean start?`}},
 		{"deploy with no file here", []string{"deploy"}, 2,
 			[]string{"no release file here (release.yml or release.yaml): give one: odin deploy FILE"}},
+		{"validate with no file here", []string{"validate"}, 2,
+			[]string{"no release file here (release.yml or release.yaml): give one: odin validate FILE..."}},
 		{"history with no argument", []string{"history"}, 2,
 			[]string{"give a release file, --project and --release-config, or --all"}},
 		{"unlock with no argument", []string{"unlock"}, 2, []string{"give a release file, or --project and --release-config"}},

@@ -144,14 +144,14 @@ func parseTarget(arg string, flags targetFlags) (*target, error) {
 }
 
 // defaultReleaseFile is the release file in the current directory, for a
-// command given none.
-func defaultReleaseFile() (string, error) {
+// command given none; usage is how to give one ("odin deploy FILE").
+func defaultReleaseFile(usage string) (string, error) {
 	for _, name := range defaultReleaseFiles {
 		if _, err := os.Stat(name); err == nil {
 			return name, nil
 		}
 	}
-	return "", exitcode.UsageError(errors.New("no release file here (release.yml or release.yaml): give one: odin deploy FILE"))
+	return "", exitcode.UsageError(errors.New("no release file here (release.yml or release.yaml): give one: " + usage))
 }
 
 // resolve fills in what needs the backend: an execution name's ARN, and the

@@ -29,19 +29,27 @@ type ValidateOptions struct {
 
 func newValidateCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate FILE...",
+		Use:   "validate [FILE...]",
 		Short: "Check release files against the schema and odin's rules",
 		Long: `Check release files without deploying them: YAML syntax, the schema
 (odin schema prints it), then rules the schema cannot say (unique listen ports,
-min_size <= max_size, grace periods within the timeout, ...).
+min_size <= max_size, grace periods within the timeout, ...). With no file, the
+release.yml (or release.yaml) in the current directory, as deploy does.
 
 Every problem is printed as FILE:LINE:COL: message, all of them at once, in
 file order, on stderr; with --output json, as a JSON array of
 {file, line, col, message} on stdout. A valid file prints FILE: ok unless
 --quiet. The exit code is 2 when any file has a problem.`,
 		Example: "  odin validate examples/hello/release.yml\n  odin validate --output json release.yml | jq -r '.[].message'",
-		Args:    usageArgs(cobra.MinimumNArgs(1)),
+		Args:    usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				file, err := defaultReleaseFile("odin validate FILE...")
+				if err != nil {
+					return err
+				}
+				args = []string{file}
+			}
 			return validateRun(&ValidateOptions{
 				IO:     f.IO,
 				Files:  args,

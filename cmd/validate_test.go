@@ -106,6 +106,13 @@ func TestValidateFlags(t *testing.T) {
 			t.Errorf("odin %v = %d, stdout %q (stderr %q); want %d, %q", tt.args, code, out, errOut, tt.code, tt.stdout)
 		}
 	}
+
+	// With no file, the one here, as deploy takes it.
+	t.Chdir(filepath.Dir(writeRelease(t, "release.yml", validLocal)))
+	f, out, errOut := testFactory()
+	if code := Run(context.Background(), f, []string{"validate"}); code != exitcode.OK || out.String() != "release.yml: ok\n" {
+		t.Errorf("odin validate beside release.yml = %d, stdout %q (stderr %q); want 0 and release.yml: ok", code, out, errOut)
+	}
 }
 
 func TestSchemaCommand(t *testing.T) {
