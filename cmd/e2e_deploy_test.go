@@ -351,6 +351,38 @@ func TestDeploySameReleaseTwiceAttaches(t *testing.T) {
 	if list := o.executions(ctx, "twice", "e2e"); len(list) != 1 || aws.ToString(list[0].Name) != p.Execution {
 		t.Errorf("executions of twice/e2e: %d, want exactly %s", len(list), p.Execution)
 	}
+
+	// Deployed again, the deploy is estimated from the one before it, read
+	// back from the backend's history: its usual time, and each step's.
+	code, out, errOut = o.run(ctx, "deploy", file, "--redeploy", "--output", "json")
+	if code != 0 {
+		t.Fatalf("--redeploy: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	var start struct {
+		Type  string
+		Steps []struct {
+			Name    string
+			UsualMS *int64 `json:"usual_ms"`
+		}
+		Usual *struct {
+			Deploys int
+			TotalMS int64 `json:"total_ms"`
+		}
+	}
+	_, rest, _ = strings.Cut(out, "\n") // the deploy action
+	line, _, _ := strings.Cut(rest, "\n")
+	if err := json.Unmarshal([]byte(line), &start); err != nil || start.Type != "start" || start.Usual == nil || start.Usual.Deploys != 1 || start.Usual.TotalMS <= 0 {
+		t.Errorf("--redeploy's start line %s: want usual over 1 deploy (%v)", line, err)
+	}
+	for _, st := range start.Steps {
+		if st.Name == "WaitForDeploy" && (st.UsualMS == nil || *st.UsualMS <= 0) {
+			t.Errorf("WaitForDeploy has no usual time: %s", line)
+		}
+	}
+
+	if list := o.executions(ctx, "twice", "e2e"); len(list) != 2 {
+		t.Errorf("executions of twice/e2e: %d, want 2 after --redeploy", len(list))
+	}
 	if body := answer(t, port); !strings.Contains(body, "version v1") {
 		t.Errorf("the release answers %q", body)
 	}

@@ -199,6 +199,16 @@ func TestDeployInTmux(t *testing.T) {
 			t.Errorf("the last screen has no succeeded row for %s", step)
 		}
 	}
+	// The header once: the backend line is the live view's, not also a line
+	// of its own before it. And no failure-path row on a success.
+	if n := strings.Count(end, "backend local"); n != 1 {
+		t.Errorf("the last screen names the backend %d times, want once", n)
+	}
+	for _, offPath := range []string{"HealthUnknown", "CleanUpFailure", "ReleaseLockFailure", "FailureClean", "ReleaseLockDirty", "FailureDirty"} {
+		if strings.Contains(end, offPath) {
+			t.Errorf("the last screen of a success shows %s", offPath)
+		}
+	}
 	// The check says what it found.
 	if !regexp.MustCompile(`(?m)^ ✓ CheckHealthy\s+web 2/2 healthy\b`).MatchString(end) {
 		t.Errorf("the last screen has no CheckHealthy row with its result")
