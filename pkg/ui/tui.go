@@ -192,7 +192,7 @@ func (t tuiModel) frame(height int) string {
 	bottom := t.healthPart(w)
 	bottom = append(bottom, t.warningPart(w)...)
 	bottom = append(bottom, t.dialogPart()...)
-	bottom = append(bottom, t.verdictPart(w)...)
+	bottom = append(bottom, t.verdictPart(w, height == 0)...)
 	bottom = append(bottom, t.helpPart()...)
 	out := fitHeight(t.headerPart(w), t.stepsPart(w), bottom, height, func(s string) string { return t.st.dim.Render(s) })
 	for i, l := range out {
@@ -334,7 +334,9 @@ func (t tuiModel) dialogPart() []line {
 
 // verdictPart is the outcome, wrapped: it is the line people read, so it
 // keeps up to four lines, the odin fail command at its end included.
-func (t tuiModel) verdictPart(w int) []line {
+// verdictPart is the verdict, its cause cut to a few lines in the live
+// frame; whole, in the final frame, which is printed whatever its height.
+func (t tuiModel) verdictPart(w int, whole bool) []line {
 	if !t.m.Done() {
 		if t.err != nil {
 			return []line{spacer, keep(t.st.verdictBad.Render(truncate("watch stopped: "+oneLine(t.err.Error()), w)))}
@@ -354,12 +356,12 @@ func (t tuiModel) verdictPart(w int) []line {
 		text = strings.TrimSuffix(text, "; see why with: "+v.Explain)
 		explain = "see why with: " + v.Explain
 	}
-	lines := strings.Split(lipgloss.NewStyle().Width(w).Render(text), "\n")
+	lines := wrapWords(text, w)
 	room := 4
 	if explain != "" {
 		room = 3
 	}
-	if len(lines) > room {
+	if len(lines) > room && !whole {
 		lines = lines[:room]
 		lines[room-1] = truncate(strings.TrimRight(lines[room-1], " ")+" …", w)
 	}
@@ -455,6 +457,35 @@ func (t tuiModel) instances(w int) []string {
 }
 
 // truncate cuts plain text to w cells with an ellipsis.
+// wrapWords wraps text at spaces only, so that a release id or an
+// execution name (r-20261125-2a9f) is never split at its hyphens; a word
+// wider than w is cut into pieces of w.
+func wrapWords(text string, w int) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(text) {
+		for lipgloss.Width(word) > w {
+			if cur != "" {
+				lines, cur = append(lines, cur), ""
+			}
+			r := []rune(word)
+			lines, word = append(lines, string(r[:w])), string(r[w:])
+		}
+		switch {
+		case cur == "":
+			cur = word
+		case lipgloss.Width(cur)+1+lipgloss.Width(word) <= w:
+			cur += " " + word
+		default:
+			lines, cur = append(lines, cur), word
+		}
+	}
+	if cur != "" || len(lines) == 0 {
+		lines = append(lines, cur)
+	}
+	return lines
+}
+
 func truncate(s string, w int) string {
 	if w <= 1 || lipgloss.Width(s) <= w {
 		return s

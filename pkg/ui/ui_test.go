@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -669,5 +670,44 @@ func TestTUIFinalFrameWhole(t *testing.T) {
 	}
 	if strings.Contains(final, "HealthUnknown") || strings.Contains(final, "FailureDirty") {
 		t.Errorf("final frame shows failure-path states never entered:\n%s", final)
+	}
+}
+
+// However narrow the terminal, the final frame's verdict carries the whole
+// cause: only the live frame, which must fit the terminal, cuts it.
+func TestTUIFinalVerdictWhole(t *testing.T) {
+	for _, name := range []string{"unhealthy", "lambda-stack"} {
+		tm, _ := frame(t, name, -1, 0)
+		m, _ := tm.Update(tea.WindowSizeMsg{Width: 40, Height: 20})
+		m, _ = m.Update(doneMsg{})
+		final := m.(tuiModel).Final()
+		v := tm.m.Verdict(tm.now)
+		want := strings.Fields(strings.TrimSuffix(oneLine(v.Status+": "+v.Text), "; see why with: "+v.Explain))
+		i := strings.Index(final, v.Status+": ")
+		j := strings.Index(final, "see why with: ")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no verdict in the final frame:\n%s", name, final)
+		}
+		if got := strings.Fields(final[i:j]); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: the final frame's verdict at width 40 is\n%s\nwant the whole of\n%s", name, final[i:j], strings.Join(want, " "))
+		}
+	}
+}
+
+func TestWrapWords(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		w    int
+		want []string
+	}{
+		{"SUCCEEDED: deploy of hello/production release r-20261125-2a9f succeeded in 21s", 60,
+			[]string{"SUCCEEDED: deploy of hello/production release", "r-20261125-2a9f succeeded in 21s"}},
+		{"a  b", 10, []string{"a b"}},
+		{"", 10, []string{""}},
+		{"abcdefghij xy", 4, []string{"abcd", "efgh", "ij", "xy"}},
+	} {
+		if got := wrapWords(c.text, c.w); !slices.Equal(got, c.want) {
+			t.Errorf("wrapWords(%q, %d) = %q, want %q", c.text, c.w, got, c.want)
+		}
 	}
 }
