@@ -559,6 +559,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 			return "unsupported"
 		}
 	}
+	if target := r.Header.Get("X-Amz-Target"); svc == "" && target != "" && !isStates {
+		// Unsigned, for another JSON service (curl with DynamoDB's
+		// X-Amz-Target): signed or not, the server lacks it, and S3's XML
+		// "missing signature" would mislead.
+		writeUnsupported(w, r, targetService(target))
+		return "unsupported"
+	}
 	req, err := s.verifier.Verify(r)
 	if err != nil {
 		var se *sigv4.Error
@@ -668,6 +675,16 @@ func writeUnsupported(w http.ResponseWriter, r *http.Request, service string) {
 		w.WriteHeader(http.StatusBadRequest)
 		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
 	}
+}
+
+// targetService is the service an X-Amz-Target names:
+// "DynamoDB_20120810.ListTables" is DynamoDB.
+func targetService(target string) string {
+	name, _, _ := strings.Cut(target, ".")
+	if i := strings.LastIndexByte(name, '_'); i > 0 && len(name)-i == 9 && strings.Trim(name[i+1:], "0123456789") == "" {
+		name = name[:i]
+	}
+	return name
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

@@ -277,6 +277,29 @@ func TestAuthIsRequired(t *testing.T) {
 	}
 }
 
+// An unsigned request for a JSON service the server lacks (curl with
+// DynamoDB's X-Amz-Target) is told so in that protocol, not with S3's XML
+// about a missing signature.
+func TestUnsignedOtherServiceAnsweredInItsProtocol(t *testing.T) {
+	s := newServer(t, Options{})
+	for target, name := range map[string]string{"DynamoDB_20120810.ListTables": "DynamoDB", "AmazonSQS.ListQueues": "AmazonSQS"} {
+		req, _ := http.NewRequest("POST", s.Endpoint().URL+"/", strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", target)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var got struct{ Type, Message string }
+		_ = json.Unmarshal(bytes.ReplaceAll(b, []byte("__type"), []byte("type")), &got)
+		if resp.StatusCode != 400 || got.Type != "UnsupportedService" || !strings.Contains(got.Message, "serves S3, Step Functions and STS only, not "+name+":") {
+			t.Errorf("%s unsigned: %d %s, want 400 and UnsupportedService naming %s in JSON", target, resp.StatusCode, b, name)
+		}
+	}
+}
+
 func TestDataDirAndCredentialFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state", "odin")
 	s := newServer(t, Options{DataDir: dir})
