@@ -48,6 +48,14 @@ func TestValidationAsRecordedOnAWS(t *testing.T) {
 			`{"StartAt":"Map","QueryLanguage":"JSONPath","States":{"Map":{"Type":"Map","QueryLanguage":"JSONata","ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Pass","States":{"Pass":{"QueryLanguage":"JSONPath","Type":"Pass","End":true}}},"End":true}}}`, nil},
 		{key + "test_validate_state_machine_definition_type_express[VALID_QUERY_LANGUAGE_PASS]", "EXPRESS",
 			`{"StartAt":"Map","QueryLanguage":"JSONPath","States":{"Map":{"Type":"Map","QueryLanguage":"JSONata","ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Pass","States":{"Pass":{"QueryLanguage":"JSONPath","Type":"Pass","End":true}}},"End":true}}}`, nil},
+		// An unknown Type, as AWS words it (LocalStack's test_test_state_machine_scenarios.py::
+		// TestStateMachineScenarios::test_state_name_invalid_state_definition, validated on AWS,
+		// quotes AWS's message: "The field 'Type' should have one of these values: [Task, Wait,
+		// Pass, Succeed, Fail, Choice, Parallel, Map] at /States/ExistingButInvalidState/Type").
+		// The state exists, so neither StartAt nor reachability is reported besides.
+		{"test_test_state_machine_scenarios.py::TestStateMachineScenarios::test_state_name_invalid_state_definition", "STANDARD",
+			`{"StartAt":"ExistingButInvalidState","States":{"ExistingButInvalidState":{"Type":"TypeThatDoesNotExist","Next":"End"},"End":{"Type":"Succeed"}}}`,
+			[]Diagnostic{{Severity: SeverityError, Code: CodeSchema, Location: "/States/ExistingButInvalidState/Type", Message: "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]"}}},
 		// The recorded execution shared/31-map-legacy-iterator-item-selector ran on AWS: a legacy
 		// Iterator with a ProcessorConfig is accepted.
 		{"scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_state_legacy_config_inline_item_selector", "STANDARD",
