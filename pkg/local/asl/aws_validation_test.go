@@ -36,6 +36,26 @@ func TestValidationAsRecordedOnAWS(t *testing.T) {
 		{key + "test_validate_state_machine_definition_type_express[ILLEGAL_WFTT]", "EXPRESS",
 			`{"StartAt":"SendMessageWithWait","States":{"SendMessageWithWait":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"https://sqs.us-east-1.amazonaws.com/123456789012/q","MessageBody":{"Context.$":"$","TaskToken.$":"$$.Task.Token"}},"End":true}}}`,
 			[]Diagnostic{{Severity: SeverityError, Code: CodeSchema, Location: "/States/SendMessageWithWait/Resource", Message: "Express state machine does not support '.waitForTaskToken' service integration "}}},
+		{key + "test_validate_state_machine_definition_type_standard[INVALID_DOWNGRADE_QUERY_LANGUAGE]", "STANDARD",
+			`{"StartAt":"Pass","States":{"Pass":{"Type":"Pass","End":true,"QueryLanguage":"JSONPath"}},"QueryLanguage":"JSONata"}`,
+			[]Diagnostic{{Severity: SeverityError, Code: CodeSchema, Location: "/States/Pass", Message: "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"}}},
+		{key + "test_validate_state_machine_definition_type_express[INVALID_DOWNGRADE_QUERY_LANGUAGE]", "EXPRESS",
+			`{"StartAt":"Pass","States":{"Pass":{"Type":"Pass","End":true,"QueryLanguage":"JSONPath"}},"QueryLanguage":"JSONata"}`,
+			[]Diagnostic{{Severity: SeverityError, Code: CodeSchema, Location: "/States/Pass", Message: "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"}}},
+		// A JSONata Map inside a JSONPath machine may hold JSONPath states: only a machine-wide
+		// JSONata forbids them.
+		{key + "test_validate_state_machine_definition_type_standard[VALID_QUERY_LANGUAGE_PASS]", "STANDARD",
+			`{"StartAt":"Map","QueryLanguage":"JSONPath","States":{"Map":{"Type":"Map","QueryLanguage":"JSONata","ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Pass","States":{"Pass":{"QueryLanguage":"JSONPath","Type":"Pass","End":true}}},"End":true}}}`, nil},
+		{key + "test_validate_state_machine_definition_type_express[VALID_QUERY_LANGUAGE_PASS]", "EXPRESS",
+			`{"StartAt":"Map","QueryLanguage":"JSONPath","States":{"Map":{"Type":"Map","QueryLanguage":"JSONata","ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Pass","States":{"Pass":{"QueryLanguage":"JSONPath","Type":"Pass","End":true}}},"End":true}}}`, nil},
+		// An unknown Type, as AWS words it (LocalStack's test_test_state_machine_scenarios.py::
+		// TestStateMachineScenarios::test_state_name_invalid_state_definition, validated on AWS,
+		// quotes AWS's message: "The field 'Type' should have one of these values: [Task, Wait,
+		// Pass, Succeed, Fail, Choice, Parallel, Map] at /States/ExistingButInvalidState/Type").
+		// The state exists, so neither StartAt nor reachability is reported besides.
+		{"test_test_state_machine_scenarios.py::TestStateMachineScenarios::test_state_name_invalid_state_definition", "STANDARD",
+			`{"StartAt":"ExistingButInvalidState","States":{"ExistingButInvalidState":{"Type":"TypeThatDoesNotExist","Next":"End"},"End":{"Type":"Succeed"}}}`,
+			[]Diagnostic{{Severity: SeverityError, Code: CodeSchema, Location: "/States/ExistingButInvalidState/Type", Message: "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]"}}},
 		// The recorded execution shared/31-map-legacy-iterator-item-selector ran on AWS: a legacy
 		// Iterator with a ProcessorConfig is accepted.
 		{"scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_state_legacy_config_inline_item_selector", "STANDARD",

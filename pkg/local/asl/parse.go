@@ -504,7 +504,11 @@ func (p *parser) machine(obj map[string]any, loc string) *Machine {
 			m.States[name] = st
 		}
 	}
-	p.transitions(m, loc)
+	if len(m.States) == len(states) {
+		// With a state that did not parse, every transition to it and
+		// everything past it would be reported too.
+		p.transitions(m, loc)
+	}
 	return m
 }
 
@@ -602,7 +606,7 @@ func (p *parser) state(name string, obj map[string]any, loc string) *State {
 	typ, _ := obj["Type"].(string)
 	allowed, ok := stateFields[typ]
 	if !ok {
-		p.errorf(CodeSchema, loc+"/Type", "The value for the field 'Type' must be one of [Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map]")
+		p.errorf(CodeSchema, loc+"/Type", "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]")
 		return nil
 	}
 	st := &State{Name: name, Type: typ}

@@ -89,7 +89,9 @@ func (p *parser) stateLanguage(obj map[string]any, loc string) string {
 	switch s {
 	case QueryJSONPath:
 		if p.lang == QueryJSONata {
-			p.errorf(CodeSchema, loc+"/QueryLanguage", "The QueryLanguage is set to 'JSONata' at the top level, so a state cannot set it to 'JSONPath'")
+			// AWS's words and location (recorded: test_sfn_api_validation.py's
+			// INVALID_DOWNGRADE_QUERY_LANGUAGE).
+			p.errorf(CodeSchema, locOrRoot(loc), "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine")
 		}
 		return s
 	case QueryJSONata:

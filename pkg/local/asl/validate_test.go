@@ -63,7 +63,7 @@ func TestValidate(t *testing.T) {
 		{"JSONata", `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% $states.input %}","Assign":{"x":"{% 1 %}"},"End":true}}}`, nil},
 		{"JSONata on a state", `{"StartAt":"A","States":{"A":{"Type":"Succeed","QueryLanguage":"JSONata","Output":{"a":"{% $states.input.a %}"}}}}`, nil},
 		{"JSONPath state under a JSONata machine", `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Succeed","QueryLanguage":"JSONPath"}}}`,
-			[]string{"SCHEMA_VALIDATION_FAILED|/States/A/QueryLanguage|cannot set it to 'JSONPath'"}},
+			[]string{"SCHEMA_VALIDATION_FAILED|/States/A|can not be 'JSONPath' if set to 'JSONata' for whole state machine"}},
 		{"JSONPath field in a JSONata state", `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a","End":true}}}`,
 			[]string{"SCHEMA_VALIDATION_FAILED|/States/A|The QueryLanguage is set to 'JSONata', but field 'InputPath' is only supported for the 'JSONPath' QueryLanguage"}},
 		{"JSONata field in a JSONPath state", `{"StartAt":"A","States":{"A":{"Type":"Pass","Output":{},"End":true}}}`,

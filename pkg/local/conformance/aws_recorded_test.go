@@ -654,9 +654,21 @@ func TestAWSRecorded(t *testing.T) {
 	t.Logf("aws-recorded summary: local %d/%d equal, moto %s/%d equal", all.local, all.total, motoFigure(all.moto), all.total)
 }
 
-// TestAWSRecordedCoverage keeps the recorded cases covering every state type and logs the
-// error names they record. Without the shared folder only the repository's own sets are
-// here, which do not cover everything alone, so the bar applies when the shared folder is.
+// awsRecordedErrorNames are the States.* errors that executions recorded on AWS raise
+// (LocalStack's AWS-validated snapshots) for what the local backend runs: Lambda tasks,
+// inline Map, Parallel, Choice, Wait, Fail, JSONata. No such recording was found for the
+// others: States.NoChoiceMatched and States.IntrinsicFailure (aws-expected.json checks
+// their names, from the spec), States.HeartbeatTimeout, States.TaskFailed,
+// States.ExceedToleratedFailureThreshold, and the errors of services the backend does not
+// run (States.Permissions, States.ItemReaderFailed, States.ResultWriterFailed).
+var awsRecordedErrorNames = []string{
+	"States.Runtime", "States.QueryEvaluationError", "States.Timeout", "States.DataLimitExceeded",
+}
+
+// TestAWSRecordedCoverage keeps the recorded cases covering every state type and every
+// error name in awsRecordedErrorNames, and logs the error names they record. Without the
+// shared folder only the repository's own sets are here, which do not cover everything
+// alone, so the bar applies when the shared folder is.
 func TestAWSRecordedCoverage(t *testing.T) {
 	sets := loadRecordedSets(t)
 	types := map[string]int{}
@@ -693,6 +705,11 @@ func TestAWSRecordedCoverage(t *testing.T) {
 	for _, typ := range required["state type"] {
 		if types[typ] == 0 && haveShared {
 			t.Errorf("no recorded case has a %s state", typ)
+		}
+	}
+	for _, name := range awsRecordedErrorNames {
+		if errorNames[name]+errorNames[name+" (caught)"] == 0 && haveShared {
+			t.Errorf("no recorded case ends in or catches %s", name)
 		}
 	}
 	t.Logf("state types (definitions using them): %v", types)

@@ -1,7 +1,7 @@
 // Package jsonata evaluates the JSONata of Amazon States Language as Step
 // Functions runs it: "{% %}" expressions and templates, the $states variable,
-// workflow variables and the functions AWS adds ($partition, $range, $hash,
-// $random, $uuid, $parse).
+// workflow variables, the functions AWS adds ($partition, $range, $hash,
+// $random, $uuid, $parse) and jsonata-js 2.0.6's $assert, which the library lacks.
 //
 // Expressions are run by github.com/blues/jsonata-go (a port of jsonata-js
 // 1.5 with most later functions); AWS runs jsonata-js 2.0.6. What differs and

@@ -41,7 +41,23 @@ func awsFunctions(env *Env) map[string]jsonatago.Extension {
 		}},
 		"uuid":  {Func: func() string { return uuid(random) }},
 		"parse": {Func: parse},
+		// jsonata-js 2.0.6 has $assert and AWS runs it; the library does not.
+		"assert": {Func: assert},
 	}
+}
+
+// assert is jsonata-js's $assert(condition[, message]): undefined when the
+// condition holds, error D3141 with the message (or jsonata-js's default)
+// when it does not.
+func assert(condition bool, message jtypes.OptionalString) (any, error) {
+	if condition {
+		return nil, jtypes.ErrUndefined
+	}
+	msg := "$assert() statement failed"
+	if message.IsSet() {
+		msg = message.String
+	}
+	return nil, errors.New("D3141: " + msg)
 }
 
 func partition(arr []any, size float64) ([]any, error) {

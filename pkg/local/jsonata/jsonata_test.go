@@ -58,6 +58,8 @@ func TestEval(t *testing.T) {
 		{`$random(7) = $random(7)`, `true`},
 		{`$uuid()`, `"40000000-4000-4000-8000-000040000000"`},
 		{`$exists($nosuch)`, `false`},
+		{`[$assert(true), 1]`, `[1]`}, // jsonata-js 2.0.6's $assert, which AWS has: undefined when it holds
+		{`$assert($states.input.n = 3, 'n is 3') ? 0 : 1`, `1`},
 		{`"$notAVariable"`, `"$notAVariable"`},
 	}
 	env := testEnv(t)
@@ -97,6 +99,9 @@ func TestEvalErrors(t *testing.T) {
 		{`$hash('a', 'MD4')`, "must be one of"},
 		{`$parse('{')`, "not JSON"},
 		{`$string`, "not a JSON value"},
+		{`$assert(false)`, "D3141: $assert() statement failed"},
+		{`$assert($states.input.n > 5, 'n is too small')`, "D3141: n is too small"},
+		{`$assert('yes')`, `T0410: Argument 1 of function "assert" does not match function signature`},
 	}
 	env := testEnv(t)
 	for _, tc := range tests {
