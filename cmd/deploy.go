@@ -97,14 +97,31 @@ aborted, 5 still running when odin stopped waiting (--timeout, ctrl-c).`,
 }
 
 func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
+	// On AWS, the backend opens while the release is validated: it reads
+	// the SDK's configuration and asks STS who calls, a round trip that
+	// changes nothing. Not when the release's account picks the role to
+	// assume (--account-roles), and not on the local backend, whose opening
+	// may start a server: an invalid release must leave nothing behind.
+	var early *earlyBackend
+	if f.Settings.Backend == backend.AWS && len(f.Settings.AccountRoles) == 0 {
+		early = openBackendEarly(ctx, f)
+	}
 	file, err := release.Load(opts.File)
 	if err != nil {
+		if early != nil {
+			early.abandon() // what it would say (a credentials error) comes second to the release's
+		}
 		if githubOutput(f) {
 			githubDeployRefused(f, opts.File, err)
 		}
 		return releaseError(err)
 	}
-	b, err := f.Backend(ctx, true, file.Release.AWSAccountID)
+	var b *backend.Backend
+	if early != nil {
+		b, err = early.wait()
+	} else {
+		b, err = f.Backend(ctx, true, file.Release.AWSAccountID)
+	}
 	if err != nil {
 		return err
 	}
@@ -203,6 +220,37 @@ func deployRun(ctx context.Context, f *Factory, opts *DeployOptions) error {
 		return nil
 	}
 	return follow(ctx, f, b, started.ExecutionArn, followOptions{Timeout: opts.Timeout})
+}
+
+// earlyBackend is a backend opening in the background, for any account.
+type earlyBackend struct {
+	b      *backend.Backend
+	err    error
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+func openBackendEarly(ctx context.Context, f *Factory) *earlyBackend {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &earlyBackend{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(e.done)
+		e.b, e.err = f.Backend(ctx, true, "")
+	}()
+	return e
+}
+
+// wait returns the opened backend, or why it did not open.
+func (e *earlyBackend) wait() (*backend.Backend, error) {
+	<-e.done
+	return e.b, e.err
+}
+
+// abandon stops the opening and waits for it to end, so nothing of it
+// outlives the command.
+func (e *earlyBackend) abandon() {
+	e.cancel()
+	<-e.done
 }
 
 // DeployAction is the first object `odin deploy --output json` writes: what

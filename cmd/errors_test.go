@@ -119,3 +119,35 @@ func TestNoCredentialsWithInstanceMetadataWithoutRole(t *testing.T) {
 		t.Errorf("--verbose does not show the SDK's warning: %q", errOut)
 	}
 }
+
+// On AWS, deploy opens the backend while it validates the release. An
+// invalid release is still what it says, before (and instead of) what the
+// opening met: here, no credentials. A valid one gets the opening's error.
+func TestDeployNamesTheReleaseBeforeTheCredentials(t *testing.T) {
+	awsWithout(t)
+	dir := t.TempDir()
+	valid, err := os.ReadFile(filepath.Join("..", "examples", "aws", "release.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalid := strings.Replace(string(valid), "project_name:", "project_nme:", 1)
+	for _, tt := range []struct {
+		name, release string
+		want, not     string
+	}{
+		{"invalid release", invalid, `unknown key "project_nme" (did you mean "project_name"?)`, "credentials"},
+		{"valid release", string(valid), "no AWS credentials found", "invalid release"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yml")
+			if err := os.WriteFile(file, []byte(tt.release), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, _, errOut := testFactory()
+			code := Run(context.Background(), f, []string{"deploy", file, "--backend", "aws", "--region", "us-east-1"})
+			if code != 2 || !strings.Contains(errOut.String(), tt.want) || strings.Contains(errOut.String(), tt.not) {
+				t.Errorf("exit %d, stderr %q; want 2 with %q and without %q", code, errOut, tt.want, tt.not)
+			}
+		})
+	}
+}

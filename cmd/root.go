@@ -92,6 +92,7 @@ func Execute() int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	holdCollection(os.LookupEnv, holdFor, holdUpTo)
 	stampFromBuildInfo()
 	f := &Factory{IO: iostreams.System(), Env: os.LookupEnv, Now: time.Now, StartLocal: StartLocalBackend}
 	// The one other place odin exits: a command that does not end when
