@@ -9,7 +9,7 @@ import (
 )
 
 // A server restart ends every instance (a stop stops them, a crash leaves
-// them to reapOrphans), but not the deploys: their executions resume where
+// them to StopOrphans), but not the deploys: their executions resume where
 // they were. A resumed deploy that asks about a release this provider has
 // never heard of is one whose instances died with the last server, so they
 // are started again here, and the deploy goes on judging them as new ones

@@ -74,7 +74,7 @@ func New(opts Options) *Provider {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
-	p.reapOrphans()
+	StopOrphans(p.dataDir, p.stopGrace, p.logger)
 	p.restore()
 	return p
 }

@@ -521,7 +521,7 @@ func TestOrphansReaped(t *testing.T) {
 			t.Errorf("orphaned pid %d still running", pid)
 		}
 	}
-	if entries, _ := os.ReadDir(next.pidDir()); len(entries) != 0 {
+	if entries, _ := os.ReadDir(pidDir(dir)); len(entries) != 0 {
 		t.Errorf("pid records left: %v", entries)
 	}
 	dead.Close()

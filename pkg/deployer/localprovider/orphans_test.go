@@ -1,0 +1,111 @@
+package localprovider
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// orphanGroup starts what a killed server leaves of an instance: a process
+// group of its own whose processes carry env, with a pid record naming the
+// group's leader. With leaderExits, the leader exits (and is reaped) at
+// once, leaving only its child in the group. It returns the pid of the
+// group's long-lived process.
+func orphanGroup(t *testing.T, dir string, rec pidRecord, env []string, leaderExits bool) int {
+	t.Helper()
+	script := "exec sleep 300"
+	if leaderExits {
+		script = "sleep 300 & echo $! > child.pid"
+	}
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	pid := cmd.Process.Pid
+	if leaderExits {
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(cmd.Dir, "child.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		go cmd.Wait() // reap it once it is stopped
+	}
+	rec.PID = cmd.Process.Pid
+	if err := os.MkdirAll(pidDir(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(rec)
+	if err := os.WriteFile(filepath.Join(pidDir(dir), rec.ReleaseID+"-"+rec.Instance+".json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// live tells whether pid is a live process (not a zombie).
+func live(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z"))
+}
+
+// TestStopOrphans: what a killed server left of its instances is stopped,
+// including a group whose leader exited after the server died, and nothing
+// whose environment does not name the recorded release and instance.
+func TestStopOrphans(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("no /proc: StopOrphans cannot tell an instance from a reused pid here")
+	}
+	ownEnv := func(rec pidRecord) []string {
+		return []string{"ODIN_RELEASE_ID=" + rec.ReleaseID, "ODIN_INSTANCE=" + rec.Instance}
+	}
+	cases := []struct {
+		name        string
+		leaderExits bool
+		env         func(pidRecord) []string
+		stopped     bool
+	}{
+		{"leader running", false, ownEnv, true},
+		{"leader exited, child running", true, ownEnv, true},
+		{"another release's process", false, func(pidRecord) []string { return []string{"ODIN_RELEASE_ID=r-other", "ODIN_INSTANCE=web-1"} }, false},
+		{"another instance's process", true, func(pidRecord) []string { return []string{"ODIN_RELEASE_ID=r-dead", "ODIN_INSTANCE=web-2"} }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rec := pidRecord{ReleaseID: "r-dead", Instance: "web-1"}
+			pid := orphanGroup(t, dir, rec, tc.env(rec), tc.leaderExits)
+			StopOrphans(dir, 5*time.Second, nil)
+			// SIGKILL, if it came to that, may take a moment to land.
+			deadline := time.Now().Add(10 * time.Second)
+			for tc.stopped && live(pid) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if live(pid) == tc.stopped {
+				t.Errorf("pid %d running %v after StopOrphans, want %v", pid, live(pid), !tc.stopped)
+			}
+			if entries, _ := os.ReadDir(pidDir(dir)); len(entries) != 0 {
+				t.Errorf("pid records left: %v", entries)
+			}
+		})
+	}
+}
