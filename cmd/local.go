@@ -19,6 +19,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/config"
 	"github.com/odin-deploy/odin/pkg/deployer/localbackend"
+	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
 	"github.com/odin-deploy/odin/pkg/exitcode"
 	"github.com/odin-deploy/odin/pkg/iostreams"
 	"github.com/odin-deploy/odin/pkg/local/access"
@@ -498,6 +499,11 @@ func checkAWSEndpoint(endpoint string) error {
 
 func localStopRun(ctx context.Context, opts *LocalOptions) error {
 	pid, killed, err := server.Stop(ctx, opts.DataDir, opts.Grace)
+	if killed && err == nil {
+		// A killed server could not stop the services it runs, and nothing
+		// else would until the next start: stop them here.
+		localprovider.StopOrphans(opts.DataDir, opts.Grace, nil)
+	}
 	if opts.JSON && (err == nil || errors.Is(err, server.ErrNotRunning)) {
 		out := LocalStatus{Type: "local", Action: "stopped", Pid: pid, DataDir: opts.DataDir}
 		switch {
