@@ -25,6 +25,7 @@ import (
 
 	"github.com/odin-deploy/odin/pkg/deploy"
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/deployer/localprovider"
 	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
@@ -197,11 +198,70 @@ func startBackend(t *testing.T, dir string, env ...string) *backend {
 		t.Fatal("a backend was already running")
 	}
 	proc := b.proc
-	t.Cleanup(func() { proc.Kill(); proc.Wait() })
+	t.Cleanup(func() { stopBackend(t, proc, dir) })
 	b.ep = ep
 	dep := ep
 	b.sfn, b.s3 = dep.SFNClient(), dep.S3Client()
 	return b
+}
+
+// stopBackendGrace bounds a clean stop of a helper backend: its instances
+// have the provider's 10 s between SIGTERM and SIGKILL, then it exits.
+const stopBackendGrace = 30 * time.Second
+
+// stopBackend stops a helper backend as `odin local stop` does (SIGTERM,
+// then SIGKILL after a grace), then whatever instances a backend killed on
+// dir (here or by the test) left running: nothing the test started outlives
+// it. Cleanups run last in first out, so no later backend still runs on dir.
+func stopBackend(t *testing.T, proc *os.Process, dir string) {
+	exited := make(chan struct{})
+	go func() {
+		proc.Wait()
+		close(exited)
+	}()
+	if err := proc.Signal(syscall.SIGTERM); err == nil {
+		select {
+		case <-exited:
+		case <-time.After(stopBackendGrace):
+			t.Logf("the backend (pid %d) did not stop within %s: killing it", proc.Pid, stopBackendGrace)
+			proc.Kill()
+		}
+	}
+	<-exited
+	localprovider.StopOrphans(dir, 5*time.Second, nil)
+}
+
+// instancePIDs returns the pids of the instances the backend on dir has
+// recorded as running.
+func instancePIDs(t *testing.T, dir string) []int {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "deployer", "pids"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, "deployer", "pids", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct{ PID int }
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, rec.PID)
+	}
+	return pids
+}
+
+// running tells whether pid is a live process (not a zombie).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && !strings.HasPrefix(strings.TrimSpace(string(b[i+1:])), "Z")
 }
 
 func (b *backend) kill() {
@@ -397,8 +457,15 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 				_, err := os.Stat(filepath.Join(holdDir, "held-"+tc.state))
 				return err == nil
 			})
+			orphans := instancePIDs(t, dir)
 			b.kill()
 			restarted := time.Now()
+			for _, pid := range orphans {
+				// Instances of the crash modes exit by themselves.
+				if tc.mode == "ok" && !running(pid) {
+					t.Fatalf("instance pid %d ended with the server: the kill did not leave it to the next one", pid)
+				}
+			}
 
 			if err := os.WriteFile(filepath.Join(holdDir, "go"), nil, 0o600); err != nil {
 				t.Fatal(err)
@@ -437,6 +504,13 @@ func TestKillAtEveryDeployerState(t *testing.T) {
 			default:
 				if d.Status != sfntypes.ExecutionStatusFailed || aws.ToString(d.Error) != "DeployError" || !strings.Contains(aws.ToString(d.Cause), "exited") {
 					t.Fatalf("the rollback ended %s %s %q, want FAILED DeployError (an instance exited)%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), path(events))
+				}
+			}
+			// The instances the killed server left are stopped: nothing
+			// else ever would.
+			for _, pid := range orphans {
+				if running(pid) {
+					t.Errorf("instance pid %d, left by the killed server, still runs", pid)
 				}
 			}
 			// No execution RUNNING, no lock left.
