@@ -163,16 +163,38 @@ func Ensure(ctx context.Context, dataDir string, start func(ctx context.Context)
 	if err != nil {
 		return access.Endpoint{}, err
 	}
-	if !held {
+	startOurs := func() error {
 		_ = os.Remove(filepath.Join(dir, StartErrorFile))
 		if err := start(ctx); err != nil {
-			return access.Endpoint{}, fmt.Errorf("start the local backend: %w", err)
+			return fmt.Errorf("start the local backend: %w", err)
+		}
+		return nil
+	}
+	if !held {
+		if err := startOurs(); err != nil {
+			return access.Endpoint{}, err
 		}
 	}
 	// Held but unhealthy means a server is starting (or hung): wait for it
 	// either way rather than start a second one it would refuse.
-	return waitReady(ctx, dir, 30*time.Second)
+	ep, err := waitReady(ctx, dir, 30*time.Second)
+	if held && errors.Is(err, errExitedDuringStartup) {
+		// What held the lock went without serving and without a word.
+		// A server that dies starting leaves that; so does a killed
+		// server's child, which holds a copy of the lock from its fork
+		// until its exec. Either way nothing serves and nothing is
+		// starting: start ours, once.
+		if err := startOurs(); err != nil {
+			return access.Endpoint{}, err
+		}
+		return waitReady(ctx, dir, 30*time.Second)
+	}
+	return ep, err
 }
+
+// errExitedDuringStartup: the lock's holder let it go without serving and
+// without recording why.
+var errExitedDuringStartup = errors.New("the local backend exited during start-up")
 
 func waitReady(ctx context.Context, dir string, limit time.Duration) (access.Endpoint, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
@@ -201,8 +223,8 @@ func waitReady(ctx context.Context, dir string, limit time.Duration) (access.End
 				releasedAt = time.Now()
 			}
 			if time.Since(releasedAt) >= time.Second {
-				return access.Endpoint{}, fmt.Errorf("the local backend exited during start-up; its log %s ends with:\n%s",
-					filepath.Join(dir, LogFile), logTail(filepath.Join(dir, LogFile), 10))
+				return access.Endpoint{}, fmt.Errorf("%w; its log %s ends with:\n%s",
+					errExitedDuringStartup, filepath.Join(dir, LogFile), logTail(filepath.Join(dir, LogFile), 10))
 			}
 		}
 		select {

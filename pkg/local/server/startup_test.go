@@ -73,3 +73,40 @@ func TestEnsureReportsServerDeath(t *testing.T) {
 		t.Fatalf("Ensure: %v", err)
 	}
 }
+
+// TestEnsureStartsWhenTheLockWentWithoutAServer: a lock held when Ensure
+// looks, let go without anyone serving or saying why (a killed server's
+// child holds a copy of the lock from its fork until its exec), is not a
+// server starting: Ensure starts its own rather than report a death.
+func TestEnsureStartsWhenTheLockWentWithoutAServer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stray, err := lockServer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the CLI polls every 50 ms: it sees the lock held first
+		stray.Close()
+	}()
+	var s *Server
+	t.Cleanup(func() {
+		if s != nil {
+			s.Close()
+		}
+	})
+	starts := 0
+	ep, err := Ensure(context.Background(), dir, func(ctx context.Context) error {
+		starts++
+		s, err = New(ctx, Options{DataDir: dir})
+		return err
+	})
+	if err != nil || starts != 1 {
+		t.Fatalf("Ensure = %v, %v after %d starts; want a server, started once", ep, err, starts)
+	}
+	if st, err := Probe(context.Background(), dir); err != nil || !st.Running {
+		t.Fatalf("Probe = %+v, %v", st, err)
+	}
+}
