@@ -500,9 +500,10 @@ func checkAWSEndpoint(endpoint string) error {
 func localStopRun(ctx context.Context, opts *LocalOptions) error {
 	pid, killed, err := server.Stop(ctx, opts.DataDir, opts.Grace)
 	if killed && err == nil {
-		// A killed server could not stop the services it runs, and nothing
-		// else would until the next start: stop them here.
+		// A killed server could not stop the services and command tasks it
+		// runs, and nothing else would until the next start: stop them here.
 		localprovider.StopOrphans(opts.DataDir, opts.Grace, nil)
+		server.StopOrphanTasks(opts.DataDir, opts.Grace, nil)
 	}
 	if opts.JSON && (err == nil || errors.Is(err, server.ErrNotRunning)) {
 		out := LocalStatus{Type: "local", Action: "stopped", Pid: pid, DataDir: opts.DataDir}

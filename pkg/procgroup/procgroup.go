@@ -58,8 +58,3 @@ func (g *Group) markGone() {
 	g.gone = true
 	g.mu.Unlock()
 }
-
-// SignalOrphan sends sig to the group led by pid, a process this one did not
-// start (left by an earlier server). The caller must have checked that pid is
-// still that process, as closely before as it can.
-func SignalOrphan(pid int, sig syscall.Signal) error { return signalGroup(pid, sig) }

@@ -29,6 +29,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/local/access"
 	"github.com/odin-deploy/odin/pkg/local/engine"
 	"github.com/odin-deploy/odin/pkg/local/server"
+	"github.com/odin-deploy/odin/pkg/procgroup"
 	"github.com/odin-deploy/odin/pkg/release"
 	"github.com/odin-deploy/odin/pkg/testpeer/ports"
 )
@@ -245,11 +246,11 @@ func instancePIDs(t *testing.T, dir string) []int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rec struct{ PID int }
+		var rec procgroup.Record
 		if err := json.Unmarshal(b, &rec); err != nil {
 			t.Fatal(err)
 		}
-		pids = append(pids, rec.PID)
+		pids = append(pids, rec.PGID) // the instance's process leads its group
 	}
 	return pids
 }

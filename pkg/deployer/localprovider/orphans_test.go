@@ -2,7 +2,6 @@ package localprovider
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,14 +10,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/odin-deploy/odin/pkg/deployer"
 )
 
-// orphanGroup starts what a killed server leaves of an instance: a process
-// group of its own whose processes carry env, with a pid record naming the
-// group's leader. With leaderExits, the leader exits (and is reaped) at
+// orphanGroup starts what a killed server leaves of instance web-1 of
+// release r-dead: a process group of its own whose processes carry env, with
+// the pid record the provider writes for it. With leaderExits, the leader exits (and is reaped) at
 // once, leaving only its child in the group. It returns the pid of the
 // group's long-lived process.
-func orphanGroup(t *testing.T, dir string, rec pidRecord, env []string, leaderExits bool) int {
+func orphanGroup(t *testing.T, dir string, env []string, leaderExits bool) int {
 	t.Helper()
 	script := "exec sleep 300"
 	if leaderExits {
@@ -47,12 +48,7 @@ func orphanGroup(t *testing.T, dir string, rec pidRecord, env []string, leaderEx
 	} else {
 		go cmd.Wait() // reap it once it is stopped
 	}
-	rec.PID = cmd.Process.Pid
-	if err := os.MkdirAll(pidDir(dir), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(rec)
-	if err := os.WriteFile(filepath.Join(pidDir(dir), rec.ReleaseID+"-"+rec.Instance+".json"), b, 0o600); err != nil {
+	if err := pidRecords(dir).Add(instanceRecord("r-dead", "web-1", cmd.Process.Pid)); err != nil {
 		t.Fatal(err)
 	}
 	return pid
@@ -69,31 +65,29 @@ func live(pid int) bool {
 }
 
 // TestStopOrphans: what a killed server left of its instances is stopped,
-// including a group whose leader exited after the server died, and nothing
-// whose environment does not name the recorded release and instance.
+// found by the variables instanceEnv gives them, including a group whose
+// leader exited after the server died, and nothing whose environment does
+// not name the recorded release and instance.
 func TestStopOrphans(t *testing.T) {
 	if _, err := os.Stat("/proc/self/environ"); err != nil {
 		t.Skip("no /proc: StopOrphans cannot tell an instance from a reused pid here")
 	}
-	ownEnv := func(rec pidRecord) []string {
-		return []string{"ODIN_RELEASE_ID=" + rec.ReleaseID, "ODIN_INSTANCE=" + rec.Instance}
-	}
+	ownEnv := instanceEnv(nil, &deployer.Deployment{ReleaseID: "r-dead", Project: "p", Config: "c"}, "web", "web-1", 8080, deployer.Service{})
 	cases := []struct {
 		name        string
 		leaderExits bool
-		env         func(pidRecord) []string
+		env         []string
 		stopped     bool
 	}{
 		{"leader running", false, ownEnv, true},
 		{"leader exited, child running", true, ownEnv, true},
-		{"another release's process", false, func(pidRecord) []string { return []string{"ODIN_RELEASE_ID=r-other", "ODIN_INSTANCE=web-1"} }, false},
-		{"another instance's process", true, func(pidRecord) []string { return []string{"ODIN_RELEASE_ID=r-dead", "ODIN_INSTANCE=web-2"} }, false},
+		{"another release's process", false, []string{"ODIN_RELEASE_ID=r-other", "ODIN_INSTANCE=web-1"}, false},
+		{"another instance's process", true, []string{"ODIN_RELEASE_ID=r-dead", "ODIN_INSTANCE=web-2"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			rec := pidRecord{ReleaseID: "r-dead", Instance: "web-1"}
-			pid := orphanGroup(t, dir, rec, tc.env(rec), tc.leaderExits)
+			pid := orphanGroup(t, dir, tc.env, tc.leaderExits)
 			StopOrphans(dir, 5*time.Second, nil)
 			// SIGKILL, if it came to that, may take a moment to land.
 			deadline := time.Now().Add(10 * time.Second)
@@ -103,7 +97,7 @@ func TestStopOrphans(t *testing.T) {
 			if live(pid) == tc.stopped {
 				t.Errorf("pid %d running %v after StopOrphans, want %v", pid, live(pid), !tc.stopped)
 			}
-			if entries, _ := os.ReadDir(pidDir(dir)); len(entries) != 0 {
+			if entries, _ := os.ReadDir(pidRecords(dir).Dir); len(entries) != 0 {
 				t.Errorf("pid records left: %v", entries)
 			}
 		})

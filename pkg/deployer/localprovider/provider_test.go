@@ -508,7 +508,9 @@ func TestOrphansReaped(t *testing.T) {
 	pids := dead.PIDs("r-orphan")
 	// Unrelated pid records must not be signalled: this one names our own
 	// test process with an instance it does not have.
-	os.WriteFile(dead.pidPath("r-x", "web-9"), []byte(fmt.Sprintf(`{"pid":%d,"release_id":"r-x","instance":"web-9"}`, os.Getpid())), 0o600)
+	if err := pidRecords(dir).Add(instanceRecord("r-x", "web-9", os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
 
 	next := New(Options{DataDir: dir})
 	defer next.Close()
@@ -521,7 +523,7 @@ func TestOrphansReaped(t *testing.T) {
 			t.Errorf("orphaned pid %d still running", pid)
 		}
 	}
-	if entries, _ := os.ReadDir(pidDir(dir)); len(entries) != 0 {
+	if entries, _ := os.ReadDir(pidRecords(dir).Dir); len(entries) != 0 {
 		t.Errorf("pid records left: %v", entries)
 	}
 	dead.Close()

@@ -3,6 +3,7 @@ package localprovider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -118,4 +119,19 @@ func (p *Provider) promoteWhenHealthy(d *deployer.Deployment) {
 			return
 		}
 	}
+}
+
+// writePrivate writes a file 0600 whatever mode an existing one had (the
+// mode given to OpenFile applies only to a new file), before writing.
+func writePrivate(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	_, err = f.Write(b)
+	return errors.Join(err, f.Close())
 }

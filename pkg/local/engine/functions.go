@@ -3,9 +3,12 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"reflect"
@@ -22,6 +25,10 @@ import (
 type Functions struct {
 	mu  sync.RWMutex
 	fns map[string]TaskFunc
+	// records is where running commands are recorded (RecordCommands);
+	// nil when they are not.
+	records *procgroup.Records
+	logger  *slog.Logger
 }
 
 // NewFunctions returns an empty registry.
@@ -42,13 +49,27 @@ func (f *Functions) Register(name string, fn TaskFunc) {
 // {"errorType","errorMessage"} on stdout is that error; any other failure is
 // Lambda.Unknown. env is added to this process's environment; dir is the
 // working directory ("" for the current one). When the task times out (or the
-// execution stops) the whole process group is killed.
+// execution stops) the whole process group is killed. Each run's environment
+// also holds ODIN_TASK, a value no other run has (see RecordCommands).
 func (f *Functions) RegisterCommand(name string, argv []string, env []string, dir string) {
 	argv = append([]string(nil), argv...)
 	env = append([]string(nil), env...)
 	f.Register(name, func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
-		return runCommand(ctx, argv, env, dir, input)
+		return f.runCommand(ctx, name, argv, env, dir, input)
 	})
+}
+
+// RecordCommands makes every command run record its process group in dir
+// until it ends, found by its ODIN_TASK, so that a server started after this
+// one was killed can stop the commands it left running (procgroup.Records'
+// StopLeft) before it resumes their executions, which runs them again.
+func (f *Functions) RecordCommands(dir string, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records, f.logger = &procgroup.Records{Dir: dir}, logger
 }
 
 // Lookup finds the function for a name, a function ARN (with or without a
@@ -121,13 +142,18 @@ func taskFailure(err error) *failure {
 
 const commandKillGrace = 2 * time.Second
 
-func runCommand(ctx context.Context, argv, env []string, dir string, input json.RawMessage) (json.RawMessage, error) {
+func (f *Functions) runCommand(ctx context.Context, name string, argv, env []string, dir string, input json.RawMessage) (json.RawMessage, error) {
 	if len(argv) == 0 {
 		return nil, &TaskError{ErrorType: "Lambda.Unknown", ErrorMessage: "the function's command is empty"}
 	}
+	f.mu.RLock()
+	records, logger := f.records, f.logger
+	f.mu.RUnlock()
+	token := newTaskToken()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, "ODIN_TASK="+token)
 	cmd.Stdin = bytes.NewReader(input)
 	stdout, stderr := &cappedBuffer{max: maxCommandOutput, stop: true}, &cappedBuffer{max: 64 * 1024}
 	cmd.Stdout = stdout
@@ -139,6 +165,13 @@ func runCommand(ctx context.Context, argv, env []string, dir string, input json.
 	cmd.WaitDelay = commandKillGrace
 	err := cmd.Start()
 	if err == nil {
+		if records != nil {
+			rec := procgroup.Record{PGID: cmd.Process.Pid, Env: []string{"ODIN_TASK=" + token}, Labels: taskLabels(ctx, name)}
+			if err := records.Add(token+".json", rec); err != nil {
+				logger.Warn("cannot record a running command task: a killed server would leave it running", "function", name, "error", err)
+			}
+			defer records.Remove(token + ".json")
+		}
 		err = group.Wait()
 	}
 	if ctx.Err() != nil {
@@ -170,6 +203,30 @@ func runCommand(ctx context.Context, argv, env []string, dir string, input json.
 		return nil, &TaskError{ErrorType: "Lambda.Unknown", ErrorMessage: fmt.Sprintf("command %s wrote output that is not JSON", argv[0])}
 	}
 	return json.RawMessage(out), nil
+}
+
+func newTaskToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// taskKey carries what names a task in the log (taskLabels) to its function.
+type taskKey struct{}
+
+type taskInfo struct{ execution, state string }
+
+func withTask(ctx context.Context, execution, state string) context.Context {
+	return context.WithValue(ctx, taskKey{}, taskInfo{execution, state})
+}
+
+// taskLabels names a command task for whoever stops it after a crash.
+func taskLabels(ctx context.Context, function string) map[string]string {
+	l := map[string]string{"function": function}
+	if ti, ok := ctx.Value(taskKey{}).(taskInfo); ok {
+		l["execution"], l["state"] = ti.execution, ti.state
+	}
+	return l
 }
 
 func lastLine(s string) string {

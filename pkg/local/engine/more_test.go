@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/odin-deploy/odin/pkg/procgroup"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -280,6 +283,72 @@ func TestCommandTimeoutKillsProcessGroup(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("grandchild %s still running after the timeout", pid)
+}
+
+// TestCommandIsRecordedWhileItRuns: with RecordCommands, a running command
+// task has a private record naming its process group, found by the ODIN_TASK
+// in its environment and labelled with its execution and state, for a server
+// started after this one is killed; the record goes when the command ends.
+func TestCommandIsRecordedWhileItRuns(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	records := filepath.Join(dir, "tasks")
+	script := `cat >/dev/null; echo "$ODIN_TASK" >got; while [ ! -f go ]; do sleep 0.05; done; echo '{"done":true}'`
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:cmd","End":true}}}`
+	rg := newRig(t, false)
+	rg.fns.RegisterCommand("cmd", []string{sh, "-c", script}, nil, dir)
+	rg.fns.RecordCommands(records, nil)
+	eng := rg.start()
+	x := newExecution(mustParse(t, def), "x", `{}`)
+	if err := eng.Start(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	for deadline := time.Now().Add(time.Minute); token == ""; time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(dir, "got")); err == nil && strings.HasSuffix(string(b), "\n") {
+			token = strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command never ran")
+		}
+	}
+	if token == "" {
+		t.Fatal("the command's environment has no ODIN_TASK")
+	}
+	// The command may run before its record is written.
+	path := filepath.Join(records, token+".json")
+	fi, err := os.Stat(path)
+	for deadline := time.Now().Add(time.Minute); err != nil && time.Now().Before(deadline); fi, err = os.Stat(path) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("no record of the running command: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("record mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(path)
+	var rec procgroup.Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := procgroup.Record{PGID: rec.PGID, Env: []string{"ODIN_TASK=" + token},
+		Labels: map[string]string{"function": "cmd", "execution": x.Arn, "state": "T"}}
+	if rec.PGID <= 1 || !reflect.DeepEqual(rec, want) {
+		t.Errorf("record %+v, want %+v", rec, want)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := rg.wait(x.Arn); res.Status != StatusSucceeded {
+		t.Fatalf("result %+v", res)
+	}
+	if entries, _ := os.ReadDir(records); len(entries) != 0 {
+		t.Errorf("records left after the command ended: %v", entries)
+	}
 }
 
 func TestDataLimit(t *testing.T) {

@@ -353,7 +353,7 @@ func (r *stateRun) invoke(ctx context.Context, name string, input any, deadline 
 	if err != nil {
 		return nil, r.runtime(err.Error())
 	}
-	cctx, cancel := context.WithCancelCause(ctx)
+	cctx, cancel := context.WithCancelCause(withTask(ctx, r.xe.x.Arn, r.st.Name))
 	defer cancel(nil)
 	release := func() {}
 	if hc, ok := r.xe.e.opts.Clock.(holdingClock); ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,8 +59,28 @@ func startHelperServer(t *testing.T, dir string, functions map[string][]string) 
 		t.Fatal("a server was already running")
 	}
 	// Never leave a server behind, whatever the test does with it.
-	t.Cleanup(func() { proc.Kill(); proc.Wait() })
+	t.Cleanup(func() { stopHelperServer(t, proc, dir) })
 	return proc, ep
+}
+
+// stopHelperServer stops a server the test has not stopped as `odin local
+// stop` does: SIGTERM, so that it stops its command tasks itself, and SIGKILL
+// if it has not ended after a while; then what a killed one left running.
+func stopHelperServer(t *testing.T, proc *os.Process, dir string) {
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		return // the test waited for it already
+	}
+	done := make(chan struct{})
+	go func() { proc.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(30 * time.Second):
+	}
+	t.Logf("the server (pid %d) did not stop on SIGTERM: killing it", proc.Pid)
+	proc.Kill()
+	<-done
+	StopOrphanTasks(dir, 5*time.Second, nil)
 }
 
 // waitState waits up to limit for a child process to end and returns how it
@@ -260,7 +281,8 @@ func TestCrashLoopIsBroken(t *testing.T) {
 		t.Skip("starts and kills server processes")
 	}
 	dir := filepath.Join(t.TempDir(), "data")
-	fns := map[string][]string{"stuck": {"sh", "-c", "cat >/dev/null; sleep 600"}}
+	pids := filepath.Join(filepath.Dir(dir), "pids")
+	fns := map[string][]string{"stuck": {"sh", "-c", `cat >/dev/null; echo $$ >>"$0"; sleep 600`, pids}}
 	proc, ep := startHelperServer(t, dir, fns)
 	c := sfnClient(ep, ep.SecretAccessKey)
 	ctx := context.Background()
@@ -282,9 +304,12 @@ func TestCrashLoopIsBroken(t *testing.T) {
 	// restart stops the server (SIGKILL or SIGTERM) while the execution is in
 	// Stuck, proves it was (its history ends in the state, unchanged by the
 	// stop), and starts a new one.
+	starts := 0 // how many times the task has started
 	restart := func(sig syscall.Signal) {
 		t.Helper()
 		before := waitFor(t, c, *ex.ExecutionArn, "the task to run", inStuck)
+		starts++
+		running := waitForPids(t, pids, starts)
 		if err := proc.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
@@ -294,6 +319,18 @@ func TestCrashLoopIsBroken(t *testing.T) {
 		after := waitFor(t, c, *ex.ExecutionArn, "the history", func([]types.HistoryEvent, *sfn.DescribeExecutionOutput) bool { return true })
 		if len(after) < len(before) || after[len(before)-1].Type != types.HistoryEventTypeLambdaFunctionStarted {
 			t.Fatalf("the stop did not land in the state:%s", eventTypes(after))
+		}
+		// The task the stopped server ran does not run on beside the one the
+		// new server runs: the server stopped it, or (killed) its successor.
+		for _, pid := range running {
+			if !gone(pid) {
+				syscall.Kill(-pid, syscall.SIGKILL)
+				t.Fatalf("after %s, the interrupted task (pid %d) still runs", sig, pid)
+			}
+		}
+		if log, _ := os.ReadFile(filepath.Join(dir, LogFile)); sig == syscall.SIGKILL &&
+			!strings.Contains(string(log), "left running by an earlier server") {
+			t.Errorf("the new server's log does not say it stopped the task:\n%s", log)
 		}
 	}
 	status := func() *sfn.DescribeExecutionOutput {
@@ -476,4 +513,45 @@ func waitForRun(t *testing.T, runs string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitForPids waits until the file a task appends its pid to holds n pids,
+// and returns them.
+func waitForPids(t *testing.T, path string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if lines := strings.Fields(string(b)); len(lines) >= n {
+			pids := make([]int, len(lines))
+			for i, l := range lines {
+				pid, err := strconv.Atoi(l)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				pids[i] = pid
+			}
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task never started running %d times (%s holds %q)", n, path, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gone says whether the process pid has ended (or is a zombie, as one whose
+// parent died is until init reaps it), waiting a while for it to.
+func gone(pid int) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		// pid (comm) STATE ...: comm may hold spaces, so read after its ')'.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+			return true
+		}
+	}
+	return false
 }

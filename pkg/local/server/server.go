@@ -33,6 +33,7 @@ import (
 	"github.com/odin-deploy/odin/pkg/local/sigv4"
 	"github.com/odin-deploy/odin/pkg/local/store"
 	"github.com/odin-deploy/odin/pkg/local/stsapi"
+	"github.com/odin-deploy/odin/pkg/procgroup"
 )
 
 // Defaults of the local backend. The account is fixed so that ARNs are
@@ -253,6 +254,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, fmt.Errorf("server: register task functions: %w", err)
 		}
 	}
+	// A server killed while command tasks ran left them running; the
+	// executions resumed below would run them a second time beside them.
+	StopOrphanTasks(dir, orphanTaskGrace, s.log)
+	fns.RecordCommands(taskRecords(dir).Dir, s.log)
 	states := opts.States
 	if states == nil {
 		states = func(ctx context.Context, ep access.Endpoint, fns *engine.Functions) (StatesAPI, error) {
@@ -298,6 +303,23 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	s.log.Info("local backend serving", "url", s.ep.URL, "data_dir", dir, "region", region, "account", account,
 		"access_key_id", creds.AccessKeyID, "pid", os.Getpid())
 	return s, nil
+}
+
+// orphanTaskGrace is how long a command task left by a killed server has to
+// end on SIGTERM before it is killed. The start waits for it, and an
+// interrupted task runs again from its start anyway.
+const orphanTaskGrace = 5 * time.Second
+
+func taskRecords(dataDir string) procgroup.Records {
+	return procgroup.Records{Dir: filepath.Join(dataDir, "tasks")}
+}
+
+// StopOrphanTasks stops the command tasks that a server on dataDir left
+// running when it was killed (see engine.Functions.RecordCommands):
+// SIGTERM, and SIGKILL after grace. Call it only while no server runs on
+// dataDir.
+func StopOrphanTasks(dataDir string, grace time.Duration, logger *slog.Logger) {
+	taskRecords(dataDir).StopLeft(grace, logger)
 }
 
 // access.Endpoint returns where the server listens and its credentials.
