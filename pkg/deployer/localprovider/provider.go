@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -327,13 +329,53 @@ func (p *Provider) assignPort() (int, error) {
 	return 0, errors.New("find a free port: every port offered is already given to an instance")
 }
 
+// freePort picks a loopback port nothing listens on, from below the
+// kernel's ephemeral range. A port the kernel hands out for ":0" is one it
+// also gives outgoing connections: between this check and the instance's
+// bind, a busy machine's next connection may take it, and the instance
+// fails with "address already in use". Below that range, only another
+// listener could.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	lo, hi := instancePorts(ephemeralRangePath)
+	for range 100 {
+		port := lo + rand.IntN(hi-lo)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0") // all of them taken: any will do
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralRangePath is where Linux says which ports outgoing connections
+// take.
+const ephemeralRangePath = "/proc/sys/net/ipv4/ip_local_port_range"
+
+// instancePorts is the range instances' ports come from: 10000–19999, or
+// the 10,000 ports below the ephemeral range when that starts lower. The
+// ephemeral range starts at 32768 on Linux by default and 49152 elsewhere.
+func instancePorts(rangePath string) (lo, hi int) {
+	ephemeral := 49152
+	if b, err := os.ReadFile(rangePath); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
+				ephemeral = n
+			}
+		}
+	}
+	lo, hi = 10000, 20000
+	if ephemeral < hi {
+		hi = max(ephemeral, 2048)
+		lo = max(1024, hi-10000)
+	}
+	return lo, hi
 }
 
 func sortedKeys(m map[string]string) []string {
