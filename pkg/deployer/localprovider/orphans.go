@@ -1,7 +1,10 @@
 package localprovider
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -45,5 +48,42 @@ func (p *Provider) removePid(in *instance) {
 // signalled only while a process in it still carries the instance's
 // ODIN_RELEASE_ID and ODIN_INSTANCE (see procgroup.Records.StopLeft).
 func StopOrphans(dataDir string, grace time.Duration, logger *slog.Logger) {
+	upgradeRecords(dataDir, logger)
 	pidRecords(dataDir).StopLeft(grace, logger)
+}
+
+// legacyRecord is how builds before procgroup.Records recorded an
+// instance: {"pid", "release_id", "instance"}, the pid leading its group.
+type legacyRecord struct {
+	PID       int    `json:"pid"`
+	ReleaseID string `json:"release_id"`
+	Instance  string `json:"instance"`
+}
+
+// upgradeRecords rewrites records an earlier build left in its own format,
+// so that an upgrade over a killed server still stops its instances.
+func upgradeRecords(dataDir string, logger *slog.Logger) {
+	recs := pidRecords(dataDir)
+	entries, err := os.ReadDir(recs.Dir)
+	if err != nil {
+		return // none, or StopLeft says why
+	}
+	for _, e := range entries {
+		path := filepath.Join(recs.Dir, e.Name())
+		b, err := os.ReadFile(path)
+		if err != nil || !e.Type().IsRegular() || len(b) > 64<<10 {
+			continue
+		}
+		var old legacyRecord
+		if json.Unmarshal(b, &old) != nil || old.PID <= 1 || old.ReleaseID == "" || old.Instance == "" || bytes.Contains(b, []byte(`"pgid"`)) {
+			continue
+		}
+		name, rec := instanceRecord(old.ReleaseID, old.Instance, old.PID)
+		if name != e.Name() {
+			os.Remove(path)
+		}
+		if err := recs.Add(name, rec); err != nil {
+			logger.Warn("cannot read an instance record of an earlier build", "file", path, "error", err)
+		}
+	}
 }

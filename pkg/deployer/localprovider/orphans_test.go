@@ -103,3 +103,32 @@ func TestStopOrphans(t *testing.T) {
 		})
 	}
 }
+
+// TestStopOrphansOfAnEarlierBuild: a record in the format builds before
+// procgroup.Records wrote ({"pid", "release_id", "instance"}) still gets
+// its instance stopped, so an upgrade over a killed server leaves nothing.
+func TestStopOrphansOfAnEarlierBuild(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("no /proc: StopOrphans cannot tell an instance from a reused pid here")
+	}
+	dir := t.TempDir()
+	env := instanceEnv(nil, &deployer.Deployment{ReleaseID: "r-dead", Project: "p", Config: "c"}, "web", "web-1", 8080, deployer.Service{})
+	pid := orphanGroup(t, dir, env, false)
+	// Rewrite its record as the earlier build did.
+	name, _ := instanceRecord("r-dead", "web-1", pid)
+	legacy := `{"pid":` + strconv.Itoa(pid) + `,"release_id":"r-dead","instance":"web-1"}`
+	if err := os.WriteFile(filepath.Join(pidRecords(dir).Dir, name), []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	StopOrphans(dir, 5*time.Second, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for live(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if live(pid) {
+		t.Errorf("pid %d, recorded by an earlier build, still runs after StopOrphans", pid)
+	}
+	if entries, _ := os.ReadDir(pidRecords(dir).Dir); len(entries) != 0 {
+		t.Errorf("pid records left: %v", entries)
+	}
+}
