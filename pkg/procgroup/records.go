@@ -109,7 +109,14 @@ func (r Records) StopLeft(grace time.Duration, logger *slog.Logger) int {
 			logger.Warn("cannot remove a process group record", "file", path, "error", err)
 		}
 	}
-	left := liveGroups(recs)
+	left, unsure := liveGroups(recs)
+	// A process caught in its exec shows no environment for a moment: look
+	// again before concluding its group is gone, for what is judged gone
+	// here is never looked at again.
+	for tries := 0; unsure && tries < 40; tries++ {
+		time.Sleep(25 * time.Millisecond)
+		left, unsure = liveGroups(recs)
+	}
 	found := len(left)
 	for _, rec := range left {
 		logger.Warn("stopping processes left running by an earlier server", rec.attrs()...)
@@ -118,7 +125,10 @@ func (r Records) StopLeft(grace time.Duration, logger *slog.Logger) int {
 	deadline := time.Now().Add(grace)
 	for len(left) > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
-		left = liveGroups(left)
+		// A group found above is still the one recorded while it has any
+		// member (its id cannot be reused before it is empty): one whose
+		// environment shows blank in its exec still counts.
+		left = withMembers(left)
 	}
 	for _, rec := range left {
 		logger.Warn("processes left running by an earlier server did not stop on SIGTERM: killing them", append(rec.attrs(), "grace", grace)...)
@@ -165,9 +175,13 @@ func signalLeft(rec Record, sig syscall.Signal, logger *slog.Logger) {
 // process while the group has members, and a member without that
 // environment does not count, so a reused id is never mistaken for the
 // recorded group.
-func liveGroups(recs []Record) []Record {
+//
+// unsure is set when a recorded group that was not found has a process
+// whose environment could not be read or was empty (a process in the middle
+// of its exec shows none): it may yet be the group's.
+func liveGroups(recs []Record) (live []Record, unsure bool) {
 	if len(recs) == 0 {
-		return nil
+		return nil, false
 	}
 	want := map[int][]int{} // pgid -> indexes in recs
 	for i, r := range recs {
@@ -175,9 +189,10 @@ func liveGroups(recs []Record) []Record {
 	}
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	found := make([]bool, len(recs))
+	blind := make([]bool, len(recs)) // a process of its group showed no environment
 	for _, e := range procs {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -188,22 +203,46 @@ func liveGroups(recs []Record) []Record {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
 		for _, i := range want[pgid] {
-			if hasAll(env, recs[i].Env) {
+			switch {
+			case err != nil || len(env) == 0:
+				blind[i] = true
+			case hasAll(env, recs[i].Env):
 				found[i] = true
 			}
 		}
 	}
-	var live []Record
 	for i, r := range recs {
 		if found[i] {
 			live = append(live, r)
+		} else if blind[i] {
+			unsure = true
 		}
 	}
-	return live
+	return live, unsure
+}
+
+// withMembers returns the records whose group has any live process.
+func withMembers(recs []Record) []Record {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	alive := map[int]bool{}
+	for _, e := range procs {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if pgid, ok := processGroup(pid); ok {
+				alive[pgid] = true
+			}
+		}
+	}
+	var left []Record
+	for _, r := range recs {
+		if alive[r.PGID] {
+			left = append(left, r)
+		}
+	}
+	return left
 }
 
 // processGroup reads the process group of a live process (not a zombie) from
