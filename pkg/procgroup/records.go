@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/odin-deploy/odin/pkg/privfile"
 )
 
 // Records is a directory holding a Record per group a process started and
@@ -48,7 +50,7 @@ func (r Records) Add(name string, rec Record) error {
 	if err != nil {
 		return fmt.Errorf("record %s: %w", name, err)
 	}
-	if err := writePrivate(filepath.Join(r.Dir, name), b); err != nil {
+	if err := privfile.Write(filepath.Join(r.Dir, name), b); err != nil {
 		return fmt.Errorf("record %s: %w", name, err)
 	}
 	return nil
@@ -56,21 +58,6 @@ func (r Records) Add(name string, rec Record) error {
 
 // Remove forgets the record name: its group has ended.
 func (r Records) Remove(name string) { os.Remove(filepath.Join(r.Dir, name)) }
-
-// writePrivate writes a file 0600 whatever mode an existing one had (the
-// mode given to OpenFile applies only to a new file), before writing.
-func writePrivate(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	_, err = f.Write(b)
-	return errors.Join(err, f.Close())
-}
 
 // StopLeft stops the groups recorded in Dir that still run: SIGTERM, and
 // SIGKILL to those with a process left after grace. It removes every record,

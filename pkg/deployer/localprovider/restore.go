@@ -3,12 +3,12 @@ package localprovider
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/odin-deploy/odin/pkg/deployer"
+	"github.com/odin-deploy/odin/pkg/privfile"
 )
 
 // restoreTimeout bounds how long a restored release may take to become
@@ -33,7 +33,7 @@ func (p *Provider) recordServing(d *deployer.Deployment) {
 	}
 	if err == nil {
 		tmp := p.servingPath(d) + ".tmp"
-		if err = writePrivate(tmp, b); err == nil {
+		if err = privfile.Write(tmp, b); err == nil {
 			err = os.Rename(tmp, p.servingPath(d))
 		}
 	}
@@ -119,19 +119,4 @@ func (p *Provider) promoteWhenHealthy(d *deployer.Deployment) {
 			return
 		}
 	}
-}
-
-// writePrivate writes a file 0600 whatever mode an existing one had (the
-// mode given to OpenFile applies only to a new file), before writing.
-func writePrivate(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	_, err = f.Write(b)
-	return errors.Join(err, f.Close())
 }
