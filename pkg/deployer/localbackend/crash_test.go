@@ -3,6 +3,7 @@ package localbackend
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -639,4 +640,62 @@ func TestStopStartMidDeploy(t *testing.T) {
 	if err != nil || len(list.Executions) != 0 {
 		t.Errorf("executions still RUNNING: %v %v", list, err)
 	}
+}
+
+// TestSecondStartLeavesTheServingBackendAlone: a backend started on a data
+// directory another one serves (odin local serve twice) is refused, and
+// touches nothing of the first: its instances keep running and serving, and
+// the serving record stays. Sweeping what a killed server left, and
+// bringing back the serving release, are for the lock's holder only.
+func TestSecondStartLeavesTheServingBackendAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process, deploys a release")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	dir := filepath.Join(root, "data")
+	listen := ports.Free(t)
+	ctx := context.Background()
+	b := startBackend(t, dir)
+	f, err := release.Parse(filepath.Join(root, "release.yml"), []byte(fmt.Sprintf(releaseYAML, "twice", exe, "ok", listen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := b.client().Plan(f, "arn:aws:iam::"+b.ep.Account+":user/test", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := b.client().Start(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(started.ExecutionArn, "the deploy", func(s sfntypes.ExecutionStatus, _ []sfntypes.HistoryEvent) bool {
+		return s != sfntypes.ExecutionStatusRunning
+	})
+	serves(t, listen, plan.ReleaseID)
+	pids := instancePIDs(t, dir)
+	if len(pids) == 0 {
+		t.Fatal("no instance recorded")
+	}
+
+	second, err := Start(ctx, server.Options{DataDir: dir})
+	if err == nil {
+		second.Close()
+		t.Fatal("a second backend started on a served data directory")
+	}
+	if !errors.Is(err, server.ErrAlreadyRunning) {
+		t.Fatalf("second start: %v, want ErrAlreadyRunning", err)
+	}
+	for _, pid := range pids {
+		if !running(pid) {
+			t.Errorf("instance pid %d stopped by the refused second start", pid)
+		}
+	}
+	if got := instancePIDs(t, dir); len(got) != len(pids) {
+		t.Errorf("instance records %v after the refused start, want %v", got, pids)
+	}
+	serves(t, listen, plan.ReleaseID)
 }

@@ -70,6 +70,8 @@ func WithDeployer(ctx context.Context, so server.Options, a AWS) (server.Options
 	providers["local"] = p
 	functions := so.Functions
 	so.Functions = func(ep access.Endpoint) (*engine.Functions, error) {
+		// The server calls this once it holds the data directory's lock.
+		p.Start()
 		fns := engine.NewFunctions()
 		if functions != nil {
 			var err error

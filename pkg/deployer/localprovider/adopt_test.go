@@ -18,6 +18,7 @@ func restartProvider(t *testing.T, p *Provider, dir string) *Provider {
 		t.Fatal(err)
 	}
 	next := New(Options{DataDir: dir, StopGrace: 2 * time.Second})
+	next.Start() // as the server does once it holds the lock
 	t.Cleanup(func() { next.Close() })
 	return next
 }

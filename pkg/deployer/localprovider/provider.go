@@ -32,6 +32,7 @@ type Provider struct {
 	dataDir   string
 	stopGrace time.Duration
 	logger    *slog.Logger
+	startOnce sync.Once
 
 	mu        sync.Mutex
 	releases  map[string]*running // by release id
@@ -76,9 +77,20 @@ func New(opts Options) *Provider {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
-	StopOrphans(p.dataDir, p.stopGrace, p.logger)
-	p.restore()
 	return p
+}
+
+// Start takes over the data directory: it stops the instances a killed
+// server left, then brings back each project's serving release. Call it
+// once the server's lock is held, never before: a start that is refused
+// (another server serves the directory) must not touch that server's
+// instances, which the sweep would find alive and stop. Later calls do
+// nothing.
+func (p *Provider) Start() {
+	p.startOnce.Do(func() {
+		StopOrphans(p.dataDir, p.stopGrace, p.logger)
+		p.restore()
+	})
 }
 
 var _ deployer.Provider = (*Provider)(nil)

@@ -513,6 +513,7 @@ func TestOrphansReaped(t *testing.T) {
 	}
 
 	next := New(Options{DataDir: dir})
+	next.Start() // as the server does once it holds the lock
 	defer next.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
@@ -566,6 +567,7 @@ func TestServingReleaseComesBack(t *testing.T) {
 	}
 
 	second := New(Options{DataDir: dir, StopGrace: 2 * time.Second})
+	second.Start() // as the server does once it holds the lock
 	defer second.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for second.Serving("hello", "test") != "r-keep" {

@@ -96,7 +96,9 @@ type Options struct {
 	Throttle bool
 	// Functions builds the task functions once the endpoint is known, so
 	// in-process handlers can call back into this server through the SDK.
-	// Nil means none are registered.
+	// It is called once the server holds the data directory's lock, before
+	// any execution resumes: what takes over the directory goes there. Nil
+	// means none are registered.
 	Functions func(ep access.Endpoint) (*engine.Functions, error)
 	// States builds the Step Functions API from the functions that
 	// Functions built; nil is package sfnapi over DataDir. Tests substitute it.
