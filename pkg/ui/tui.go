@@ -356,7 +356,7 @@ func (t tuiModel) verdictPart(w int, whole bool) []line {
 		text = strings.TrimSuffix(text, "; see why with: "+v.Explain)
 		explain = "see why with: " + v.Explain
 	}
-	lines := wrapWords(text, w)
+	lines := wrap(text, w)
 	room := 4
 	if explain != "" {
 		room = 3
@@ -457,35 +457,6 @@ func (t tuiModel) instances(w int) []string {
 }
 
 // truncate cuts plain text to w cells with an ellipsis.
-// wrapWords wraps text at spaces only, so that a release id or an
-// execution name (r-20261125-2a9f) is never split at its hyphens; a word
-// wider than w is cut into pieces of w.
-func wrapWords(text string, w int) []string {
-	var lines []string
-	cur := ""
-	for _, word := range strings.Fields(text) {
-		for lipgloss.Width(word) > w {
-			if cur != "" {
-				lines, cur = append(lines, cur), ""
-			}
-			r := []rune(word)
-			lines, word = append(lines, string(r[:w])), string(r[w:])
-		}
-		switch {
-		case cur == "":
-			cur = word
-		case lipgloss.Width(cur)+1+lipgloss.Width(word) <= w:
-			cur += " " + word
-		default:
-			lines, cur = append(lines, cur), word
-		}
-	}
-	if cur != "" || len(lines) == 0 {
-		lines = append(lines, cur)
-	}
-	return lines
-}
-
 func truncate(s string, w int) string {
 	if w <= 1 || lipgloss.Width(s) <= w {
 		return s

@@ -694,7 +694,7 @@ func TestTUIFinalVerdictWhole(t *testing.T) {
 	}
 }
 
-func TestWrapWords(t *testing.T) {
+func TestWrapKeepsReleaseIDsWhole(t *testing.T) {
 	for _, c := range []struct {
 		text string
 		w    int
@@ -706,8 +706,8 @@ func TestWrapWords(t *testing.T) {
 		{"", 10, []string{""}},
 		{"abcdefghij xy", 4, []string{"abcd", "efgh", "ij", "xy"}},
 	} {
-		if got := wrapWords(c.text, c.w); !slices.Equal(got, c.want) {
-			t.Errorf("wrapWords(%q, %d) = %q, want %q", c.text, c.w, got, c.want)
+		if got := wrap(c.text, c.w); !slices.Equal(got, c.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", c.text, c.w, got, c.want)
 		}
 	}
 }
